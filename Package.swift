@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot numeric code is compiled with optimisation even in debug builds, so `swift test`
+// (a debug build) runs the kernels at usable speed on a 2-core machine.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "bss",
+    products: [
+        .executable(name: "bss", targets: ["bss"]),
+        .library(name: "BSSKit", targets: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // OpenBLAS is *not* linked: it is loaded with dlopen after the core type is chosen
+        // (see Sources/Tensor/BLAS.swift). The shim only declares CPU-feature helpers.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimised),
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: optimised),
+        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5",
+                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: optimised),
+        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor"], swiftSettings: optimised),
+        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor",
+                                                .product(name: "Yams", package: "Yams")],
+                swiftSettings: optimised),
+        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor",
+                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
+                          swiftSettings: optimised),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "BoundaryTests", dependencies: ["Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["ModelIO", "Tensor"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

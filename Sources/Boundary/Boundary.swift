@@ -1,0 +1,1 @@
+// The Boundary layer; see README.

@@ -1,0 +1,1 @@
+// The Distill layer; see README.

@@ -1,0 +1,135 @@
+import Tensor
+
+/// A model: a directed acyclic graph of layers with one input and one output.
+///
+/// Nodes are stored in topological order (each node's inputs are the graph input or earlier
+/// nodes), which makes forward a single pass and backward a single reverse pass. Branches and
+/// merges (residual blocks) are nodes with several consumers or several inputs.
+///
+/// A node's `name` is the prefix of its parameters' state-dict keys (`layer1.0.conv1`), so
+/// `namedParameters()` yields exactly PyTorch's `state_dict()` keys for models built to match.
+public final class Graph {
+    /// Where a node takes an input from.
+    public enum Source: Hashable, Sendable {
+        case input
+        case node(Int)
+    }
+
+    public struct Node {
+        public var name: String
+        public var layer: Layer
+        public var inputs: [Source]
+        /// Per-sample output shape, computed when the node is added.
+        public var outputShape: [Int]
+    }
+
+    /// Per-sample input shape, e.g. `[3, 32, 32]` or `[784]`.
+    public let inputShape: [Int]
+    public private(set) var nodes: [Node] = []
+    /// The node whose output is the model's output (logits); the last node by default.
+    public var output: Int { outputOverride ?? (nodes.count - 1) }
+    private var outputOverride: Int?
+
+    // Cached activations of the last forward pass (one per node), reused by backward.
+    private var activations: [Tensor] = []
+    private var gradients: [Tensor?] = []
+
+    public init(inputShape: [Int]) { self.inputShape = inputShape }
+
+    /// Appends a node and returns its index. Throws if its inputs do not exist or do not fit.
+    @discardableResult
+    public func add(_ name: String, _ layer: Layer, inputs: [Source]? = nil) throws -> Int {
+        let ins = inputs ?? [nodes.isEmpty ? .input : .node(nodes.count - 1)]
+        var shapes: [[Int]] = []
+        for s in ins {
+            switch s {
+            case .input: shapes.append(inputShape)
+            case let .node(i):
+                guard i >= 0 && i < nodes.count else {
+                    throw NNError.graph("node '\(name)' takes input from node \(i), which is not defined before it")
+                }
+                shapes.append(nodes[i].outputShape)
+            }
+        }
+        let out: [Int]
+        do { out = try layer.outputShape(for: shapes) } catch let NNError.shape(_, msg) {
+            throw NNError.shape(name, msg)
+        }
+        nodes.append(Node(name: name, layer: layer, inputs: ins, outputShape: out))
+        return nodes.count - 1
+    }
+
+    /// Makes node `index` the output (used when a trailing softmax is split off).
+    public func setOutput(_ index: Int) {
+        precondition(index >= 0 && index < nodes.count)
+        outputOverride = index
+    }
+
+    /// Removes the nodes after `index` (used to split off a trailing softmax).
+    public func truncate(after index: Int) {
+        nodes.removeSubrange((index + 1)...)
+        if let o = outputOverride, o > index { outputOverride = nil }
+    }
+
+    /// Per-sample output shape.
+    public var outputShape: [Int] { nodes[output].outputShape }
+
+    /// Index of the node with this name.
+    public func index(of name: String) -> Int? { nodes.firstIndex { $0.name == name } }
+
+    /// Forward pass on a batch `[N] + inputShape`; returns the output node's activation.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        precondition(Array(x.shape.dropFirst()) == inputShape,
+                     "input shape \(x.shape) does not match model input \(inputShape)")
+        if activations.count != nodes.count {
+            activations = [Tensor](repeating: Tensor.zeros([0]), count: nodes.count)
+        }
+        for i in 0...output {
+            let node = nodes[i]
+            let ins = node.inputs.map { s -> Tensor in
+                switch s { case .input: return x; case let .node(j): return activations[j] }
+            }
+            activations[i] = node.layer.forward(ins, mode: mode)
+        }
+        return activations[output]
+    }
+
+    /// Backward pass for the last `forward`: takes dLoss/dOutput and returns dLoss/dInput.
+    /// Parameter gradients are accumulated into each `Parameter.grad` when
+    /// `parameterGradients` is true.
+    @discardableResult
+    public func backward(_ gradOutput: Tensor, parameterGradients: Bool = true) -> Tensor {
+        gradients = [Tensor?](repeating: nil, count: nodes.count)
+        gradients[output] = gradOutput
+        var gradInput: Tensor?
+        for i in stride(from: output, through: 0, by: -1) {
+            guard let g = gradients[i] else { continue }   // node does not reach the output
+            gradients[i] = nil
+            let node = nodes[i]
+            let gins = node.layer.backward(g, parameterGradients: parameterGradients)
+            for (s, gi) in zip(node.inputs, gins) {
+                switch s {
+                case .input:
+                    if gradInput == nil { gradInput = gi } else { gradInput!.add(gi) }
+                case let .node(j):
+                    if gradients[j] == nil { gradients[j] = gi } else { gradients[j]!.add(gi) }
+                }
+            }
+        }
+        return gradInput ?? Tensor.zeros([gradOutput.batch] + inputShape)
+    }
+
+    /// Every parameter and buffer with its full key (`node.param`), in node order.
+    public func namedParameters() -> [(key: String, parameter: Parameter)] {
+        nodes.flatMap { n in n.layer.parameters.map { (key: n.name.isEmpty ? $0.name : n.name + "." + $0.name, parameter: $0) } }
+    }
+
+    /// Learnable parameters only.
+    public var trainableParameters: [Parameter] { namedParameters().map(\.parameter).filter(\.isTrainable) }
+
+    /// Total learnable parameter count.
+    public var parameterCount: Int { trainableParameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Zeros every parameter gradient.
+    public func zeroGrad() { for p in trainableParameters { p.zeroGrad() } }
+}
