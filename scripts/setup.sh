@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bss needs, when they are missing. Nothing else is installed.
+#   libopenblas-dev  CBLAS (loaded at run time; see Sources/Tensor/BLAS.swift)
+#   libhdf5-dev      HDF5 C library (Keras .h5/.keras, HDF5 state dicts and data sets)
+#   zlib1g-dev       zlib (deflate for .npz/.keras via ZIPFoundation)
+#   pkg-config       lets SwiftPM find HDF5's include and library paths
+set -euo pipefail
+needed=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
+missing=()
+for p in "${needed[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
