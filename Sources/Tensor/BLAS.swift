@@ -108,6 +108,27 @@ public enum BLAS {
         return Loaded(sgemm: sgemm, setThreads: st, getThreads: gt, status: status)
     }
 
+    /// When true, every `sgemm` call adds its FLOPs and wall time to `profile` (benchmarks).
+    nonisolated(unsafe) public static var profiling = false
+    nonisolated(unsafe) static var profileFlops: Int = 0
+    nonisolated(unsafe) static var profileNanos: UInt64 = 0
+    static let profileLock = NSLock()
+
+    /// FLOPs and seconds spent in `sgemm` since the last `resetProfile()` (when `profiling`).
+    public static var profile: (flops: Int, seconds: Double) {
+        profileLock.lock(); defer { profileLock.unlock() }
+        return (profileFlops, Double(profileNanos) / 1e9)
+    }
+
+    public static func resetProfile() {
+        profileLock.lock(); profileFlops = 0; profileNanos = 0; profileLock.unlock()
+    }
+
+    static func record(flops: Int, since t0: UInt64) {
+        let dt = DispatchTime.now().uptimeNanoseconds - t0
+        profileLock.lock(); profileFlops += flops; profileNanos += dt; profileLock.unlock()
+    }
+
     /// Sets the number of OpenBLAS threads.
     public static func setThreads(_ n: Int) { loaded.setThreads?(Int32(max(1, n))) }
 
@@ -162,6 +183,8 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         return
     }
     let la = lda ?? (transA ? m : k), lb = ldb ?? (transB ? k : n), lc = ldc ?? n
+    let t0 = BLAS.profiling ? DispatchTime.now().uptimeNanoseconds : 0
+    defer { if BLAS.profiling { BLAS.record(flops: 2 * m * n * k, since: t0) } }
     BLAS.loaded.sgemm(Int32(BSS_CBLAS_ROW_MAJOR),
                       Int32(transA ? BSS_CBLAS_TRANS : BSS_CBLAS_NO_TRANS),
                       Int32(transB ? BSS_CBLAS_TRANS : BSS_CBLAS_NO_TRANS),

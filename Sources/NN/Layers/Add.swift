@@ -1,0 +1,36 @@
+import Tensor
+
+/// Element-wise sum of two or more inputs of equal shape (residual connections).
+///
+///     y = x₁ + x₂ + … + xₙ        dxᵢ = dy for every i
+///
+/// Shapes: n × `[N, …]` (all equal) → `[N, …]`.
+public final class Add: Layer {
+    private var inputCount = 0
+    public init() {}
+    public var kind: String { "Add" }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count >= 2 else {
+            throw NNError.shape("", "Add needs at least two inputs, got \(inputShapes.count)")
+        }
+        guard inputShapes.allSatisfy({ $0 == inputShapes[0] }) else {
+            throw NNError.shape("", "Add needs inputs of equal shape, got " + inputShapes.map { "\($0)" }.joined(separator: ", "))
+        }
+        return inputShapes[0]
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
+        precondition(!inputs.isEmpty && inputs.allSatisfy { $0.shape == inputs[0].shape },
+                     "Add got inputs of shapes \(inputs.map(\.shape))")
+        inputCount = inputs.count
+        var y = inputs[0]
+        for x in inputs.dropFirst() { y.add(x) }
+        return y
+    }
+
+    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+        // The same tensor for every input; copy-on-write shares storage until a consumer mutates it.
+        [Tensor](repeating: gradOutput, count: inputCount)
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Tensor
+
+/// Batch normalisation over the channel axis, exactly `torch.nn.BatchNorm1d/2d`.
+///
+///     y = γ · (x − μ) / √(σ² + eps) + β        per channel c, over the batch and spatial axes
+///
+/// Shapes: input `[N, C]` or `[N, C, H, W]` (any `[N, C, …]`) → same shape. Parameters in
+/// state-dict order: `weight` γ `[C]` (init 1), `bias` β `[C]` (init 0), buffers `running_mean`
+/// `[C]` (init 0) and `running_var` `[C]` (init 1); `numBatchesTracked` counts training batches.
+/// Defaults `eps = 1e-5`, `momentum = 0.1` in PyTorch's convention (Keras' momentum 0.99 is 0.01 here).
+///
+/// - `.inference`: μ, σ² are the running statistics; backward treats them as constants
+///   (BSS generation backprops to the input through the teacher in this mode).
+/// - `.training`: μ, σ² are the batch mean and **biased** variance (divide by M = N·H·W), and
+///   the running statistics move towards the batch ones with the **unbiased** variance:
+///   `running = (1 − momentum) · running + momentum · batch`, `σ²_unbiased = σ² · M / (M − 1)`.
+///   M must exceed 1 (PyTorch raises for a single value per channel).
+///
+/// Backward (x̂ = normalised input, g = dy · γ):
+/// training `dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(σ² + eps)`; inference `dx = g / √(σ² + eps)`;
+/// both `dγ += Σ dy · x̂`, `dβ += Σ dy`.
+public final class BatchNorm: Layer {
+    public let channels: Int
+    public let eps: Float
+    public var momentum: Float
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Parameter
+    public let runningVar: Parameter
+    /// Training batches seen (PyTorch's `num_batches_tracked`, kept for state-dict round trips).
+    public var numBatchesTracked: Int64 = 0
+
+    // Cache of the last forward: input [N, C, S…], per-channel mean and 1/√(var + eps) used, mode.
+    private var input = Tensor.zeros([0])
+    private var mean: [Float]
+    private var invStd: [Float]
+    private var lastMode: Mode = .inference
+
+    public init(channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
+        precondition(channels > 0, "BatchNorm needs a positive channel count, got \(channels)")
+        self.channels = channels
+        self.eps = eps
+        self.momentum = momentum
+        weight = Parameter(name: "weight", value: Tensor(shape: [channels], repeating: 1))
+        bias = Parameter(name: "bias", value: Tensor.zeros([channels]))
+        runningMean = Parameter(name: "running_mean", value: Tensor.zeros([channels]), trainable: false)
+        runningVar = Parameter(name: "running_var", value: Tensor(shape: [channels], repeating: 1), trainable: false)
+        mean = [Float](repeating: 0, count: channels)
+        invStd = [Float](repeating: 1, count: channels)
+    }
+
+    public var kind: String { "BatchNorm" }
+    public var summary: String { "\(channels) channels, eps \(eps), momentum \(momentum)" }
+    public var parameters: [Parameter] { [weight, bias, runningMean, runningVar] }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1 else {
+            throw NNError.shape("", "BatchNorm takes one input, got \(inputShapes.count)")
+        }
+        let s = inputShapes[0]
+        guard (1...3).contains(s.count), s[0] == channels else {
+            throw NNError.shape("", "BatchNorm(\(channels)) expects per-sample input [\(channels)] or [\(channels), H, W], got \(s)")
+        }
+        return s
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
+        let x = inputs[0]                                   // [N, C, S…]
+        precondition(x.rank >= 2 && x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
+        let n = x.batch, c = channels, s = x.count / max(n * c, 1)
+        input = x
+        lastMode = mode
+        if mode == .training {
+            let m = n * s
+            precondition(m > 1, "BatchNorm in training mode needs more than one value per channel, got input \(x.shape)")
+            batchStatistics(x, n: n, s: s)
+        } else {
+            runningMean.value.data.withUnsafeBufferPointer { rm in
+                runningVar.value.data.withUnsafeBufferPointer { rv in
+                    for ch in 0..<c {
+                        mean[ch] = rm[ch]
+                        invStd[ch] = 1 / (rv[ch] + eps).squareRoot()
+                    }
+                }
+            }
+        }
+        var y = Tensor(shape: x.shape)
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                weight.value.data.withUnsafeBufferPointer { g in
+                    bias.value.data.withUnsafeBufferPointer { b in
+                        // y = a·x + shift with a = γ/σ, shift = β − a·μ: one multiply-add per element.
+                        for i in 0..<n {
+                            for ch in 0..<c {
+                                let a = g[ch] * invStd[ch], shift = b[ch] - a * mean[ch]
+                                let off = (i * c + ch) * s
+                                for k in 0..<s { yp[off + k] = a * xp[off + k] + shift }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Batch mean and biased variance (two passes, Double accumulation, so large N·H·W stay
+    /// accurate) into the cache, then the PyTorch running-statistics update.
+    private func batchStatistics(_ x: Tensor, n: Int, s: Int) {
+        let c = channels, m = Double(n * s)
+        var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
+        x.data.withUnsafeBufferPointer { xp in
+            for i in 0..<n {
+                for ch in 0..<c {
+                    let off = (i * c + ch) * s
+                    var acc: Double = 0
+                    for k in 0..<s { acc += Double(xp[off + k]) }
+                    sum[ch] += acc
+                }
+            }
+            for ch in 0..<c { sum[ch] /= m }
+            for i in 0..<n {
+                for ch in 0..<c {
+                    let off = (i * c + ch) * s, mu = sum[ch]
+                    var acc: Double = 0
+                    for k in 0..<s { let d = Double(xp[off + k]) - mu; acc += d * d }
+                    sq[ch] += acc
+                }
+            }
+        }
+        let mom = Double(momentum)
+        runningMean.value.data.withUnsafeMutableBufferPointer { rm in
+            runningVar.value.data.withUnsafeMutableBufferPointer { rv in
+                for ch in 0..<c {
+                    let biased = sq[ch] / m
+                    mean[ch] = Float(sum[ch])
+                    invStd[ch] = Float(1 / (biased + Double(eps)).squareRoot())
+                    rm[ch] = Float((1 - mom) * Double(rm[ch]) + mom * sum[ch])
+                    rv[ch] = Float((1 - mom) * Double(rv[ch]) + mom * biased * m / (m - 1))
+                }
+            }
+        }
+        numBatchesTracked += 1
+    }
+
+    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+        let x = input
+        precondition(gradOutput.shape == x.shape, "BatchNorm backward: gradient \(gradOutput.shape), expected \(x.shape)")
+        let n = x.batch, c = channels, s = x.count / max(n * c, 1), m = Float(n * s)
+        var dx = Tensor(shape: x.shape)
+        x.data.withUnsafeBufferPointer { xp in
+            gradOutput.data.withUnsafeBufferPointer { dy in
+                dx.data.withUnsafeMutableBufferPointer { dxp in
+                    weight.value.data.withUnsafeBufferPointer { g in
+                        for ch in 0..<c {
+                            // Σ dy and Σ dy·x̂ over the channel's N·S values.
+                            let mu = mean[ch], inv = invStd[ch]
+                            var sumDy: Double = 0, sumDyXhat: Double = 0
+                            for i in 0..<n {
+                                let off = (i * c + ch) * s
+                                for k in 0..<s {
+                                    let d = dy[off + k]
+                                    sumDy += Double(d)
+                                    sumDyXhat += Double(d * (xp[off + k] - mu) * inv)
+                                }
+                            }
+                            if parameterGradients {
+                                weight.grad.data[ch] += Float(sumDyXhat)
+                                bias.grad.data[ch] += Float(sumDy)
+                            }
+                            let a = g[ch] * inv
+                            if lastMode == .training {
+                                // The batch statistics depend on x: subtract their contributions.
+                                let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
+                                for i in 0..<n {
+                                    let off = (i * c + ch) * s
+                                    for k in 0..<s {
+                                        let xhat = (xp[off + k] - mu) * inv
+                                        dxp[off + k] = a * (dy[off + k] - meanDy - xhat * meanDyXhat)
+                                    }
+                                }
+                            } else {
+                                for i in 0..<n {
+                                    let off = (i * c + ch) * s
+                                    for k in 0..<s { dxp[off + k] = a * dy[off + k] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}
