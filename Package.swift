@@ -35,12 +35,14 @@ let package = Package(
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
                           swiftSettings: optimised),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "BoundaryTests", dependencies: ["Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "CLITests", dependencies: ["ModelIO", "Tensor"]),
+        // Shared test helpers (tolerances, fixture paths); a plain target so every test target can use it.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

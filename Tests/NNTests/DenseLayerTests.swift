@@ -1,21 +1,10 @@
 import XCTest
+import TestSupport
 import NN
 import Tensor
 
 /// Element-wise `|a − e| ≤ atol + rtol·|e|`, reporting the first mismatches with their index.
 /// (The one tolerance helper for NNTests' numeric comparisons; order-sensitive by construction.)
-func assertAllClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-5,
-                    _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
-    guard actual.count == expected.count else {
-        XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
-        return
-    }
-    let bad = zip(actual, expected).enumerated().filter { _, p in !(abs(p.0 - p.1) <= atol + rtol * abs(p.1)) }
-    if !bad.isEmpty {
-        let list = bad.prefix(5).map { i, p in "[\(i)] \(p.0) vs \(p.1)" }.joined(separator: ", ")
-        XCTFail("\(message): \(bad.count) of \(actual.count) differ: \(list)", file: file, line: line)
-    }
-}
 
 final class DenseLayerTests: XCTestCase {
     func randomLinear(_ i: Int, _ o: Int, bias: Bool = true) -> Linear {

@@ -10,7 +10,7 @@ import Tensor
 /// layer's own `generator` (seed 0 by default) so a run is reproducible: callers seed it, and
 /// save/restore `generator.state` in checkpoints. Backward multiplies by the same mask.
 public final class Dropout: Layer {
-    public let p: Float
+    public var p: Float
     /// Source of the masks; one draw per element per training forward, in element order
     /// (element i is kept iff that draw's `nextFloat()` would be ≥ p).
     public var generator: SeededGenerator

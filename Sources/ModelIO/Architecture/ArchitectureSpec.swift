@@ -1,0 +1,145 @@
+import Foundation
+
+/// A model architecture as data: what `--arch SPEC` reads (JSON; schema in
+/// `Schemas/architecture.schema.json`, described in `docs/architecture-spec.md`) and what
+/// presets expand to. One path builds every graph: spec → `GraphBuilder` → `Graph`.
+public struct ArchitectureSpec: Codable, Equatable, Sendable {
+    public var format: String = "bss-architecture"
+    public var version: Int = 1
+    public var name: String
+    /// Per-sample input shape in the engine's layout: `[C, H, W]` or `[features]`.
+    public var inputShape: [Int]
+    public var classes: Int
+    public var layers: [LayerSpec]
+    /// Name of the layer whose output is the logits; the last layer when nil.
+    public var output: String?
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, name, inputShape = "input_shape", classes, layers, output
+    }
+
+    public init(name: String, inputShape: [Int], classes: Int, layers: [LayerSpec], output: String? = nil) {
+        self.name = name; self.inputShape = inputShape; self.classes = classes
+        self.layers = layers; self.output = output
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? "bss-architecture"
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? "model"
+        inputShape = try c.decode([Int].self, forKey: .inputShape)
+        classes = try c.decode(Int.self, forKey: .classes)
+        layers = try c.decode([LayerSpec].self, forKey: .layers)
+        output = try c.decodeIfPresent(String.self, forKey: .output)
+    }
+
+    /// Reads and validates a JSON spec file; errors name the file and the offending layer.
+    public static func load(_ url: URL) throws -> ArchitectureSpec {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelIOError(.notFound, file: url.path, "cannot read architecture spec")
+        }
+        do {
+            let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: data)
+            guard spec.format == "bss-architecture" else {
+                throw ModelIOError(.malformed, file: url.path, location: "format",
+                                   "expected \"bss-architecture\", found \"\(spec.format)\"")
+            }
+            return spec
+        } catch let e as ModelIOError {
+            throw e
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ModelIOError(.malformed, file: url.path, location: path(ctx.codingPath),
+                               "missing field '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw ModelIOError(.malformed, file: url.path, location: path(ctx.codingPath), ctx.debugDescription)
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw ModelIOError(.malformed, file: url.path, location: path(ctx.codingPath),
+                               ctx.codingPath.isEmpty ? "not valid JSON" : ctx.debugDescription)
+        } catch {
+            throw ModelIOError(.malformed, file: url.path, "\(error)")
+        }
+    }
+
+    /// JSON text (pretty, stable key order) for writing next to exports.
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+
+    static func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+            .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}
+
+/// One layer of an `ArchitectureSpec`. Fields not used by a type are nil.
+public struct LayerSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var type: String
+    public var inputs: [String]?
+    public var inFeatures: Int?
+    public var outFeatures: Int?
+    public var inChannels: Int?
+    public var outChannels: Int?
+    public var channels: Int?
+    public var kernel: [Int]?
+    public var stride: [Int]?
+    /// `[top, bottom, left, right]`.
+    public var padding: [Int]?
+    public var bias: Bool?
+    public var eps: Float?
+    public var momentum: Float?
+    public var countIncludePad: Bool?
+    public var order: String?
+    public var p: Float?
+    public var shape: [Int]?
+    /// State-dict key overrides: parameter name → key.
+    public var keys: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
+             inChannels = "in_channels", outChannels = "out_channels", channels, kernel, stride,
+             padding, bias, eps, momentum, countIncludePad = "count_include_pad", order, p, shape, keys
+    }
+
+    public init(name: String, type: String, inputs: [String]? = nil) {
+        self.name = name; self.type = type; self.inputs = inputs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        type = try c.decode(String.self, forKey: .type)
+        inputs = try c.decodeIfPresent([String].self, forKey: .inputs)
+        inFeatures = try c.decodeIfPresent(Int.self, forKey: .inFeatures)
+        outFeatures = try c.decodeIfPresent(Int.self, forKey: .outFeatures)
+        inChannels = try c.decodeIfPresent(Int.self, forKey: .inChannels)
+        outChannels = try c.decodeIfPresent(Int.self, forKey: .outChannels)
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels)
+        kernel = try Self.pair(c, .kernel)
+        stride = try Self.pair(c, .stride)
+        if let one = try? c.decodeIfPresent(Int.self, forKey: .padding) {
+            padding = [one, one, one, one]
+        } else if let two = try c.decodeIfPresent([Int].self, forKey: .padding) {
+            // [h, w] is symmetric padding as PyTorch gives it; 4 values are per side.
+            padding = two.count == 2 ? [two[0], two[0], two[1], two[1]] : two
+        }
+        bias = try c.decodeIfPresent(Bool.self, forKey: .bias)
+        eps = try c.decodeIfPresent(Float.self, forKey: .eps)
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
+        countIncludePad = try c.decodeIfPresent(Bool.self, forKey: .countIncludePad)
+        order = try c.decodeIfPresent(String.self, forKey: .order)
+        p = try c.decodeIfPresent(Float.self, forKey: .p)
+        shape = try c.decodeIfPresent([Int].self, forKey: .shape)
+        keys = try c.decodeIfPresent([String: String].self, forKey: .keys)
+    }
+
+    /// An integer means the same value for height and width.
+    static func pair(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Int]? {
+        if let one = try? c.decodeIfPresent(Int.self, forKey: key) { return [one, one] }
+        return try c.decodeIfPresent([Int].self, forKey: key)
+    }
+}

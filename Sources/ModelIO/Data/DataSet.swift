@@ -1,0 +1,59 @@
+import Foundation
+import Tensor
+
+/// Inputs and optional integer labels, held in the engine's layout (NCHW or [N, features]).
+///
+/// `storedLayout` remembers how the file stored images, so outputs derived from the inputs
+/// (BSS samples) can be written back in the layout the user's framework expects.
+public struct DataSet {
+    public var x: Tensor
+    public var y: [Int]?
+    public var file: String
+    public var storedLayout: DataLayout
+
+    public init(x: Tensor, y: [Int]?, file: String, storedLayout: DataLayout = .nchw) {
+        self.x = x; self.y = y; self.file = file; self.storedLayout = storedLayout
+    }
+
+    public var count: Int { x.batch }
+
+    /// Converts images between NCHW and NHWC (`[N, A, B, C]` → permuted); identity otherwise.
+    public static func convert(_ t: Tensor, from: DataLayout, to: DataLayout) -> Tensor {
+        guard from != to, t.rank == 4 else { return t }
+        let n = t.shape[0]
+        var out = Tensor(shape: [0])
+        if from == .nhwc {  // [N, H, W, C] -> [N, C, H, W]
+            let (h, w, c) = (t.shape[1], t.shape[2], t.shape[3])
+            out = Tensor(shape: [n, c, h, w])
+            t.data.withUnsafeBufferPointer { s in out.data.withUnsafeMutableBufferPointer { d in
+                for i in 0..<n { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+                    d[((i * c + ch) * h + y) * w + x] = s[((i * h + y) * w + x) * c + ch]
+                } } } }
+            } }
+        } else {  // [N, C, H, W] -> [N, H, W, C]
+            let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
+            out = Tensor(shape: [n, h, w, c])
+            t.data.withUnsafeBufferPointer { s in out.data.withUnsafeMutableBufferPointer { d in
+                for i in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
+                    d[((i * h + y) * w + x) * c + ch] = s[((i * c + ch) * h + y) * w + x]
+                } } } }
+            } }
+        }
+        return out
+    }
+
+    /// Checks the samples fit a model's per-sample input shape and its class count.
+    public func validate(inputShape: [Int], classes: Int) throws {
+        let per = Array(x.shape.dropFirst())
+        guard per == inputShape else {
+            throw ModelIOError(.mismatch, file: file, location: "x",
+                               "samples have shape \(per) (after layout conversion), the model expects \(inputShape)")
+        }
+        if let y {
+            if let bad = y.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+                throw ModelIOError(.mismatch, file: file, location: "y",
+                                   "label \(y[bad]) at row \(bad) is outside 0..<\(classes) (the model has \(classes) classes)")
+            }
+        }
+    }
+}

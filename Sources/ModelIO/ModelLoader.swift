@@ -1,0 +1,66 @@
+import Foundation
+import NN
+import Tensor
+
+/// Opens any model file the tool understands.
+///
+/// - `.npz`: a PyTorch state dict; needs `arch` (a preset name or a JSON spec path).
+/// - `.h5`: a Keras full model when it has a `model_config` attribute, else a state dict
+///   stored as HDF5 datasets named by key (needs `arch`).
+/// - `.keras`: a Keras 3 archive.
+/// - no file, only `arch`: the architecture with fresh weights.
+public enum ModelLoader {
+    /// Format readers registered by later layers of ModelIO (Keras) so this file need not
+    /// know them: given a URL and the optional arch, return a model or nil if not theirs.
+    nonisolated(unsafe) public static var readers: [(URL, String?) throws -> Model?] = []
+
+    /// Resolves `arch` (preset name or path to a JSON spec) to a spec and a display name.
+    public static func architecture(_ arch: String, classes: Int = 10) throws -> (spec: ArchitectureSpec, origin: String) {
+        if let spec = try Presets.spec(named: arch, classes: classes) { return (spec, arch) }
+        let url = URL(fileURLWithPath: arch)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ModelIOError(.notFound, file: arch,
+                               "not a preset (\(Presets.names.joined(separator: ", "))) and no such spec file")
+        }
+        return (try ArchitectureSpec.load(url), arch)
+    }
+
+    /// A model with the architecture `arch` and zero weights (callers initialise).
+    public static func fresh(arch: String) throws -> Model {
+        let (spec, origin) = try architecture(arch)
+        let graph = try GraphBuilder.build(spec, origin: origin)
+        return Model(graph: graph, format: .architectureOnly, architectureName: arch, spec: spec)
+    }
+
+    /// Loads the model at `path`, using `arch` where the file holds weights only.
+    public static func load(_ path: String, arch: String? = nil) throws -> Model {
+        let url = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelIOError(.notFound, file: path, "no such file")
+        }
+        for reader in readers {
+            if let m = try reader(url, arch) { return m }
+        }
+        switch url.pathExtension.lowercased() {
+        case "npz":
+            guard let arch else {
+                throw ModelIOError(.mismatch, file: path, "a state dict holds weights only: give its architecture with --arch (a preset such as cifar-resnet26, or a JSON spec)")
+            }
+            let entries = try Npz.read(url)
+            return try fromStateDict(StateDict(entries: entries), arch: arch, file: path, format: .stateDictNPZ)
+        default:
+            throw ModelIOError(.unsupported, file: path,
+                               "unknown model file type '.\(url.pathExtension)'; expected .npz (state dict), .h5 or .keras")
+        }
+    }
+
+    /// Builds `arch` and loads `stateDict` into it strictly.
+    public static func fromStateDict(_ stateDict: StateDict, arch: String, file: String, format: ModelFormat) throws -> Model {
+        let (spec, origin) = try architecture(arch)
+        let graph = try GraphBuilder.build(spec, origin: origin)
+        let model = Model(graph: graph, format: format, architectureName: arch, spec: spec, file: file)
+        try stateDict.load(into: model, file: file)
+        model.conversions.append("none: PyTorch layouts (NCHW, OIHW, [out, in]) are the engine's own")
+        return model
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import ZIPFoundation
+
+/// `.npz` archives: a ZIP of `.npy` members, as `numpy.savez` / `savez_compressed` write them.
+///
+/// Keys are member names without one trailing `.npy` (`layer1.0.conv1.weight.npy` →
+/// `layer1.0.conv1.weight`; `a/b.npy` → `a/b`), kept as opaque strings, in archive order.
+///
+/// Reading goes through ZIPFoundation 0.9.20 with two guards it lacks: the CRC-32 of every
+/// member is compared (its `extract` only computes it; we compute it ourselves, faster), and
+/// the member count is checked against the end-of-central-directory record (its iterator stops
+/// silently on a header it cannot read).
+///
+/// Writing emits stored (default) or raw-deflated members through ZIPFoundation, which uses
+/// zip64 extras only for values ≥ 2³²−1 — so numpy reads every archive, and so does ZIPFoundation
+/// (which lists no entries when a zip64 extra holds a small value). Files are written atomically.
+public enum Npz {
+    /// Every array in the archive, in member order.
+    public static func read(_ url: URL) throws -> [(key: String, array: NumpyArray)] {
+        let file = url.path
+        let declared = try ZipEndRecord.entryCount(url)
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw ModelIOError(.malformed, file: file, "not a readable zip archive (\(error))")
+        }
+        var out: [(key: String, array: NumpyArray)] = []
+        var listed = 0
+        for entry in archive {
+            listed += 1
+            // numpy never writes directory entries, but zip tools re-packing an npz may.
+            if entry.type == .directory { continue }
+            let name = entry.path
+            let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
+            let data = try extract(entry, from: archive, file: file, key: key)
+            guard data.starts(with: NpyFormat.magic) else {
+                throw ModelIOError(.malformed, file: file, location: key,
+                                   "member '\(name)' is not a .npy array (expected the \\x93NUMPY magic)")
+            }
+            out.append((key, try NpyFormat.decode(data, file: file, key: key)))
+        }
+        guard listed == declared else {
+            throw ModelIOError(.malformed, file: file,
+                               "expected the \(declared) members the zip directory declares, found only \(listed) readable (a zip64 field holding a small value, which ZIPFoundation 0.9.20 cannot follow, or a damaged header)")
+        }
+        return out
+    }
+
+    /// The arrays by key; a key that occurs twice is an error (there is no right one to pick).
+    public static func readDictionary(_ url: URL) throws -> [String: NumpyArray] {
+        var out: [String: NumpyArray] = [:]
+        for (key, array) in try read(url) {
+            guard out.updateValue(array, forKey: key) == nil else {
+                throw ModelIOError(.mismatch, file: url.path, location: key, "the key occurs more than once")
+            }
+        }
+        return out
+    }
+
+    /// Writes `entries` in order as `<key>.npy` members, stored or (with `compressed`) deflated
+    /// like `numpy.savez_compressed`. Keys must be distinct.
+    public static func write(_ entries: [(key: String, array: NumpyArray)], to url: URL,
+                             compressed: Bool = false) throws {
+        var keys = Set<String>()
+        for (key, _) in entries where !keys.insert(key).inserted {
+            throw ModelIOError(.mismatch, file: url.path, location: key, "cannot write the same key twice")
+        }
+        try AtomicFile.write(to: url) { temporary in
+            try writeArchive(entries, to: temporary, compressed: compressed, file: url.path)
+        }
+    }
+
+    /// Writes a dictionary, members sorted by key so the same arrays give the same file.
+    public static func write(_ arrays: [String: NumpyArray], to url: URL, compressed: Bool = false) throws {
+        try write(arrays.sorted { $0.key < $1.key }.map { (key: $0.key, array: $0.value) },
+                  to: url, compressed: compressed)
+    }
+
+    // MARK: Details
+
+    /// A fixed timestamp (2000-01-01 12:00 UTC, a valid DOS date in every time zone), so that
+    /// writing the same arrays twice yields identical bytes.
+    private static let timestamp = Date(timeIntervalSince1970: 946_728_000)
+
+    private static func writeArchive(_ entries: [(key: String, array: NumpyArray)], to temporary: URL,
+                                     compressed: Bool, file: String) throws {
+        let archive = try Archive(url: temporary, accessMode: .create)
+        for (key, array) in entries {
+            let data = NpyFormat.encode(array)
+            do {
+                try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(data.count),
+                                     modificationDate: timestamp, permissions: 0o644,
+                                     compressionMethod: compressed ? .deflate : .none) { position, size in
+                    let start = Int(position)
+                    return data.subdata(in: start..<min(start + size, data.count))
+                }
+            } catch {
+                throw ModelIOError(.io, file: file, location: key, "cannot add the member: \(error)")
+            }
+        }
+    }
+
+    /// The member's uncompressed bytes, CRC-checked.
+    private static func extract(_ entry: Entry, from archive: Archive, file: String, key: String) throws -> Data {
+        var data = Data()
+        // Trust the declared size only as a hint: a damaged header must not reserve gigabytes.
+        data.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
+        var crc = ZipCRC32()
+        do {
+            // 1 MiB chunks: fewer round trips through ZIPFoundation's unoptimised debug build.
+            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
+                chunk.withUnsafeBytes { crc.update($0) }
+                data.append(chunk)
+            }
+        } catch {
+            throw ModelIOError(.malformed, file: file, location: key, "cannot extract the member: \(error)")
+        }
+        guard crc.value == entry.checksum else {
+            throw ModelIOError(.malformed, file: file, location: key,
+                               "bad CRC-32: the archive records \(hex32(entry.checksum)), the data gives \(hex32(crc.value)) (the file is corrupted)")
+        }
+        guard UInt64(data.count) == entry.uncompressedSize else {
+            throw ModelIOError(.malformed, file: file, location: key,
+                               "expected \(entry.uncompressedSize) uncompressed bytes, found \(data.count)")
+        }
+        return data
+    }
+
+    private static func hex32(_ v: UInt32) -> String { String(format: "0x%08x", v) }
+}

@@ -1,0 +1,78 @@
+import Tensor
+
+/// The parameter-free ResNet shortcut "option A" (He et al. 2015, CIFAR models): subsample by
+/// `stride`, then append zero channels at the end of the channel axis up to `outChannels`.
+///
+/// `y[n, c, i, j] = x[n, c, i·s, j·s]` for `c < C`, and 0 for `C ≤ c < outChannels`; exactly
+/// `F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, 0, outChannels − C))` in PyTorch.
+///
+/// Shapes: `[N, C, H, W]` → `[N, outChannels, ⌈H/s⌉, ⌈W/s⌉]`, needs `outChannels ≥ C`.
+/// Backward: `dx[n, c, i·s, j·s] = dy[n, c, i, j]` for `c < C`, 0 elsewhere.
+public final class ShortcutA: Layer {
+    public let outChannels: Int
+    public let stride: Int
+
+    public var kind: String { "ShortcutA" }
+    public var summary: String { "subsample \(stride), zero-pad channels to \(outChannels)" }
+
+    private var inputShape: [Int] = []
+
+    public init(outChannels: Int, stride: Int) {
+        precondition(outChannels > 0 && stride > 0, "ShortcutA needs positive outChannels and stride")
+        self.outChannels = outChannels
+        self.stride = stride
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1, inputShapes[0].count == 3 else {
+            throw NNError.shape(kind, "ShortcutA expects one input of shape [C, H, W], got \(inputShapes)")
+        }
+        let s = inputShapes[0]
+        guard s[0] <= outChannels else {
+            throw NNError.shape(kind, "ShortcutA cannot shrink \(s[0]) channels to \(outChannels)")
+        }
+        return [outChannels, (s[1] + stride - 1) / stride, (s[2] + stride - 1) / stride]
+    }
+
+    /// x `[N, C, H, W]` → y `[N, outChannels, ⌈H/s⌉, ⌈W/s⌉]`
+    public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
+        let x = inputs[0]
+        precondition(x.rank == 4 && x.shape[1] <= outChannels, "ShortcutA input \(x.shape) does not fit \(outChannels) channels")
+        inputShape = x.shape
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
+        var y = [Float](repeating: 0, count: n * outChannels * oh * ow)   // appended channels stay 0
+        x.data.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            for i in 0..<n {
+                for ch in 0..<c {
+                    let src = xp.baseAddress! + (i * c + ch) * h * w
+                    let dst = yp.baseAddress! + (i * outChannels + ch) * oh * ow
+                    for oy in 0..<oh { for ox in 0..<ow { dst[oy * ow + ox] = src[oy * stride * w + ox * stride] } }
+                }
+            }
+        }
+        }
+        return Tensor(shape: [n, outChannels, oh, ow], data: y)
+    }
+
+    /// dy `[N, outChannels, oh, ow]` → dx `[N, C, H, W]`
+    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
+        precondition(gradOutput.shape == [n, outChannels, oh, ow], "ShortcutA gradient \(gradOutput.shape) does not match the last forward")
+        var dx = [Float](repeating: 0, count: n * c * h * w)
+        gradOutput.data.withUnsafeBufferPointer { gp in
+        dx.withUnsafeMutableBufferPointer { dp in
+            for i in 0..<n {
+                for ch in 0..<c {
+                    let src = gp.baseAddress! + (i * outChannels + ch) * oh * ow
+                    let dst = dp.baseAddress! + (i * c + ch) * h * w
+                    for oy in 0..<oh { for ox in 0..<ow { dst[oy * stride * w + ox * stride] = src[oy * ow + ox] } }
+                }
+            }
+        }
+        }
+        return [Tensor(shape: inputShape, data: dx)]
+    }
+}

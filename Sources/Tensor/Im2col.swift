@@ -1,0 +1,180 @@
+/// The window geometry of a 2-D convolution or pooling over one sample `[C, H, W]`:
+/// kernel `(kernelH, kernelW)`, stride `(strideH, strideW)`, zero padding per side, dilation 1.
+///
+/// Output size follows PyTorch: `outHeight = ⌊(H + padTop + padBottom − kernelH) / strideH⌋ + 1`
+/// (likewise for width). Callers check `fits` before using a geometry; the functions below
+/// assume it.
+public struct ConvGeometry: Equatable, Hashable, Sendable {
+    public var channels: Int, height: Int, width: Int
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+
+    public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
+                strideH: Int = 1, strideW: Int = 1,
+                padTop: Int = 0, padBottom: Int = 0, padLeft: Int = 0, padRight: Int = 0) {
+        self.channels = channels; self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW
+        self.padTop = padTop; self.padBottom = padBottom; self.padLeft = padLeft; self.padRight = padRight
+    }
+
+    /// True when the kernel fits inside the padded input (at least one output position).
+    public var fits: Bool {
+        kernelH >= 1 && kernelW >= 1 && strideH >= 1 && strideW >= 1
+            && height + padTop + padBottom >= kernelH && width + padLeft + padRight >= kernelW
+    }
+    public var outHeight: Int { (height + padTop + padBottom - kernelH) / strideH + 1 }
+    public var outWidth: Int { (width + padLeft + padRight - kernelW) / strideW + 1 }
+    /// Rows of the column matrix: `C · kernelH · kernelW`, ordered (c, ki, kj) like OIHW's I, H, W.
+    public var colRows: Int { channels * kernelH * kernelW }
+    /// Columns of the column matrix: output positions `outHeight · outWidth`, row-major.
+    public var colColumns: Int { outHeight * outWidth }
+    /// True when the column matrix *is* the input (1x1 kernel, stride 1, no padding).
+    public var isPointwise: Bool {
+        kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1
+            && padTop == 0 && padBottom == 0 && padLeft == 0 && padRight == 0
+    }
+
+    /// True when output rows map to consecutive input rows of the same width (stride 1 and
+    /// `outWidth == width`, e.g. 'same' padding): then each column-matrix row is one contiguous
+    /// shifted block of the input plane, apart from entries that wrap around a row edge.
+    public var isRowContiguous: Bool { strideH == 1 && strideW == 1 && outWidth == width }
+
+    /// Output positions `o` whose input index `o·stride − pad + k` lies in `0..<size`, for kernel
+    /// offset `k`. Every other position reads padding. Computed once per offset so the copy
+    /// loops below need no per-element bounds test.
+    @inline(__always)
+    static func valid(_ k: Int, size: Int, pad: Int, stride: Int, out: Int) -> Range<Int> {
+        let lo = pad - k <= 0 ? 0 : (pad - k + stride - 1) / stride
+        let t = size - 1 + pad - k
+        let hi = t < 0 ? 0 : min(out, t / stride + 1)
+        return min(lo, hi)..<hi
+    }
+}
+
+/// Unfolds one sample `x [C, H, W]` into the column matrix `col [C·kh·kw, outH·outW]`:
+/// `col[(c·kh + ki)·kw + kj, oy·outW + ox] = x[c, oy·sh − top + ki, ox·sw − left + kj]`, 0 in the
+/// padding. Row `r` starts at `col + r·rowStride` (default `outH·outW`), so several samples can
+/// share one wide matrix. Then `W [O, C·kh·kw] · col` is the convolution.
+public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: UnsafeMutablePointer<Float>,
+                   rowStride: Int? = nil) {
+    let oh = g.outHeight, ow = g.outWidth, ld = rowStride ?? oh * ow
+    let h = g.height, w = g.width, sh = g.strideH, sw = g.strideW
+    let flat = g.isRowContiguous
+    for c in 0..<g.channels {
+        let xc = x + c * h * w
+        for ki in 0..<g.kernelH {
+            let ys = ConvGeometry.valid(ki, size: h, pad: g.padTop, stride: sh, out: oh)
+            for kj in 0..<g.kernelW {
+                let xs = ConvGeometry.valid(kj, size: w, pad: g.padLeft, stride: sw, out: ow)
+                let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
+                if flat {
+                    // Row r is the plane shifted by `shift`: one block copy over the valid span,
+                    // then zero the few entries that wrapped around a row edge.
+                    let shift = (ki - g.padTop) * w + (kj - g.padLeft)
+                    guard !ys.isEmpty && !xs.isEmpty else { zero(row, oh * ow); continue }
+                    let p0 = ys.lowerBound * ow + xs.lowerBound, p1 = (ys.upperBound - 1) * ow + xs.upperBound
+                    zero(row, p0)
+                    (row + p0).update(from: xc + p0 + shift, count: p1 - p0)
+                    zero(row + p1, oh * ow - p1)
+                    if xs.count < ow {
+                        for oy in ys {
+                            zero(row + oy * ow, xs.lowerBound)
+                            zero(row + oy * ow + xs.upperBound, ow - xs.upperBound)
+                        }
+                    }
+                    continue
+                }
+                // Output rows that read only padding.
+                zero(row, ys.lowerBound * ow)
+                zero(row + ys.upperBound * ow, (oh - ys.upperBound) * ow)
+                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + kj
+                for oy in ys {
+                    let src = xc + (oy * sh - g.padTop + ki) * w + x0
+                    let dst = row + oy * ow
+                    zero(dst, xs.lowerBound)
+                    if sw == 1 {
+                        (dst + xs.lowerBound).update(from: src, count: n)
+                    } else {
+                        for t in 0..<n { dst[xs.lowerBound + t] = src[t * sw] }
+                    }
+                    zero(dst + xs.upperBound, ow - xs.upperBound)
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: **adds** every column-matrix entry back to the input position it was
+/// read from (`x[c, iy, ix] += col[r, p]`); entries that read padding are dropped. Overlapping
+/// windows (stride < kernel) accumulate, which is exactly dL/dx for `col = im2col(x)`.
+/// `x` must be initialised (zero it first for a plain gradient).
+///
+/// `col` is treated as scratch: entries that fall on padding may be set to zero, which lets
+/// stride-1 geometries add each row as one contiguous block (the zeroed entries land on valid
+/// neighbours and add nothing).
+public func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>,
+                   rowStride: Int? = nil) {
+    let oh = g.outHeight, ow = g.outWidth, ld = rowStride ?? oh * ow
+    let h = g.height, w = g.width, sh = g.strideH, sw = g.strideW
+    let flat = g.isRowContiguous
+    for c in 0..<g.channels {
+        let xc = x + c * h * w
+        for ki in 0..<g.kernelH {
+            let ys = ConvGeometry.valid(ki, size: h, pad: g.padTop, stride: sh, out: oh)
+            for kj in 0..<g.kernelW {
+                let xs = ConvGeometry.valid(kj, size: w, pad: g.padLeft, stride: sw, out: ow)
+                let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
+                if flat {
+                    guard !ys.isEmpty && !xs.isEmpty else { continue }
+                    let shift = (ki - g.padTop) * w + (kj - g.padLeft)
+                    let p0 = ys.lowerBound * ow + xs.lowerBound, p1 = (ys.upperBound - 1) * ow + xs.upperBound
+                    if xs.count < ow {
+                        for oy in ys {
+                            zero(row + oy * ow, xs.lowerBound)
+                            zero(row + oy * ow + xs.upperBound, ow - xs.upperBound)
+                        }
+                    }
+                    // Every index in p0..<p1 shifted by `shift` lies inside the plane.
+                    accumulate(xc + shift + p0, row + p0, p1 - p0)
+                    continue
+                }
+                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + kj
+                for oy in ys {
+                    let dst = xc + (oy * sh - g.padTop + ki) * w + x0
+                    let src = row + oy * ow + xs.lowerBound
+                    if sw == 1 {
+                        accumulate(dst, src, n)
+                    } else {
+                        for t in 0..<n { dst[t * sw] += src[t] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Zero-fills `count` floats; a plain loop because the counts here are mostly tiny (one or two
+/// padding columns), where a memset call costs more than the stores.
+@inline(__always)
+private func zero(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    if count > 32 { p.update(repeating: 0, count: count); return }
+    var i = 0
+    while i < count { p[i] = 0; i += 1 }
+}
+
+/// `dst[0..<n] += src[0..<n]` sixteen lanes at a time. Written out because the compiler cannot
+/// rule out aliasing between the two pointers and leaves the plain loop scalar.
+@inline(__always)
+private func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+    var i = 0
+    while i + 16 <= n {
+        let v = d.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            + s.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        d.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { dst[i] += src[i]; i += 1 }
+}

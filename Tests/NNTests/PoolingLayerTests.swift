@@ -1,0 +1,183 @@
+import XCTest
+import NN
+import Tensor
+
+final class PoolingLayerTests: XCTestCase {
+    /// Random values made pairwise at least 0.05 apart (a shuffled ladder), so a finite-difference
+    /// step of 1e-2 never changes which element of a max-pool window wins.
+    func distinct(_ shape: [Int], seed: UInt64) -> Tensor {
+        let r = GradientCheck.randomTensor(shape, seed: seed)
+        let order = r.data.indices.sorted { r.data[$0] < r.data[$1] }
+        var d = [Float](repeating: 0, count: r.count)
+        for (rank, i) in order.enumerated() { d[i] = Float(rank) * 0.05 - Float(r.count) * 0.025 }
+        return Tensor(shape: shape, data: d)
+    }
+
+    func shapeError(_ layer: Layer, _ shapes: [[Int]]) -> String {
+        do { _ = try layer.outputShape(for: shapes); return "no error" } catch let NNError.shape(_, msg) {
+            return msg
+        } catch { return "\(error)" }
+    }
+
+    // MARK: MaxPool2D
+
+    func testMaxPoolByHand() throws {
+        let pool = MaxPool2D(kernel: (2, 2))
+        // One 4x4 plane; windows are the four 2x2 quadrants.
+        let x = Tensor(shape: [1, 1, 4, 4], data: [1, 5, 2, 0,
+                                                   3, 4, 9, 9,
+                                                   -1, -2, 7, 6,
+                                                   -3, -4, 6, 8])
+        let y = pool.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 1, 2, 2])
+        XCTAssertEqual(y.data, [5, 9, -1, 8])
+        // The tie (9, 9) sends the gradient to the first maximum in row-major window order.
+        let dx = pool.backward(Tensor(shape: [1, 1, 2, 2], data: [10, 20, 30, 40]), parameterGradients: true)[0]
+        XCTAssertEqual(dx.data, [0, 10, 0, 0,
+                                 0, 0, 20, 0,
+                                 30, 0, 0, 0,
+                                 0, 0, 0, 40])
+        XCTAssertEqual(pool.kind, "MaxPool2D")
+        XCTAssertEqual(pool.summary, "2x2")
+        XCTAssertEqual(try pool.outputShape(for: [[3, 5, 5]]), [3, 2, 2])
+    }
+
+    func testMaxPoolPaddingIsMinusInfinity() {
+        // All-negative input: zero padding would win every border window; −∞ padding never does.
+        let pool = MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: Padding2D(symmetric: 1, 1))
+        let x = Tensor(shape: [1, 1, 3, 3], data: [-1, -2, -3, -4, -5, -6, -7, -8, -9])
+        let y = pool.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 1, 2, 2])
+        XCTAssertEqual(y.data, [-1, -2, -4, -5])
+        // Keras 'same' for a 2x2 stride-2 pool on an odd input pads bottom/right only.
+        let same = MaxPool2D(kernel: (2, 2), padding: Padding2D(top: 0, bottom: 1, left: 0, right: 1))
+        XCTAssertEqual(same.forward([x], mode: .inference).data, [-1, -3, -7, -9])
+    }
+
+    func testMaxPoolGradients() {
+        for (k, s, p) in [((2, 2), nil, Padding2D.zero), ((3, 3), (2, 2), Padding2D(symmetric: 1, 1)),
+                          ((3, 2), (2, 1), Padding2D(top: 0, bottom: 1, left: 1, right: 0)),
+                          ((2, 2), (2, 2), Padding2D(top: 0, bottom: 1, left: 0, right: 1))] as [((Int, Int), (Int, Int)?, Padding2D)] {
+            let pool = MaxPool2D(kernel: k, stride: s, padding: p)
+            let report = GradientCheck.check(pool, inputs: [distinct([2, 3, 7, 5], seed: 3)])
+            XCTAssertTrue(report.passed, "kernel \(k) stride \(String(describing: s)) padding \(p): \(report.description)")
+        }
+    }
+
+    func testMaxPoolShapeErrors() {
+        let pool = MaxPool2D(kernel: (3, 3))
+        XCTAssertTrue(shapeError(pool, [[3, 2, 5]]).contains("larger than the padded input 2x5"), shapeError(pool, [[3, 2, 5]]))
+        XCTAssertTrue(shapeError(pool, [[10]]).contains("[C, H, W]"))
+        let wide = MaxPool2D(kernel: (2, 2), padding: Padding2D(symmetric: 2, 0))
+        XCTAssertTrue(shapeError(wide, [[1, 8, 8]]).contains("smaller than the kernel"))
+    }
+
+    // MARK: AvgPool2D
+
+    func testAvgPoolCountIncludePad() {
+        // 3x3 input, 2x2 stride-2 windows with Keras 'same' padding (bottom, right).
+        let x = Tensor(shape: [1, 1, 3, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        let pad = Padding2D(top: 0, bottom: 1, left: 0, right: 1)
+        let torch = AvgPool2D(kernel: (2, 2), padding: pad)
+        let keras = AvgPool2D(kernel: (2, 2), padding: pad, countIncludePad: false)
+        // Windows: {1,2,4,5}, {3,6,pad,pad}, {7,8,pad,pad}, {9,pad,pad,pad}.
+        XCTAssertEqual(torch.forward([x], mode: .inference).data, [3, 9.0 / 4, 15.0 / 4, 9.0 / 4])
+        XCTAssertEqual(keras.forward([x], mode: .inference).data, [3, 4.5, 7.5, 9])
+        let dy = Tensor(shape: [1, 1, 2, 2], data: [4, 8, 12, 16])
+        XCTAssertEqual(torch.backward(dy, parameterGradients: true)[0].data, [1, 1, 2, 1, 1, 2, 3, 3, 4])
+        XCTAssertEqual(keras.backward(dy, parameterGradients: true)[0].data, [1, 1, 4, 1, 1, 4, 6, 6, 16])
+        XCTAssertEqual(keras.kind, "AvgPool2D")
+        XCTAssertEqual(keras.summary, "2x2, padding t0 b1 l0 r1, padding not counted")
+    }
+
+    func testAvgPoolGradients() {
+        for include in [true, false] {
+            for (k, s, p) in [((2, 2), nil, Padding2D.zero), ((3, 3), (2, 2), Padding2D(symmetric: 1, 1)),
+                              ((3, 3), (2, 2), Padding2D(top: 0, bottom: 1, left: 0, right: 1))] as [((Int, Int), (Int, Int)?, Padding2D)] {
+                let pool = AvgPool2D(kernel: k, stride: s, padding: p, countIncludePad: include)
+                let report = GradientCheck.check(pool, inputs: [GradientCheck.randomTensor([2, 3, 7, 6], seed: 4)])
+                XCTAssertTrue(report.passed, "include \(include) kernel \(k) padding \(p): \(report.description)")
+            }
+        }
+    }
+
+    // MARK: GlobalAvgPool
+
+    func testGlobalAvgPool() throws {
+        let gap = GlobalAvgPool()
+        let x = Tensor(shape: [2, 2, 1, 3], data: [1, 2, 3, 4, 5, 6, -3, 0, 0, 9, 9, 9])
+        let y = gap.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [2, 2])
+        XCTAssertEqual(y.data, [2, 5, -1, 9])
+        XCTAssertEqual(gap.backward(Tensor(shape: [2, 2], data: [3, 6, 9, 12]), parameterGradients: true)[0].data,
+                       [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4])
+        XCTAssertEqual(try gap.outputShape(for: [[16, 8, 8]]), [16])
+        XCTAssertTrue(shapeError(gap, [[16]]).contains("[C, H, W]"))
+        let report = GradientCheck.check(gap, inputs: [GradientCheck.randomTensor([2, 3, 5, 4], seed: 5)])
+        XCTAssertTrue(report.passed, report.description)
+    }
+
+    // MARK: Flatten
+
+    func testFlattenOrders() throws {
+        // x[c, h, w] = 6c + 3h + w for C = 2, H = 2, W = 3.
+        let x = Tensor(shape: [1, 2, 2, 3], data: (0..<12).map(Float.init))
+        let nchw = Flatten()
+        XCTAssertEqual(nchw.forward([x], mode: .inference), Tensor(shape: [1, 12], data: x.data))
+        // Keras channels-last order (h, w, c): y[(3h + w)·2 + c] = x[c, h, w].
+        let nhwc = Flatten(order: .nhwc)
+        let y = nhwc.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 12])
+        XCTAssertEqual(y.data, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
+        // Backward is the inverse permutation.
+        XCTAssertEqual(nhwc.backward(y, parameterGradients: true)[0], x)
+        XCTAssertEqual(try nhwc.outputShape(for: [[2, 2, 3]]), [12])
+        XCTAssertEqual(try nchw.outputShape(for: [[5]]), [5])
+        XCTAssertTrue(shapeError(nhwc, [[12]]).contains("[C, H, W]"))
+        XCTAssertEqual(nhwc.kind, "Flatten")
+        for layer in [nchw, nhwc] {
+            let report = GradientCheck.check(layer, inputs: [GradientCheck.randomTensor([2, 3, 2, 5], seed: 6)])
+            XCTAssertTrue(report.passed, "\(layer.order): \(report.description)")
+        }
+    }
+
+    // MARK: ShortcutA
+
+    func testShortcutAByHand() throws {
+        let sc = ShortcutA(outChannels: 4, stride: 2)
+        // Two channels of 3x3: x[c] = 10c + (0...8); keep rows/cols 0 and 2.
+        let x = Tensor(shape: [1, 2, 3, 3], data: (0..<9).map(Float.init) + (10..<19).map(Float.init))
+        let y = sc.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 4, 2, 2])
+        XCTAssertEqual(y.data, [0, 2, 6, 8, 10, 12, 16, 18, 0, 0, 0, 0, 0, 0, 0, 0])
+        let dy = Tensor(shape: [1, 4, 2, 2], data: (1...16).map(Float.init))
+        // The appended channels' gradient (9...16) goes nowhere.
+        XCTAssertEqual(sc.backward(dy, parameterGradients: true)[0].data,
+                       [1, 0, 2, 0, 0, 0, 3, 0, 4,
+                        5, 0, 6, 0, 0, 0, 7, 0, 8])
+        XCTAssertEqual(try ShortcutA(outChannels: 32, stride: 2).outputShape(for: [[16, 32, 32]]), [32, 16, 16])
+        XCTAssertEqual(try sc.outputShape(for: [[2, 5, 5]]), [4, 3, 3])
+        XCTAssertEqual(try ShortcutA(outChannels: 16, stride: 1).outputShape(for: [[16, 5, 5]]), [16, 5, 5])
+        XCTAssertTrue(shapeError(sc, [[8, 4, 4]]).contains("cannot shrink 8 channels to 4"))
+        XCTAssertEqual(sc.kind, "ShortcutA")
+        let report = GradientCheck.check(sc, inputs: [GradientCheck.randomTensor([2, 3, 5, 4], seed: 7)])
+        XCTAssertTrue(report.passed, report.description)
+    }
+
+    // MARK: ZeroPad2D
+
+    func testZeroPad2D() throws {
+        let zp = ZeroPad2D(padding: Padding2D(top: 0, bottom: 1, left: 2, right: 0))
+        let x = Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4])
+        let y = zp.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 1, 3, 4])
+        XCTAssertEqual(y.data, [0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0])
+        XCTAssertEqual(zp.backward(Tensor(shape: [1, 1, 3, 4], data: (1...12).map(Float.init)), parameterGradients: true)[0].data,
+                       [3, 4, 7, 8])
+        XCTAssertEqual(try zp.outputShape(for: [[3, 5, 5]]), [3, 6, 7])
+        XCTAssertTrue(shapeError(zp, [[3, 5]]).contains("[C, H, W]"))
+        XCTAssertEqual(zp.kind, "ZeroPad2D")
+        let report = GradientCheck.check(zp, inputs: [GradientCheck.randomTensor([2, 2, 3, 4], seed: 8)])
+        XCTAssertTrue(report.passed, report.description)
+    }
+}

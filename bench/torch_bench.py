@@ -1,0 +1,201 @@
+"""PyTorch CPU reference timings for bss's workloads. Prints ONE JSON object on stdout.
+
+Usage:  python3 bench/torch_bench.py [--threads 2] [--reps 5] [--warmup 1] [--only NAME]
+                                    [--channels-last]
+NAME in: sgemm, inference, margin_grad, bss, distill_step, distill_step_fixed_bss
+
+Workloads (float32, CPU, torch.set_num_threads(--threads); each: --warmup untimed runs, then
+--reps timed runs, the median reported; wall clock via time.perf_counter):
+  sgemm                   torch.mm of two 1024x1024 float32 matrices -> GFLOP/s (2*1024^3 flop)
+  inference               cifar-resnet26, batch 128 x 3x32x32, eval mode, torch.no_grad()
+  margin_grad             cifar-resnet26, batch 128, eval mode: forward + gradient w.r.t. the
+                          input of sum_n (f_b - f_k) (one backward)
+  bss                     BSS generation, paper mode (eta 1, eps 1e-4, I_max 10, ||g||^2, no clip)
+                          through cifar-resnet26 (eval mode) for 64 base samples with one target
+                          each, drawn from p_t(k)/(1-p_t(b)); stopped pairs leave the batch
+                          -> pairs/s (and the number of per-sample forward/backward evaluations)
+  distill_step            one BSS distillation step, teacher cifar-resnet26 (eval) -> student
+                          cifar-resnet8 (training mode), batch 128: student forward, teacher
+                          forward (no_grad), base selection (64) + target sampling, BSS
+                          generation as above, teacher forward on the 64 BSS (no_grad), student
+                          forward on them (training mode), loss CE + alpha*KD + beta*KD (T=3,
+                          alpha 4, beta 2), backward, SGD step (lr 0.1, momentum 0.9, wd 1e-4)
+  distill_step_fixed_bss  the same step with the 64 BSS inputs given (no BSS generation)
+--channels-last converts models and inputs to torch.channels_last (NHWC) memory format, which
+is faster for PyTorch's oneDNN convolutions on CPU; the default is PyTorch's default NCHW.
+The output records os.getloadavg() before and after: the numbers are only meaningful on an
+otherwise idle machine.
+Models: random weights (the authors' init; BatchNorm statistics calibrated on random
+image-like data and the head re-drawn, torch_models.calibrate_random_model, so predictions vary).
+Inputs: torch_models.smooth_inputs. Labels y := the teacher's predictions, so every sample is
+a valid base sample for the teacher; for a fixed workload size the base selection requires only
+teacher-correctness (the student is random) and keeps the 64 with the largest disagreement
+score; the BSS term uses all 64 final iterates (accepted or not).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "Fixtures", "scripts"))
+import bss_reference as br  # noqa: E402
+import torch_models as tm  # noqa: E402
+
+BATCH, N_BSS, T_KD, ALPHA, BETA = 128, 64, 3.0, 4.0, 2.0
+
+
+def timeit(fn, reps, warmup):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), ts
+
+
+def kd(s, t, T=T_KD):
+    return -(F.softmax(t / T, 1) * F.log_softmax(s / T, 1)).sum(1).mean()
+
+
+def make_models():
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    teacher = tm.cifar_resnet(26)
+    tm.calibrate_random_model(teacher, teacher.linear, tm.smooth_inputs(64, (3, 32, 32), g), g, spread=1.5)
+    teacher.eval()
+    torch.manual_seed(1)
+    student = tm.cifar_resnet(8)
+    tm.calibrate_random_model(student, student.linear, tm.smooth_inputs(64, (3, 32, 32), g), g, spread=1.0)
+    student.train()
+    x = tm.smooth_inputs(BATCH, (3, 32, 32), g)
+    with torch.no_grad():
+        y = teacher(x).argmax(1)
+    return teacher, student, x, y, g
+
+
+def sample_targets(t_logits, y, gen):
+    p = F.softmax(t_logits, 1).clone()
+    p.scatter_(1, y[:, None], 0.0)
+    return torch.multinomial(p / p.sum(1, keepdim=True), 1, generator=gen)[:, 0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--only", default=None)
+    ap.add_argument("--channels-last", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    names = ["sgemm", "inference", "margin_grad", "bss", "distill_step", "distill_step_fixed_bss"]
+    if a.only is not None and a.only not in names:
+        ap.error(f"--only must be one of {names}")
+    run = [n for n in names if a.only in (None, n)]
+    res = {"torch_version": torch.__version__, "threads": a.threads, "reps": a.reps, "warmup": a.warmup,
+           "channels_last": a.channels_last, "loadavg_before": list(os.getloadavg()), "workloads": {}}
+    W = res["workloads"]
+
+    if "sgemm" in run:
+        A, B = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        med, ts = timeit(lambda: torch.mm(A, B), max(a.reps, 10), max(a.warmup, 2))
+        W["sgemm"] = {"median_s": med, "gflops": 2 * 1024 ** 3 / med / 1e9, "size": [1024, 1024, 1024]}
+
+    if not set(run) - {"sgemm"}:
+        res["loadavg_after"] = list(os.getloadavg())
+        print(json.dumps(res, indent=1))
+        return
+    teacher, student, x, y, g = make_models()
+    if a.channels_last:
+        teacher = teacher.to(memory_format=torch.channels_last)
+        student = student.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        t_logits = teacher(x)
+
+    if "inference" in run:
+        def inf():
+            with torch.no_grad():
+                teacher(x)
+        med, _ = timeit(inf, a.reps, a.warmup)
+        W["inference"] = {"median_s": med, "images_per_s": BATCH / med, "batch": BATCH, "model": "cifar-resnet26"}
+
+    if "margin_grad" in run:
+        k = sample_targets(t_logits, y, g)
+
+        def mg():
+            xx = x.clone().requires_grad_(True)
+            out = teacher(xx)
+            L = (out.gather(1, y[:, None]) - out.gather(1, k[:, None])).sum()
+            torch.autograd.grad(L, xx)
+        med, _ = timeit(mg, a.reps, a.warmup)
+        W["margin_grad"] = {"median_s": med, "images_per_s": BATCH / med, "batch": BATCH, "model": "cifar-resnet26"}
+
+    if "bss" in run:
+        xb, yb = x[:N_BSS], y[:N_BSS]
+        kb = sample_targets(t_logits[:N_BSS], yb, g)
+        out = {}
+
+        def bss():
+            out["r"] = br.bss_paper(teacher, xb, yb, kb, eta=1.0, eps=1e-4, max_steps=10)
+        med, _ = timeit(bss, a.reps, a.warmup)
+        r = out["r"]
+        evals = int((r["argmax_trace"] >= 0).sum())
+        W["bss"] = {"median_s": med, "pairs_per_s": N_BSS / med, "pairs": N_BSS, "model": "cifar-resnet26",
+                    "per_sample_evaluations": evals,
+                    "status_counts": torch.bincount(r["status"].long(), minlength=4)[1:].tolist(),
+                    "steps_hist": torch.bincount(r["steps"].long(), minlength=11).tolist()}
+
+    if "distill_step" in run or "distill_step_fixed_bss" in run:
+        opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        fixed = {}
+
+        def step(generate):
+            s_out = student(x)
+            with torch.no_grad():
+                t_out = teacher(x)
+            loss = F.cross_entropy(s_out, y) + ALPHA * kd(s_out, t_out)
+            if generate:
+                pt, ps = F.softmax(t_out, 1), F.softmax(s_out.detach(), 1)
+                idx = (t_out.argmax(1) == y).nonzero()[:, 0]
+                d = (pt[idx] - ps[idx]) ** 2
+                score = d.sum(1) - d.gather(1, y[idx][:, None])[:, 0]
+                idx = idx[score.argsort(descending=True)[:N_BSS]]
+                k = sample_targets(t_out[idx], y[idx], g)
+                xb = br.bss_paper(teacher, x[idx], y[idx], k, eta=1.0, eps=1e-4, max_steps=10)["x"]
+                fixed["x"] = xb
+            else:
+                xb = fixed["x"]
+            with torch.no_grad():
+                t_b = teacher(xb)
+            s_b = student(xb)
+            loss = loss + BETA * kd(s_b, t_b)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        if "distill_step" in run:
+            med, _ = timeit(lambda: step(True), a.reps, a.warmup)
+            W["distill_step"] = {"median_s": med, "steps_per_s": 1 / med, "batch": BATCH, "bss": N_BSS,
+                                 "teacher": "cifar-resnet26", "student": "cifar-resnet8"}
+        if "distill_step_fixed_bss" in run:
+            if "x" not in fixed:
+                step(True)
+            med, _ = timeit(lambda: step(False), a.reps, a.warmup)
+            W["distill_step_fixed_bss"] = {"median_s": med, "steps_per_s": 1 / med, "batch": BATCH, "bss": N_BSS,
+                                           "teacher": "cifar-resnet26", "student": "cifar-resnet8"}
+
+    res["loadavg_after"] = list(os.getloadavg())
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
