@@ -29,7 +29,8 @@ public enum ModelLoader {
     public static func fresh(arch: String) throws -> Model {
         let (spec, origin) = try architecture(arch)
         let graph = try GraphBuilder.build(spec, origin: origin)
-        return Model(graph: graph, format: .architectureOnly, architectureName: arch, spec: spec)
+        let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
+        return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
     }
 
     /// Loads the model at `path`, using `arch` where the file holds weights only.
@@ -58,7 +59,8 @@ public enum ModelLoader {
     public static func fromStateDict(_ stateDict: StateDict, arch: String, file: String, format: ModelFormat) throws -> Model {
         let (spec, origin) = try architecture(arch)
         let graph = try GraphBuilder.build(spec, origin: origin)
-        let model = Model(graph: graph, format: format, architectureName: arch, spec: spec, file: file)
+        let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
+        let model = Model(graph: graph, format: format, architectureName: arch, inputLayout: layout, spec: spec, file: file)
         try stateDict.load(into: model, file: file)
         model.conversions.append("none: PyTorch layouts (NCHW, OIHW, [out, in]) are the engine's own")
         return model

@@ -154,6 +154,26 @@ final class ConvLayerTests: XCTestCase {
         XCTAssertTrue(message([[3, 7, 7], [3, 7, 7]]).contains("one input"), message([[3, 7, 7], [3, 7, 7]]))
     }
 
+    func testResNetOptionABlockInAGraph() throws {
+        // conv(stride 2) → conv, plus the ShortcutA branch, merged by Add; then pooling to [N, C].
+        let g = Graph(inputShape: [2, 6, 6])
+        let c1 = randomConv(2, 4, kernel: (3, 3), stride: (2, 2), padding: Padding2D(symmetric: 1, 1), bias: false)
+        let c2 = randomConv(4, 4, kernel: (3, 3), padding: Padding2D(symmetric: 1, 1))
+        let a = try g.add("conv1", c1, inputs: [.input])
+        let b = try g.add("conv2", c2, inputs: [.node(a)])
+        let s = try g.add("shortcut", ShortcutA(outChannels: 4, stride: 2), inputs: [.input])
+        try g.add("add", Add(), inputs: [.node(b), .node(s)])
+        try g.add("pool", GlobalAvgPool())
+        XCTAssertEqual(g.outputShape, [4])
+        XCTAssertEqual(g.namedParameters().map(\.key), ["conv1.weight", "conv2.weight", "conv2.bias"])
+        let report = GradientCheck.check(g, input: GradientCheck.randomTensor([3, 2, 6, 6], seed: 9))
+        XCTAssertTrue(report.passed, report.description)
+        // A misfit names the node.
+        XCTAssertThrowsError(try g.add("bad", Conv2D(inChannels: 3, outChannels: 1, kernel: (1, 1)), inputs: [.node(b)])) {
+            XCTAssertTrue("\($0)".contains("layer 'bad'") && "\($0)".contains("expects 3 input channels, got 4"), "\($0)")
+        }
+    }
+
     func testIm2colCol2imAreAdjoint() {
         // <im2col(x), c> == <x, col2im(c)> for every geometry: col2im is exactly im2col's transpose.
         let geometries = [

@@ -13,9 +13,13 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
     public var layers: [LayerSpec]
     /// Name of the layer whose output is the logits; the last layer when nil.
     public var output: String?
+    /// How the model's own framework stores input images (`nchw` for PyTorch, `nhwc` for a
+    /// model that came from Keras); data is read in this layout unless `--data-layout` says
+    /// otherwise. `input_shape` is always in the engine's layout.
+    public var inputLayout: String?
 
     enum CodingKeys: String, CodingKey {
-        case format, version, name, inputShape = "input_shape", classes, layers, output
+        case format, version, name, inputShape = "input_shape", classes, layers, output, inputLayout = "input_layout"
     }
 
     public init(name: String, inputShape: [Int], classes: Int, layers: [LayerSpec], output: String? = nil) {
@@ -32,6 +36,7 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
         classes = try c.decode(Int.self, forKey: .classes)
         layers = try c.decode([LayerSpec].self, forKey: .layers)
         output = try c.decodeIfPresent(String.self, forKey: .output)
+        inputLayout = try c.decodeIfPresent(String.self, forKey: .inputLayout)
     }
 
     /// Reads and validates a JSON spec file; errors name the file and the offending layer.
