@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
