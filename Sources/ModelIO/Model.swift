@@ -20,6 +20,8 @@ public enum ModelFormat: String, Sendable {
     case kerasH5 = "Keras model (.h5)"
     /// Keras 3 archive (`model.save("m.keras")`).
     case kerasArchive = "Keras model (.keras)"
+    /// Keras weights only (`.weights.h5` or legacy `save_weights`) loaded into a spec by layer name.
+    case kerasWeights = "Keras weights with an architecture spec"
     /// Built from a preset or spec with fresh weights.
     case architectureOnly = "architecture (fresh weights)"
 }

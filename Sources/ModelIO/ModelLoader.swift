@@ -10,10 +10,6 @@ import Tensor
 /// - `.keras`: a Keras 3 archive.
 /// - no file, only `arch`: the architecture with fresh weights.
 public enum ModelLoader {
-    /// Format readers registered by later layers of ModelIO (Keras) so this file need not
-    /// know them: given a URL and the optional arch, return a model or nil if not theirs.
-    nonisolated(unsafe) public static var readers: [(URL, String?) throws -> Model?] = []
-
     /// Resolves `arch` (preset name or path to a JSON spec) to a spec and a display name.
     public static func architecture(_ arch: String, classes: Int = 10) throws -> (spec: ArchitectureSpec, origin: String) {
         if let spec = try Presets.spec(named: arch, classes: classes) { return (spec, arch) }
@@ -39,9 +35,9 @@ public enum ModelLoader {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ModelIOError(.notFound, file: path, "no such file")
         }
-        for reader in readers {
-            if let m = try reader(url, arch) { return m }
-        }
+        // Keras files first (Keras/ModelLoader+Keras.swift): .keras, .h5 full models, and
+        // Keras weight files whose --arch is a Keras model.
+        if let m = try loadKeras(url, arch: arch) { return m }
         switch url.pathExtension.lowercased() {
         case "npz":
             guard let arch else {
@@ -49,6 +45,10 @@ public enum ModelLoader {
             }
             let entries = try Npz.read(url)
             return try fromStateDict(StateDict(entries: entries), arch: arch, file: path, format: .stateDictNPZ)
+        case "h5", "hdf5":
+            // A state dict stored as HDF5 datasets (StateDictHDF5.swift). Keras full models
+            // (a `model_config` root attribute) must be claimed before this point.
+            return try loadStateDictHDF5(url, path: path, arch: arch)
         default:
             throw ModelIOError(.unsupported, file: path,
                                "unknown model file type '.\(url.pathExtension)'; expected .npz (state dict), .h5 or .keras")

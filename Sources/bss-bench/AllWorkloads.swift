@@ -2,6 +2,7 @@ import Foundation
 import ModelIO
 import NN
 import Tensor
+import Boundary
 
 /// The benchmark's workloads (cifar-resnet26 at batch 128 unless stated).
 func allWorkloads() throws -> [Workload] {
@@ -21,5 +22,17 @@ func allWorkloads() throws -> [Workload] {
     return list
 }
 
-/// Workloads of later layers (BSS generation, distillation); empty until they exist.
-func extraWorkloads(teacher: Model, x: Tensor, labels: [Int]) -> [Workload] { [] }
+/// BSS generation: 64 base samples, one target each drawn with p_n^k, paper mode.
+func extraWorkloads(teacher: Model, x: Tensor, labels: [Int]) -> [Workload] {
+    let x64 = x.slice(rows: 0..<64)
+    let logits = teacher.graph.forward(x64, mode: .inference)
+    let base = argmax(rows: logits)
+    var g = SeededGenerator(seed: 3)
+    let targets = TargetSelection.sample(probabilities: softmax(logits), base: base, generator: &g)
+    let gen = BSSGenerator(teacher: teacher.graph, parameters: .paper)
+    gen.batchSize = 64
+    return [Workload(name: "bss-resnet26", detail: "BSS, 64 pairs, sampled targets, paper mode (pairs/s)") {
+        let r = gen.run(x: x64, base: base, target: targets)
+        return r.status.count
+    }] + distillWorkloads(teacher: teacher, x: x, labels: labels)
+}

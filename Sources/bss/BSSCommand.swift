@@ -13,13 +13,13 @@ struct BSSCommand: ParsableCommand {
         commandName: "bss",
         abstract: "Boundary-supporting-sample knowledge distillation for Keras and PyTorch models.",
         version: version,
-        subcommands: [Inspect.self, Predict.self, Eval.self, Doctor.self]
+        subcommands: [Inspect.self, Predict.self, Eval.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, Doctor.self]
     )
 
     /// Runs the command; user errors become one line on stderr and exit status 1.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Generate.normaliseArguments(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let e as ModelIOError {
             fail(e.description)

@@ -35,7 +35,7 @@ struct Eval: ParsableCommand {
         }
         say("model:         \(m.file ?? m.architectureName)")
         say("data:          \(ds.file) (\(ds.count) samples)")
-        say(String(format: "accuracy:      %.4f (%d/%d)", e.accuracy, e.correct, ds.count))
+        say(String(format: "accuracy:      %.6f (%d/%d)", e.accuracy, e.correct, ds.count))
         say(String(format: "cross-entropy: %.6f", e.crossEntropy))
         say("per-class accuracy:")
         for (c, a) in e.perClassAccuracy.enumerated() {

@@ -15,14 +15,28 @@ struct ModelOptions: ParsableArguments {
 
 /// `--data DATA` and how to read it.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data set: .npz with arrays x and (for eval) y.")
+    @Option(help: ArgumentHelp("Data set: .npz or .h5 with x (samples first) and y (labels); CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin, or a folder of data_batch_*.bin); MNIST/Fashion-MNIST IDX images (…-images-idx3-ubyte[.gz], labels file found next to it).",
+                               valueName: "data"))
     var data: String
 
-    @Option(help: "Layout of images in DATA: nchw or nhwc (default: the model's native layout).")
+    @Option(help: "Layout of images in an .npz/.h5 DATA: nchw or nhwc (default: the model's native layout). CIFAR and IDX files have their own.")
     var dataLayout: String?
 
-    @Option(help: "Multiply inputs by this factor after reading (e.g. 0.00392156862745098 for uint8 / 255).")
+    @Option(help: ArgumentHelp("Multiply inputs by this factor after reading, e.g. 1/255 for uint8 pixels. Integer pixels are used as stored unless asked.",
+                               valueName: "factor"),
+            transform: { try DataLoader.Preprocessing.scaleFactor($0) })
     var scale: Float?
+
+    @Option(help: ArgumentHelp("Per-channel normalisation (x - mean) / std after scaling: a preset, or MEAN1,MEAN2,...:STD1,STD2,... Presets: cifar10 = the paper's CIFAR-10 runs (integer pixels / 255, then mean 0.4914,0.4822,0.4465, std 0.2023,0.1994,0.2010); mnist = integer pixels / 255, then mean 0.1307, std 0.3081.",
+                               valueName: "preset|means:stds"))
+    var normalize: String?
+
+    /// The preprocessing the flags ask for (`--normalize`, then `--scale` overriding its /255).
+    func preprocessing() throws -> DataLoader.Preprocessing {
+        var p = try normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
+        if let scale { p.scale = scale }
+        return p
+    }
 
     func load(for model: Model) throws -> DataSet {
         var stored = model.inputLayout
@@ -32,7 +46,8 @@ struct DataOptions: ParsableArguments {
             }
             stored = v
         }
-        let ds = try DataLoader.load(data, stored: stored, preprocessing: .init(scale: scale))
+        let ds = try DataLoader.load(data, stored: stored, preprocessing: try preprocessing())
+            .conformed(to: model.graph.inputShape, layout: model.inputLayout)
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
         return ds
     }

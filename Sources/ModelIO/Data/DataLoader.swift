@@ -1,81 +1,161 @@
 import Foundation
 import Tensor
 
-/// Reads `DATA` arguments: an `.npz` with `x` (float32/float64/uint8/...) and optional `y`.
-/// (HDF5 data sets, CIFAR-10 binaries and IDX files are handled by further readers.)
+/// Reads `DATA` arguments into a `DataSet` (inputs in the engine's NCHW, integer labels).
 ///
-/// Images are converted once from the stored layout (`stored`, defaulting to the model's
-/// native layout) to the engine's NCHW.
+/// | `DATA` | read as |
+/// |---|---|
+/// | `.npz` | arrays `x` (any numeric dtype, samples first) and optional `y` (labels) |
+/// | `.h5`, `.hdf5` | datasets `x` and optional `y` at the root (`DataHDF5`) |
+/// | `data_batch_1.bin` … / `test_batch.bin` | one CIFAR-10 binary batch (`CIFARBinary`) |
+/// | a folder | its CIFAR-10 training batches `data_batch_*.bin` |
+/// | `…-images-idx3-ubyte[.gz]` | MNIST / Fashion-MNIST IDX images + the labels file next to them (`IDXFile`) |
+///
+/// Images stored NHWC or NCHW in `.npz`/`.h5` are read in the layout `stored` (the model's
+/// own by default) and converted once; CIFAR and IDX files have a fixed layout of their own,
+/// which wins. Then `Preprocessing` (scale, per-channel mean/std) is applied. Every problem
+/// is a one-line `ModelIOError` naming the file: x/y length mismatch, empty data, wrong rank,
+/// truncated files, bad magic numbers; label ranges are checked against the model by
+/// `DataSet.validate`.
 public enum DataLoader {
     /// Extra readers registered by later ModelIO files: return nil when the file is not theirs.
     nonisolated(unsafe) public static var readers: [(URL) throws -> (x: NumpyArray, y: NumpyArray?)?] = []
 
-    /// Optional value scaling applied after reading: `x * scale`, then per-channel `(x − mean) / std`.
-    public struct Preprocessing: Sendable {
-        public var scale: Float?
-        public var mean: [Float]?
-        public var std: [Float]?
-        public init(scale: Float? = nil, mean: [Float]? = nil, std: [Float]? = nil) {
-            self.scale = scale; self.mean = mean; self.std = std
+    /// Arrays as a data file holds them, before layout conversion and preprocessing.
+    public struct RawData {
+        /// Inputs as stored (values unscaled), samples first.
+        public var x: Tensor
+        /// Whether the file stores `x` as integers (uint8 pixels): presets scale those by 1/255.
+        public var xIsInteger: Bool
+        public var y: [Int64]?
+        /// Shape of the stored labels, checked to be `(N,)` or `(N, 1)`.
+        public var yShape: [Int]?
+        /// The layout the format fixes for `x` (CIFAR, IDX), or nil to use the caller's.
+        public var layout: DataLayout?
+        /// What was read, e.g. "CIFAR-10 binary batch".
+        public var description: String
+
+        public init(x: Tensor, xIsInteger: Bool, y: [Int64]?, yShape: [Int]? = nil, layout: DataLayout?,
+                    description: String) {
+            self.x = x; self.xIsInteger = xIsInteger; self.y = y
+            self.yShape = yShape ?? y.map { [$0.count] }
+            self.layout = layout; self.description = description
         }
     }
 
     public static func load(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init()) throws -> DataSet {
-        let url = URL(fileURLWithPath: path)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelIOError(.notFound, file: path, "no such data file")
-        }
-        var xa: NumpyArray?, ya: NumpyArray?
-        for reader in readers {
-            if let r = try reader(url) { xa = r.x; ya = r.y; break }
-        }
-        if xa == nil {
-            guard url.pathExtension.lowercased() == "npz" else {
-                throw ModelIOError(.unsupported, file: path, "unknown data file type '.\(url.pathExtension)'; expected .npz with arrays x and y")
-            }
-            let entries = try Npz.read(url)
-            guard let x = entries.first(where: { $0.key == "x" })?.array else {
-                throw ModelIOError(.notFound, file: path, location: "x",
-                                   "no array 'x' (found: \(entries.map(\.key).joined(separator: ", ")))")
-            }
-            xa = x
-            ya = entries.first(where: { $0.key == "y" })?.array
-        }
-        return try make(x: xa!, y: ya, file: path, stored: stored, preprocessing: preprocessing)
+        try make(try read(path), file: path, stored: stored, preprocessing: preprocessing)
     }
 
-    /// Builds a data set from arrays already read.
+    /// Reads the arrays of any supported data file (see the type's table).
+    public static func read(_ path: String) throws -> RawData {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelIOError(.notFound, file: path, "no such data file")
+        }
+        if isDirectory.boolValue { return try CIFARBinary.read(path) }
+        for reader in readers {
+            if let r = try reader(url) {
+                return RawData(x: try r.x.tensor(file: path, key: "x"), xIsInteger: isInteger(r.x.dtype),
+                               y: try r.y?.int64s(file: path, key: "y"), yShape: r.y?.shape, layout: nil,
+                               description: "arrays x, y")
+            }
+        }
+        if IDXFile.matches(path) { return try IDXFile.read(path) }
+        switch url.pathExtension.lowercased() {
+        case "npz": return try readNpz(url, file: path)
+        case "h5", "hdf5": return try DataHDF5.read(url)
+        case "bin": return try CIFARBinary.read(path)
+        default:
+            throw ModelIOError(.unsupported, file: path,
+                               "unknown data file type '.\(url.pathExtension)'; expected .npz or .h5 with x and y, CIFAR-10 binary batches (.bin or their folder), or MNIST IDX files (…-images-idx3-ubyte[.gz])")
+        }
+    }
+
+    /// Builds a data set from arrays already read (kept for callers holding `NumpyArray`s).
     public static func make(x xa: NumpyArray, y ya: NumpyArray?, file: String, stored: DataLayout,
                             preprocessing: Preprocessing) throws -> DataSet {
-        guard xa.shape.count >= 2 else {
-            throw ModelIOError(.mismatch, file: file, location: "x", "expected at least 2 axes (samples first), found shape \(xa.shape)")
+        let raw = RawData(x: try xa.tensor(file: file, key: "x"), xIsInteger: isInteger(xa.dtype),
+                          y: try ya?.int64s(file: file, key: "y"), yShape: ya?.shape, layout: nil, description: "arrays x, y")
+        return try make(raw, file: file, stored: stored, preprocessing: preprocessing)
+    }
+
+    /// Checks ranks and lengths, converts to NCHW and applies `preprocessing`.
+    public static func make(_ raw: consuming RawData, file: String, stored: DataLayout, preprocessing: Preprocessing) throws -> DataSet {
+        // Take `x` out of `raw` so it is uniquely referenced: scaling in place must not copy
+        // a 600 MB CIFAR training set.
+        var raw = raw
+        var x = raw.x
+        raw.x = Tensor(shape: [0])
+        guard x.rank >= 2 else {
+            throw ModelIOError(.mismatch, file: file, location: "x", "expected at least 2 axes (samples first), found shape \(x.shape)")
         }
-        guard xa.shape[0] > 0 else { throw ModelIOError(.mismatch, file: file, location: "x", "the data set is empty") }
-        var x = Tensor(shape: xa.shape, data: try xa.floats(file: file, key: "x"))
-        if let s = preprocessing.scale { for i in 0..<x.count { x.data[i] *= s } }
-        x = DataSet.convert(x, from: stored, to: .nchw)
-        if let mean = preprocessing.mean, let std = preprocessing.std {
-            let c = x.rank == 4 ? x.shape[1] : 1
-            guard mean.count == c, std.count == c else {
-                throw ModelIOError(.mismatch, file: file, location: "x", "normalisation has \(mean.count) channels, the data has \(c)")
-            }
-            let plane = x.rank == 4 ? x.shape[2] * x.shape[3] : x.sampleCount
-            for n in 0..<x.batch { for ch in 0..<c {
-                let base = (n * c + ch) * plane
-                for i in 0..<plane { x.data[base + i] = (x.data[base + i] - mean[ch]) / std[ch] }
-            } }
-        }
+        guard x.shape[0] > 0 else { throw ModelIOError(.mismatch, file: file, location: "x", "the data set is empty") }
         var labels: [Int]?
-        if let ya {
-            guard ya.shape.count == 1 || (ya.shape.count == 2 && ya.shape[1] == 1) else {
-                throw ModelIOError(.mismatch, file: file, location: "y", "expected integer labels of shape (N,), found \(ya.shape)")
+        if let y = raw.y {
+            let shape = raw.yShape ?? [y.count]
+            guard shape.count == 1 || (shape.count == 2 && shape[1] == 1) else {
+                throw ModelIOError(.mismatch, file: file, location: "y", "expected integer labels of shape (N,), found \(shape)")
             }
-            labels = try ya.int64s(file: file, key: "y").map { Int($0) }
-            guard labels!.count == x.batch else {
-                throw ModelIOError(.mismatch, file: file, location: "y",
-                                   "\(labels!.count) labels for \(x.batch) samples in x")
+            guard y.count == x.batch else {
+                throw ModelIOError(.mismatch, file: file, location: "y", "\(y.count) labels for \(x.batch) samples in x")
+            }
+            labels = y.map { Int(clamping: $0) }
+        }
+        if let s = preprocessing.factor(integerValued: raw.xIsInteger), s != 1 {
+            x.data.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] *= s } }
+        }
+        x = DataSet.convert(x, from: raw.layout ?? stored, to: .nchw)
+        if let mean = preprocessing.mean, let std = preprocessing.std {
+            try normalise(&x, mean: mean, std: std, file: file)
+        }
+        // The layout the user's framework expects outputs in is the caller's, even when the
+        // file format fixed another one (a Keras model reading CIFAR binaries wants NHWC back).
+        return DataSet(x: x, y: labels, file: file, storedLayout: stored)
+    }
+
+    // MARK: - Details
+
+    /// `(x − mean[c]) / std[c]` per channel of an NCHW tensor; one value applies to all of
+    /// a flat or single-channel input.
+    static func normalise(_ x: inout Tensor, mean: [Float], std: [Float], file: String) throws {
+        let c = x.rank == 4 ? x.shape[1] : 1
+        guard mean.count == std.count, mean.count == c || mean.count == 1 else {
+            throw ModelIOError(.mismatch, file: file, location: "x",
+                               "normalisation has \(mean.count) channels, the data has \(c) (shape \(x.shape) after conversion to NCHW)")
+        }
+        let plane = x.rank == 4 ? x.shape[2] * x.shape[3] : x.sampleCount
+        let channels = x.rank == 4 ? c : 1
+        let n = x.batch
+        x.data.withUnsafeMutableBufferPointer { d in
+            for i in 0..<n {
+                for ch in 0..<channels {
+                    let m = mean.count == 1 ? mean[0] : mean[ch]
+                    let s = std.count == 1 ? std[0] : std[ch]
+                    let base = (i * channels + ch) * plane
+                    // Subtract, then divide, as torchvision's Normalize does.
+                    for j in base..<(base + plane) { d[j] = (d[j] - m) / s }
+                }
             }
         }
-        return DataSet(x: x, y: labels, file: file, storedLayout: stored)
+    }
+
+    static func readNpz(_ url: URL, file: String) throws -> RawData {
+        let entries = try Npz.read(url)
+        guard let x = entries.first(where: { $0.key == "x" })?.array else {
+            throw ModelIOError(.notFound, file: file, location: "x",
+                               "no array 'x' (found: \(entries.isEmpty ? "nothing" : entries.map(\.key).joined(separator: ", ")))")
+        }
+        let y = entries.first(where: { $0.key == "y" })?.array
+        return RawData(x: try x.tensor(file: file, key: "x"), xIsInteger: isInteger(x.dtype),
+                       y: try y?.int64s(file: file, key: "y"), yShape: y?.shape, layout: nil, description: "npz arrays x, y")
+    }
+
+    static func isInteger(_ dtype: NumpyArray.DType) -> Bool {
+        switch dtype {
+        case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool: return true
+        default: return false
+        }
     }
 }

@@ -152,7 +152,8 @@ extension HDF5File {
         }
         // Fixed length: one extra byte and NULLTERM padding turn every item into a C string
         // (HDF5 converts NULLPAD/SPACEPAD to NULLTERM on read).
-        let stride = H5Tget_size(fileType) + 1
+        let (stride, overflow) = H5Tget_size(fileType).addingReportingOverflow(1)
+        if overflow { throw error(.malformed, at: path, "attribute '\(name)': impossible string size") }
         _ = try HDF5ElementReader.elementCount([count], elementSize: stride, file: self, path: path)
         _ = H5Tset_size(memoryType, stride)
         _ = H5Tset_strpad(memoryType, H5T_STR_NULLTERM)

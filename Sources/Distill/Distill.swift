@@ -1,1 +1,0 @@
-// The Distill layer; see README.

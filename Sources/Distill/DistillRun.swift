@@ -1,0 +1,136 @@
+import Boundary
+import Foundation
+import ModelIO
+import NN
+import Tensor
+
+/// A whole `bss distill` run from its config: loads the teacher, the student and the data,
+/// checks them (`Preflight`), trains with checkpoints and logs next to the output, and writes
+/// the student back in its own format.
+///
+/// - Teacher: `ModelLoader.load(teacher, arch: teacher_arch)`; not loaded for `original`.
+/// - Student: a model file (`ModelLoader.load`), or an architecture (a preset such as
+///   `cifar-resnet8` or `mlp:64-48-10`, or a JSON spec) built fresh with the teacher's class
+///   count for presets and initialised as PyTorch does (`initialiseLikePyTorch`) from the
+///   seed's initialisation stream.
+/// - Data: read in `data_layout` (default: the teacher's native layout) with `scale` and
+///   `normalize`, shaped for the teacher (`DataSet.conformed`), then the seeded stratified
+///   `train_fraction` subset. Validation data is shaped for the student.
+/// - Artifacts (`RunArtifacts`): the resolved config at the start, after every epoch an atomic
+///   checkpoint, the metrics log and the SVG curves; at the end the student (`ModelWriter`).
+public final class DistillRun {
+    public let config: RunConfig
+    public let distiller: Distiller
+    public let artifacts: RunArtifacts
+    /// Worker threads recorded in checkpoints (bit-exact resumes need the same count).
+    public var threads: Int
+    /// SHA-256 of the files the run read (`teacher`, `student` when a file, `data`, `val`),
+    /// recorded in checkpoints and checked on resume.
+    public let inputs: [String: String]
+
+    init(config: RunConfig, distiller: Distiller, threads: Int) throws {
+        self.config = config
+        self.distiller = distiller
+        artifacts = RunArtifacts(output: config.out!)
+        self.threads = threads
+        inputs = try Self.hashInputs(config, studentIsFile: distiller.student.file != nil)
+    }
+
+    static func hashInputs(_ c: RunConfig, studentIsFile: Bool) throws -> [String: String] {
+        var out: [String: String] = [:]
+        if c.method.usesTeacher, let t = c.teacher { out["teacher"] = try SHA256.path(t) }
+        if studentIsFile, let s = c.student { out["student"] = try SHA256.path(s) }
+        if let d = c.data { out["data"] = try SHA256.path(d) }
+        if let v = c.val { out["val"] = try SHA256.path(v) }
+        return out
+    }
+
+    /// Loads and checks everything `config` names; the student is initialised when fresh.
+    public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
+        try config.validateFiles()
+        if let out = config.out, config.student == out || config.teacher == out || config.data == out {
+            throw ModelIOError(.mismatch, file: out, "the output would overwrite an input of the run")
+        }
+        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
+        let student = try loadStudent(config, classes: teacher?.classes)
+        let (train, val) = try loadData(config, teacher: teacher, student: student)
+        let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
+        return try DistillRun(config: config, distiller: distiller, threads: threads)
+    }
+
+    /// Rebuilds the run saved in the checkpoint at `path` (a file or the run's directory) and
+    /// restores its state, ready to train the remaining epochs.
+    public static func resume(from path: String, threads: Int = Parallel.threads) throws -> (run: DistillRun, checkpoint: Checkpoint) {
+        let url = try Checkpoint.locate(path)
+        let checkpoint = try Checkpoint.read(url)
+        let run = try prepare(checkpoint.config, threads: threads)
+        // The same inputs, or the continuation would not be the run that was interrupted.
+        for (role, hash) in checkpoint.inputs.sorted(by: { $0.key < $1.key }) where run.inputs[role] != hash {
+            let file = [("teacher", checkpoint.config.teacher), ("student", checkpoint.config.student),
+                        ("data", checkpoint.config.data), ("val", checkpoint.config.val)].first { $0.0 == role }?.1 ?? role
+            throw ModelIOError(.mismatch, file: file, "the \(role) file changed since \(url.path) was written (SHA-256 \(hash.prefix(12))…, now \(run.inputs[role]?.prefix(12) ?? "none")…); resuming would not continue the same run")
+        }
+        try checkpoint.restore(into: run.distiller, file: url.path)
+        return (run, checkpoint)
+    }
+
+    /// The student model `config.student` names.
+    static func loadStudent(_ c: RunConfig, classes: Int?) throws -> Model {
+        let s = c.student!
+        var isDirectory: ObjCBool = false
+        let isFile = FileManager.default.fileExists(atPath: s, isDirectory: &isDirectory) && !isDirectory.boolValue
+        if isFile && URL(fileURLWithPath: s).pathExtension.lowercased() != "json" {
+            return try ModelLoader.load(s, arch: c.studentArch)
+        }
+        // An architecture: fresh weights, initialised from the seed.
+        let (spec, origin) = try ModelLoader.architecture(s, classes: classes ?? 10)
+        let graph = try GraphBuilder.build(spec, origin: origin)
+        let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
+        let model = Model(graph: graph, format: .architectureOnly, architectureName: s, inputLayout: layout, spec: spec)
+        var g = RunStreams.initialisation(c.seed)
+        initialiseLikePyTorch(graph, generator: &g)
+        model.conversions.append("fresh weights: PyTorch's default initialisation, seeded by --seed \(c.seed)")
+        return model
+    }
+
+    /// The training subset (teacher-shaped) and the validation set (student-shaped).
+    static func loadData(_ c: RunConfig, teacher: Model?, student: Model) throws -> (DataSet, DataSet?) {
+        let inputModel = teacher ?? student
+        let layout = c.dataLayout.flatMap(DataLayout.init(rawValue:)) ?? inputModel.inputLayout
+        var pre = try c.normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
+        if let s = c.scale { pre.scale = s }
+        var train = try DataLoader.load(c.data!, stored: layout, preprocessing: pre)
+            .conformed(to: inputModel.graph.inputShape, layout: inputModel.inputLayout)
+        if let y = train.y, c.trainFraction < 1 {
+            // Labels are checked against the models later; out-of-range ones still form a class here.
+            var g = RunStreams.subset(c.seed)
+            let rows = DataSelection.stratified(labels: y, fraction: c.trainFraction, generator: &g)
+            train = DataSet(x: train.x.gather(rows: rows), y: rows.map { y[$0] }, file: train.file, storedLayout: train.storedLayout)
+        }
+        let val = try c.val.map {
+            try DataLoader.load($0, stored: layout, preprocessing: pre)
+                .conformed(to: student.graph.inputShape, layout: student.inputLayout)
+        }
+        return (train, val)
+    }
+
+    /// Writes the resolved config next to the output.
+    public func writeConfig() throws {
+        try writeText(config.yaml, to: artifacts.config)
+    }
+
+    /// After every epoch: the checkpoint, the metrics log and the curves (each atomically).
+    public func endEpoch(createdBy: String) throws {
+        try Checkpoint(distiller, threads: threads, inputs: inputs).write(to: artifacts.checkpoint, createdBy: createdBy)
+        try MetricsLog.write(distiller.history, to: artifacts.metrics)
+        let title = "bss distill: \(config.method.rawValue)" + (config.method == .bss ? " (\(config.bssMode.rawValue))" : "")
+            + " — \(URL(fileURLWithPath: config.student ?? "").lastPathComponent)"
+        try CurvesPlot.write(distiller.history, title: title, to: artifacts.curves)
+    }
+
+    /// Writes the trained student to `out` in its own format (`ModelWriter`).
+    @discardableResult
+    public func export() throws -> ModelWriter.Report {
+        try ModelWriter.write(distiller.student, to: artifacts.output)
+    }
+}

@@ -1,0 +1,204 @@
+import Boundary
+import Foundation
+import ModelIO
+import NN
+import Tensor
+
+/// Where an epoch is, for progress displays.
+public struct BatchProgress: Sendable {
+    public var epoch: Int
+    public var epochs: Int
+    public var batch: Int
+    public var batches: Int
+    public var samplesDone: Int
+    public var samples: Int
+    /// Running means over the epoch so far.
+    public var loss: Double
+    public var accuracy: Double
+    public var bssAccepted: Int
+    public var bssAttempted: Int
+}
+
+/// The distillation training loop: epochs of `DistillationStep`s over a data set, with the
+/// schedules of `RunConfig`, validation after every epoch, and a state that checkpoints restore
+/// exactly.
+///
+/// Per epoch `e` (1-based): `alpha`, `beta`, `lr` from `RunConfig.weights(epoch:)`; a permutation
+/// of the training rows from the training stream; batches of `batchSize` (a last batch of one
+/// sample is dropped); per batch, augmentation (if asked; it draws from the same stream), the
+/// teacher's logits (inference mode; computed once for all rows and reused when nothing
+/// augments the inputs), then one step (target classes also draw from the stream). The same
+/// seed and thread count give the same student bit for bit, and a run restored from a
+/// checkpoint continues exactly as the uninterrupted run (`trainingState`/`restore`).
+///
+/// `init` checks everything a run needs before any training (`Preflight`).
+public final class Distiller {
+    public let config: RunConfig
+    public let teacher: Model?
+    public let student: Model
+    /// Training samples (the `train_fraction` subset) in the teacher's input shape (the
+    /// student's for `original`), with labels.
+    public let train: DataSet
+    /// Validation samples in the student's input shape, if any.
+    public let val: DataSet?
+    public let optimizer: SGD
+    public let step: DistillationStep
+    public private(set) var completedEpochs = 0
+    public private(set) var history: [EpochMetrics] = []
+    /// The training stream (permutations, augmentation, target classes).
+    public var generator: SeededGenerator
+
+    private var augmentation: Augmentation
+    private var teacherLogits: Tensor?
+    private let labels: [Int]
+
+    public init(config: RunConfig, teacher: Model?, student: Model, train: DataSet, val: DataSet?) throws {
+        try Preflight.check(config: config, teacher: teacher, student: student, train: train, val: val)
+        self.config = config
+        self.teacher = config.method.usesTeacher ? teacher : nil
+        self.student = student
+        self.train = train
+        self.val = val
+        labels = train.y!
+        generator = RunStreams.training(config.seed)
+        augmentation = Augmentation(cropPadding: config.augmentCrop, flip: config.augmentFlip)
+        optimizer = SGD(parameters: student.graph.trainableParameters, lr: config.lr, momentum: config.momentum,
+                        weightDecay: config.weightDecay, nesterov: config.nesterov)
+        step = DistillationStep(student: student.graph, teacher: self.teacher?.graph, optimizer: optimizer,
+                                method: config.method, temperature: config.temperature, bssPerBatch: config.bssPerBatch,
+                                bssParameters: config.bssParameters, studentLayout: student.inputLayout)
+        // Dropout masks come from per-layer streams of the seed (saved in checkpoints).
+        for (i, node) in student.graph.nodes.enumerated() {
+            if let d = node.layer as? Dropout { d.generator = RunStreams.dropout(config.seed, node: i) }
+        }
+    }
+
+    /// Computes the teacher's logits on every training row once (inference mode), when the
+    /// inputs are not augmented; later epochs reuse them. `progress` gets rows done.
+    public func prepareTeacherLogits(progress: ((Int) -> Void)? = nil) {
+        guard let teacher, teacherLogits == nil, !config.augments else { return }
+        teacherLogits = teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
+    }
+
+    /// Trains one epoch and appends its metrics to `history`.
+    @discardableResult
+    public func trainEpoch(onBatch: ((BatchProgress) -> Void)? = nil) -> EpochMetrics {
+        precondition(completedEpochs < config.epochs, "all \(config.epochs) epochs are done")
+        prepareTeacherLogits()
+        let e = completedEpochs + 1
+        let w = config.weights(epoch: e)
+        var m = EpochMetrics(epoch: e, lr: Double(w.lr), alpha: Double(w.alpha), beta: Double(w.beta))
+        let start = Date()
+        let batches = DataSelection.batches(count: train.count, batchSize: config.batchSize, generator: &generator)
+        let total = batches.reduce(0) { $0 + $1.count }
+        var correct = 0, bssWeighted = 0.0
+        for (b, rows) in batches.enumerated() {
+            let idx = Array(rows)
+            var x = train.x.gather(rows: idx)
+            let y = idx.map { labels[$0] }
+            augmentation.apply(&x, generator: &generator)
+            var t: Tensor?
+            if let teacher {
+                t = teacherLogits.map { $0.gather(rows: idx) } ?? teacher.graph.forward(x, mode: .inference)
+            }
+            let r = step.run(x: x, labels: y, teacherLogits: t, alpha: w.alpha, beta: w.beta, learningRate: w.lr,
+                             generator: &generator)
+            let n = Double(idx.count)
+            m.loss += Double(r.loss) * n
+            m.ce += Double(r.crossEntropy) * n
+            m.kd += Double(r.distillation) * n
+            bssWeighted += Double(r.bssDistillation) * Double(r.bssUsed)
+            m.bssAttempted += r.bssAttempted
+            m.bssAccepted += r.bssAccepted
+            m.bssUsed += r.bssUsed
+            m.samples += idx.count
+            m.batches += 1
+            correct += r.correct
+            onBatch?(BatchProgress(epoch: e, epochs: config.epochs, batch: b + 1, batches: batches.count,
+                                   samplesDone: m.samples, samples: total, loss: m.loss / Double(m.samples),
+                                   accuracy: Double(correct) / Double(m.samples),
+                                   bssAccepted: m.bssAccepted, bssAttempted: m.bssAttempted))
+        }
+        let n = Double(max(m.samples, 1))
+        m.loss /= n; m.ce /= n; m.kd /= n
+        m.kdBSS = m.bssUsed > 0 ? bssWeighted / Double(m.bssUsed) : 0
+        m.trainAccuracy = Double(correct) / n
+        if let (acc, loss) = evaluate() { m.valAccuracy = acc; m.valLoss = loss }
+        m.seconds = Date().timeIntervalSince(start)
+        completedEpochs = e
+        history.append(m)
+        return m
+    }
+
+    /// Trains the remaining epochs (or until `stopAfter` epochs are complete), calling `onEpoch`
+    /// after each (checkpoints and logs go there).
+    public func run(stopAfter: Int? = nil, onBatch: ((BatchProgress) -> Void)? = nil,
+                    onEpoch: ((EpochMetrics) throws -> Void)? = nil) throws {
+        while completedEpochs < config.epochs {
+            if let stopAfter, completedEpochs >= stopAfter { break }
+            let m = trainEpoch(onBatch: onBatch)
+            try onEpoch?(m)
+        }
+    }
+
+    /// Validation accuracy and mean cross-entropy of the student (inference mode), nil without
+    /// validation data.
+    public func evaluate() -> (accuracy: Double, loss: Double)? {
+        guard let val, let y = val.y, val.count > 0 else { return nil }
+        let logits = student.graph.predict(val.x, batchSize: config.evalBatchSize)
+        let top = argmax(rows: logits)
+        let correct = zip(top, y).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+        let ce = crossEntropy(logits: logits, labels: y).loss
+        return (Double(correct) / Double(val.count), Double(ce))
+    }
+
+    // MARK: - Checkpoint state
+
+    /// Everything besides the student's parameters and buffers that the next epoch depends on.
+    public struct TrainingState {
+        public var completedEpochs: Int
+        public var generator: [UInt64]
+        /// Dropout streams by node name.
+        public var dropout: [String: [UInt64]]
+        public var optimizer: [String: Tensor]
+        public var optimizerSteps: Int
+        public var history: [EpochMetrics]
+    }
+
+    public var trainingState: TrainingState {
+        var dropout: [String: [UInt64]] = [:]
+        for node in student.graph.nodes { if let d = node.layer as? Dropout { dropout[node.name] = d.generator.state } }
+        return TrainingState(completedEpochs: completedEpochs, generator: generator.state, dropout: dropout,
+                             optimizer: optimizer.state, optimizerSteps: optimizer.stepCount, history: history)
+    }
+
+    /// Restores a saved state (the student's weights are restored separately, from the
+    /// checkpoint's state dict). `file` names the checkpoint in errors.
+    public func restore(_ s: TrainingState, file: String) throws {
+        guard s.completedEpochs >= 0, s.completedEpochs <= config.epochs, s.history.count == s.completedEpochs else {
+            throw ModelIOError(.malformed, file: file, location: "meta", "epoch \(s.completedEpochs) does not fit the run (\(config.epochs) epochs, \(s.history.count) logged)")
+        }
+        guard s.generator.count == 4, s.generator.contains(where: { $0 != 0 }) else {
+            throw ModelIOError(.malformed, file: file, location: "meta.rng", "expected 4 non-zero state words")
+        }
+        let params = optimizer.parameters
+        for (k, t) in s.optimizer {
+            guard k.hasPrefix("momentum_buffer."), let i = Int(k.dropFirst("momentum_buffer.".count)),
+                  i >= 0, i < params.count, params[i].value.shape == t.shape else {
+                throw ModelIOError(.mismatch, file: file, location: "optimizer.\(k)", "does not fit the student's parameters")
+            }
+        }
+        for node in student.graph.nodes {
+            guard let d = node.layer as? Dropout else { continue }
+            guard let st = s.dropout[node.name], st.count == 4, st.contains(where: { $0 != 0 }) else {
+                throw ModelIOError(.malformed, file: file, location: "meta.dropout_rng", "no state for dropout layer '\(node.name)'")
+            }
+            d.generator.state = st
+        }
+        completedEpochs = s.completedEpochs
+        generator.state = s.generator
+        optimizer.state = s.optimizer
+        optimizer.stepCount = s.optimizerSteps
+        history = s.history
+    }
+}

@@ -1,0 +1,41 @@
+import CHDF5
+import Foundation
+
+// float64 datasets at full precision. `readFloats`/`write(floats:)` go through Float, which
+// would round a float64 state-dict entry (or a float64 data set) on its way through; state
+// dicts are transcoded bit for bit, so they read and write Double directly.
+extension HDF5File {
+    /// The dataset at `path` as Double, converted from any float, integer or bool type.
+    /// Values are row-major in `shape` order.
+    public func readDoubles(_ path: String) throws -> (shape: [Int], values: [Double]) {
+        try withDataset(path) { reader, _ in (reader.shape, try reader.doubles()) }
+    }
+
+    /// Writes a new contiguous float64 (`H5T_IEEE_F64LE`) dataset at `path`, creating missing
+    /// parent groups; `shape: []` writes a scalar.
+    public func write(doubles values: [Double], shape: [Int], to path: String) throws {
+        try HDF5Lock.run {
+            let file = try id()
+            try requireWritable(path)
+            guard shape.allSatisfy({ $0 >= 0 }), let count = Self.product(shape), count == values.count else {
+                throw error(.mismatch, at: path, "shape \(shape) does not hold \(values.count) values")
+            }
+            if exists(path) { throw error(.mismatch, at: path, "already exists") }
+            try requireGroupParents(of: path)
+            var dims = shape.map { hsize_t($0) }
+            let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil)
+            if space < 0 { throw failure(.io, at: path, "cannot create dataspace for shape \(shape)") }
+            defer { H5Sclose(space) }
+            let lcpl = try intermediateGroupsList(at: path)
+            defer { H5Pclose(lcpl) }
+            let dataset = H5Dcreate2(file, path, sh5_ieee_f64le(), space, lcpl, sh5_p_default(), sh5_p_default())
+            if dataset < 0 { throw failure(.io, at: path, "cannot create dataset") }
+            defer { H5Dclose(dataset) }
+            guard !values.isEmpty else { return }
+            let status = values.withUnsafeBytes {
+                H5Dwrite(dataset, sh5_native_double(), sh5_s_all(), sh5_s_all(), sh5_p_default(), $0.baseAddress)
+            }
+            if status < 0 { throw failure(.io, at: path, "cannot write dataset") }
+        }
+    }
+}

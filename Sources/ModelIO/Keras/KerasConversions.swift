@@ -1,0 +1,63 @@
+import Foundation
+import NN
+
+/// The human-readable lines `inspect` prints for a Keras import (`Model.conversions`).
+enum KerasConversions {
+    static func describe(_ built: KerasBuiltModel) -> [String] {
+        var lines: [String] = []
+        let input = built.graph.inputShape
+        if input.count == 3 {
+            lines.append("input \(KerasLayerTranslator.kerasShape(input)) channels-last → engine \(input) (NCHW); data for this model is read as NHWC by default and converted once")
+        } else {
+            lines.append("input \(KerasLayerTranslator.kerasShape(input)) → engine \(input)")
+        }
+        var convs = 0, denses = 0
+        var same: [String] = [], bnEps: [(String, String)] = [], bnMomentum = Set<String>(), constants: [String] = []
+        var flattens: [String] = [], reshapes: [String] = [], activations: [String] = [], nested: [String] = []
+        for n in built.notes {
+            switch n {
+            case .convKernel: convs += 1
+            case .denseKernel: denses += 1
+            case let .samePadding(node, p): same.append("\(node) \(p)")
+            case let .batchNorm(node, eps, m): bnEps.append((eps, node)); bnMomentum.insert(m)
+            case let .batchNormConstant(node, what): constants.append("\(node): \(what)")
+            case let .channelsLastFlatten(node): flattens.append(node)
+            case let .channelsLastReshape(node): reshapes.append(node)
+            case let .activationNode(node): activations.append(node)
+            case let .nestedModel(node, cls): nested.append("\(cls) '\(node)' → nodes \(node)/…")
+            }
+        }
+        if convs > 0 { lines.append("Conv2D kernels HWIO → OIHW (\(plural(convs, "layer")))") }
+        if denses > 0 { lines.append("Dense kernels [in, out] → [out, in] (\(plural(denses, "layer")))") }
+        if !same.isEmpty {
+            lines.append("padding='same' made explicit per side as TensorFlow pads (extra row/column at the bottom/right): " + same.joined(separator: ", "))
+        }
+        if !bnEps.isEmpty {
+            var groups: [(String, [String])] = []
+            for (eps, node) in bnEps {
+                if let i = groups.firstIndex(where: { $0.0 == eps }) { groups[i].1.append(node) } else { groups.append((eps, [node])) }
+            }
+            let epsText = groups.map { "\($0.0): \($0.1.joined(separator: ", "))" }.joined(separator: "; ")
+            let momentumText = bnMomentum.sorted().map { m -> String in
+                let torch = Double(m).map { 1 - $0 }.map { String(format: "%g", $0) } ?? "?"
+                return "\(m) → \(torch)"
+            }.joined(separator: ", ")
+            lines.append("BatchNormalization gamma/beta/moving_mean/moving_variance → weight/bias/running_mean/running_var; epsilon kept (\(epsText)); momentum \(momentumText) (PyTorch convention: 1 − Keras momentum)")
+        }
+        lines += constants.map { "BatchNormalization \($0)" }
+        if !flattens.isEmpty {
+            lines.append("flatten to a vector keeps Keras' (h, w, c) feature order (Flatten order nhwc): " + flattens.joined(separator: ", "))
+        }
+        if !reshapes.isEmpty {
+            lines.append("Reshape to (h, w, c) reorders elements as Keras does on channels-last data (ChannelsLastReshape): " + reshapes.joined(separator: ", "))
+        }
+        if !activations.isEmpty { lines.append("activation arguments became separate nodes: " + activations.joined(separator: ", ")) }
+        lines += nested.map { "nested \($0) (flattened into the graph)" }
+        if let s = built.softmaxSplitFrom {
+            lines.append("final softmax of '\(s)' split off: the engine outputs logits; probabilities = softmax(logits)")
+        }
+        return lines
+    }
+
+    private static func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+}

@@ -1,0 +1,229 @@
+import ArgumentParser
+import Boundary
+import Foundation
+import ModelIO
+import NN
+import Tensor
+
+/// `bss generate --teacher MODEL [--arch SPEC] --data DATA --out OUT.h5|OUT.npz`: boundary
+/// supporting samples of a teacher for base samples of a data set, written as a self-describing
+/// data set (Schemas/bss-dataset.schema.json).
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find boundary supporting samples (BSS) of a teacher and write them as an .h5 or .npz data set.",
+        discussion: """
+        For each base sample x (by default: the samples of DATA the teacher classifies correctly) \
+        and target class k, steps x <- x - eta*(L + eps)*g/||g||^2 with L = f_b - f_k on the \
+        teacher's logits (inference mode) until the teacher's top class is k with L < 0 \
+        (accepted), another class (rejected) or the step limit is reached (rejected). \
+        --mode official runs the authors' code instead (eta 0.3, ||g||, clamp to [-2.5, 2.5], \
+        every pair kept). The data set holds one row per pair: base_index, base_class, \
+        target_class, status, steps, x_bss (in the teacher's own input layout), teacher_logits, \
+        target_prob, perturbation_norm, and a JSON 'meta' with the full provenance.
+
+        Load it in Python and feed x_bss back to the original teacher:
+          import json, numpy as np, torch       # .h5: f = h5py.File(p); f.attrs["meta"]
+          d = np.load("bss.npz"); meta = json.loads(str(d["meta"]))
+          logits = teacher(torch.from_numpy(d["x_bss"]))  # Keras: model(d["x_bss"])
+        """)
+
+    @Option(help: "Teacher model: .npz or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    var teacher: String
+
+    @Option(name: .customLong("arch"), help: "Teacher architecture for weight-only files: a preset or a JSON spec path.")
+    var arch: String?
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Output data set: .h5 (HDF5) or .npz.")
+    var out: String
+
+    @Option(help: "paper (accept / reject-other-class / reject-step-limit) or official (the authors' code).")
+    var mode: String = "paper"
+
+    @Option(help: "Step size eta (default: 1 in paper mode, 0.3 in official mode).")
+    var eta: Float?
+
+    @Option(help: "Overshoot eps past the boundary, in logits (default 1e-4).")
+    var eps: Float?
+
+    @Option(name: .customLong("steps"), help: "Step limit I_max (default 10).")
+    var maxSteps: Int?
+
+    @Option(help: "Step denominator: l2sq (||g||^2, paper) or l2 (||g||, official).")
+    var stepNorm: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Clamp inputs to [MIN, MAX] after every step (official mode: -2.5 2.5).",
+                                                         valueName: "MIN MAX"))
+    var clip: [String] = []
+
+    @Flag(help: "Do not clamp inputs (overrides official mode's [-2.5, 2.5]).")
+    var noClip = false
+
+    @Option(help: "Base samples: correct (rows the teacher classifies as labelled) or all.")
+    var base: String = "correct"
+
+    @Option(help: "Use at most N base samples (the first N that qualify).")
+    var limit: Int?
+
+    @Option(help: "Targets per base sample: sampled (drawn with p_t(k)/(1-p_t(b))), all (every k != b) or runner-up.")
+    var targets: String = "sampled"
+
+    @Option(help: "With --targets sampled: K distinct targets per base sample, drawn without replacement.")
+    var perSample: Int = 1
+
+    @Option(help: "Seed of the target sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Pairs per teacher pass (bounds memory).")
+    var batchSize = 128
+
+    @Flag(help: "Write accepted pairs only.")
+    var acceptedOnly = false
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard ["h5", "hdf5", "npz"].contains(URL(fileURLWithPath: out).pathExtension.lowercased()) else {
+            throw ValidationError("--out must end in .h5 or .npz, found '\(out)'")
+        }
+        guard BaseFilter(rawValue: base) != nil else { throw ValidationError("--base must be correct or all, found '\(base)'") }
+        guard ["sampled", "all", "runner-up"].contains(targets) else {
+            throw ValidationError("--targets must be sampled, all or runner-up, found '\(targets)'")
+        }
+        guard perSample >= 1 else { throw ValidationError("--per-sample must be at least 1") }
+        if perSample != 1 && targets != "sampled" { throw ValidationError("--per-sample needs --targets sampled") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if noClip && !clip.isEmpty { throw ValidationError("give --clip or --no-clip, not both") }
+        let p = try parameters()
+        if let problem = p.problem { throw ValidationError(problem) }
+    }
+
+    /// The search parameters: the mode's defaults, then each flag given.
+    func parameters() throws -> BSSParameters {
+        guard let m = BSSMode(rawValue: mode) else { throw ValidationError("--mode must be paper or official, found '\(mode)'") }
+        var p = BSSParameters.defaults(for: m)
+        if let eta { p.eta = eta }
+        if let eps { p.eps = eps }
+        if let maxSteps { p.maxSteps = maxSteps }
+        if let stepNorm {
+            guard let n = StepNorm(rawValue: stepNorm) else { throw ValidationError("--step-norm must be l2sq or l2, found '\(stepNorm)'") }
+            p.stepNorm = n
+        }
+        if noClip { p.clip = nil }
+        if !clip.isEmpty {
+            let values = clip.compactMap(Float.init)
+            guard clip.count == 2, values.count == 2, values[0] <= values[1] else {
+                throw ValidationError("--clip takes two numbers MIN MAX with MIN <= MAX, found \(clip.joined(separator: " "))")
+            }
+            p.clip = values[0]...values[1]
+        }
+        return p
+    }
+
+    /// Rewrites `--clip MIN MAX` to `--clip=MIN --clip=MAX` so negative bounds (`--clip -2.5 2.5`)
+    /// are not taken for options by the argument parser. Other arguments pass unchanged.
+    static func normaliseArguments(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < arguments.count {
+            if arguments[i] == "--clip", i + 2 < arguments.count,
+               Float(arguments[i + 1]) != nil, Float(arguments[i + 2]) != nil {
+                out += ["--clip=\(arguments[i + 1])", "--clip=\(arguments[i + 2])"]
+                i += 3
+            } else {
+                out.append(arguments[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    var targetRule: TargetRule {
+        switch targets {
+        case "all": return .all
+        case "runner-up": return .runnerUp
+        default: return .sampled(perSample: perSample)
+        }
+    }
+
+    func run() throws {
+        runtime.apply()
+        let parameters = try parameters()
+        let model = try ModelLoader.load(teacher, arch: arch)
+        let ds = try data.load(for: model)
+        let filter = BaseFilter(rawValue: base)!
+        if filter == .correct && ds.y == nil {
+            throw ModelIOError(.notFound, file: ds.file, location: "y",
+                               "--base correct needs labels (array 'y'); use --base all to start from every sample with the teacher's prediction as its class")
+        }
+        if case .sampled(let k) = targetRule, k >= model.classes {
+            throw UserError("--per-sample \(k) needs at least \(k + 1) classes; the teacher has \(model.classes)")
+        }
+        let teacherHash = try SHA256.path(teacher), dataHash = try SHA256.path(data.data)
+
+        // Base samples and pairs.
+        let scan = Progress(total: ds.count, label: "teacher", unit: "samples")
+        let bases = PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                              batchSize: batchSize) { scan.update($0) }
+        scan.finish()
+        guard !bases.rows.isEmpty else {
+            throw UserError("no base samples: the teacher classifies none of the \(ds.count) samples of \(ds.file) as labelled (try --base all)")
+        }
+        var generator = SeededGenerator(seed: seed)
+        let pairs = PairSelection.pairs(rows: bases.rows, baseClass: bases.baseClass, logits: bases.logits, rule: targetRule,
+                                        generator: &generator)
+
+        // The search.
+        let engine = BSSGenerator(teacher: model.graph, parameters: parameters)
+        engine.batchSize = batchSize
+        let progress = Progress(total: pairs.count, label: "generate", unit: "pairs")
+        var acceptedSoFar = 0
+        progress.extra = { "\(acceptedSoFar) \(parameters.mode == .paper ? "accepted" : "crossed into k")" }
+        engine.progress = { finished, accepted in
+            acceptedSoFar = accepted
+            // Nothing finishes in the first step or two; a "0 done, ETA 0:00" line would mislead.
+            if finished > 0 { progress.update(finished) }
+        }
+        let start = Date()
+        let result = engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+        let seconds = Date().timeIntervalSince(start)
+        progress.finish()
+
+        // The data set.
+        let meta = BSSMetadata(
+            tool: "bss \(BSSCommand.version)", createdBy: "bss generate",
+            teacher: .init(file: teacher, sha256: teacherHash, architecture: model.architectureName, format: model.format.rawValue,
+                           inputShape: model.graph.inputShape, classes: model.classes),
+            data: .init(file: ds.file, sha256: dataHash, samples: ds.count, storedLayout: ds.storedLayout.rawValue, scale: data.scale,
+                        normalize: data.normalize),
+            inputLayout: model.inputLayout.rawValue, inputShape: model.graph.inputShape, algorithm: .init(parameters),
+            selection: .init(base: filter.rawValue, limit: limit, targets: targetRule.name, perSample: perSample,
+                             acceptedOnly: acceptedOnly),
+            seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result))
+        var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
+        let report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
+                               norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)
+        if acceptedOnly { dataset = dataset.rows(result.status.indices.filter { result.status[$0] == .accepted }) }
+        try dataset.write(to: URL(fileURLWithPath: out))
+
+        if json {
+            var object = report.jsonObject
+            object["out"] = out
+            object["pairs_written"] = dataset.count
+            object["base_samples"] = pairs.baseSamples
+            say(jsonString(object))
+        } else {
+            say("teacher: \(teacher) (\(model.architectureName))")
+            say("data:    \(ds.file): \(pairs.baseSamples) base samples of \(ds.count), \(pairs.count) pairs (targets: \(targetRule.name))")
+            say("search:  \(parameters.mode.rawValue) mode, eta \(parameters.eta), eps \(parameters.eps), \(parameters.maxSteps) steps, "
+                + "\(parameters.stepNorm.rawValue)" + (parameters.clip.map { ", clip [\($0.lowerBound), \($0.upperBound)]" } ?? ""))
+            for line in report.lines { say(line) }
+        }
+        FileHandle.standardError.write(Data("wrote \(out): \(dataset.count) pairs\(acceptedOnly ? " (accepted only)" : "")\n".utf8))
+    }
+}

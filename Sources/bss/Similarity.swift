@@ -1,0 +1,317 @@
+import ArgumentParser
+import Boundary
+import Foundation
+import ModelIO
+import NN
+import Tensor
+
+/// `bss similarity A B --data DATA` (or `--a-bss F --b-bss G`): how close two models' decision
+/// boundaries are, MagSim and AngSim (bss-algorithm.md §4).
+struct Similarity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the decision boundaries of two models: MagSim and AngSim over boundary supporting samples.",
+        discussion: """
+            Base samples are the first --limit rows of DATA that both A and B classify correctly. For every \
+            (base sample, target class) pair the BSS of A and of B are searched from the same start with the \
+            same algorithm and parameters (paper mode by default). Over the pairs P where both searches were \
+            accepted, with d = BSS - base sample:
+              MagSim = mean over P of min(||d_A||, ||d_B||) / max(||d_A||, ||d_B||)
+              AngSim = mean over P of max(0, cos(d_A, d_B))
+            Both lie in [0, 1]; a model against itself scores 1 and 1. A and B may come from different \
+            frameworks: each reads DATA in its own native layout (or --data-layout) and the perturbations are \
+            compared element by element in DATA's own order. Targets 'sampled' and 'runner-up' use A's softmax \
+            (make A the reference model, e.g. the teacher).
+            With --a-bss F --b-bss G, two BSS data sets written by `bss generate` for the same base samples and \
+            targets are compared instead (no models or data needed).
+            --json prints a report following Schemas/similarity-report.schema.json; --plot writes an SVG with \
+            the distance distributions and a scatter of ||d_A|| against ||d_B|| coloured by cosine.
+            """)
+
+    @Argument(help: "Model A (the reference, e.g. the teacher): .npz/.h5 state dict (with --a-arch), Keras .h5 or .keras.")
+    var a: String?
+
+    @Argument(help: "Model B, any importable model with the same classes and as many input values.")
+    var b: String?
+
+    @Option(name: .customLong("a-arch"), help: "Architecture of a state-dict A: a preset or a JSON spec path.")
+    var aArch: String?
+
+    @Option(name: .customLong("b-arch"), help: "Architecture of a state-dict B: a preset or a JSON spec path.")
+    var bArch: String?
+
+    @Option(name: .customLong("a-bss"), help: ArgumentHelp("Compare BSS data sets instead of models: A's (.h5/.npz from bss generate).", valueName: "file"))
+    var aBSS: String?
+
+    @Option(name: .customLong("b-bss"), help: ArgumentHelp("B's BSS data set, built from the same base samples and targets.", valueName: "file"))
+    var bBSS: String?
+
+    @OptionGroup var data: SimilarityDataOptions
+
+    @Option(help: ArgumentHelp("Target classes per base sample: all (every other class; the default), sampled (drawn with p_t(k) / (1 - p_t(b)) from A), runner-up (A's second class).",
+                               valueName: "all|sampled|runner-up"))
+    var targets: String?
+
+    @Option(help: ArgumentHelp("Distinct targets per base sample for --targets sampled (default 1).", valueName: "n"))
+    var perSample: Int?
+
+    @Option(help: ArgumentHelp("Largest number of base samples (default 1000).", valueName: "n"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Seed of --targets sampled (default 0).", valueName: "s"))
+    var seed: UInt64?
+
+    @OptionGroup var search: BSSOptions
+
+    @Option(help: "Pairs per model pass.") var batchSize = 128
+
+    @Flag(help: "Print the report as JSON (Schemas/similarity-report.schema.json).") var json = false
+
+    @Option(help: ArgumentHelp("Write an SVG plot of the distances and cosines.", valueName: "out.svg"))
+    var plot: String?
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    var comparesDatasets: Bool { aBSS != nil || bBSS != nil }
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let plot, !plot.lowercased().hasSuffix(".svg") { throw ValidationError("--plot must name an .svg file, found '\(plot)'") }
+        if comparesDatasets {
+            guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
+            let named: [(String, Bool)] = [("model A", a != nil), ("model B", b != nil), ("--a-arch", aArch != nil),
+                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--targets", targets != nil),
+                                           ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", perSample != nil)]
+            let extra = named.filter(\.1).map(\.0) + search.given
+            if !extra.isEmpty {
+                throw ValidationError("\(extra.joined(separator: ", ")) cannot be used with --a-bss/--b-bss: the data sets already fix the models, pairs and search")
+            }
+            return
+        }
+        guard a != nil, b != nil else { throw ValidationError("give two models A B (or --a-bss F --b-bss G)") }
+        guard data.data != nil else { throw ValidationError("--data is required to compare two models") }
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
+        if let targets, TargetChoice(rawValue: targets) == nil {
+            throw ValidationError("--targets must be all, sampled or runner-up, found '\(targets)'")
+        }
+        if let perSample {
+            guard perSample >= 1 else { throw ValidationError("--per-sample must be at least 1") }
+            guard targets == TargetChoice.sampled.rawValue else { throw ValidationError("--per-sample applies to --targets sampled") }
+        }
+        _ = try search.parameters()
+    }
+
+    func run() throws {
+        runtime.apply()
+        if let plot {
+            // Fail before the searches, not after them.
+            let folder = URL(fileURLWithPath: plot).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw UserError("\(plot): cannot write the plot: directory \(folder) does not exist")
+            }
+        }
+        let start = Date()
+        var report = try comparesDatasets ? compareDatasets() : compareModels()
+        report.seconds = Date().timeIntervalSince(start)
+        for w in report.warnings { FileHandle.standardError.write(Data("bss: warning: \(w)\n".utf8)) }
+        if let plot {
+            let svg = SimilarityPlot.svg(report.result, nameA: report.a.bssFile ?? report.a.file ?? report.a.architecture,
+                                         nameB: report.b.bssFile ?? report.b.file ?? report.b.architecture)
+            try AtomicFile.write(to: URL(fileURLWithPath: plot)) { try Data(svg.utf8).write(to: $0) }
+        }
+        if json {
+            say(jsonString(report.jsonObject))
+        } else {
+            report.lines.forEach(say)
+            if let plot { say("plot: \(plot)") }
+        }
+    }
+
+    // MARK: - Two models
+
+    private func compareModels() throws -> SimilarityReport {
+        let modelA = try ModelLoader.load(a!, arch: aArch), modelB = try ModelLoader.load(b!, arch: bArch)
+        guard modelA.classes == modelB.classes else {
+            throw UserError("\(a!) has \(modelA.classes) classes and \(b!) has \(modelB.classes): boundaries can only be compared between models with the same classes")
+        }
+        let inA = modelA.graph.inputShape, inB = modelB.graph.inputShape
+        guard inA.reduce(1, *) == inB.reduce(1, *) else {
+            throw UserError("the inputs do not match: \(a!) takes \(inA) (\(inA.reduce(1, *)) values), \(b!) takes \(inB) (\(inB.reduce(1, *)) values)")
+        }
+        let choice = TargetChoice(rawValue: targets ?? "all")!
+        let perSampleCount = perSample ?? 1
+        if choice == .sampled && perSampleCount >= modelA.classes {
+            throw UserError("--per-sample \(perSampleCount) must be below the number of classes (\(modelA.classes))")
+        }
+        let parameters = try search.parameters()
+
+        // Each model reads the same file in its own layout; `aligned` maps both to its order.
+        let file = data.data!
+        let raw = try DataLoader.read(file)
+        let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
+        let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
+        guard let labels = xA.y else {
+            throw ModelIOError(.notFound, file: file, location: "y", "similarity needs labels (base samples are those both models classify correctly): no array 'y'")
+        }
+        let rawShape = Array(raw.x.shape.dropFirst())
+        guard let orderA = SimilarityAlignment.dataOrder(rawShape: rawShape, fixedLayout: raw.layout, stored: storedA,
+                                                         inputShape: inA, layout: modelA.inputLayout),
+              let orderB = SimilarityAlignment.dataOrder(rawShape: rawShape, fixedLayout: raw.layout, stored: storedB,
+                                                         inputShape: inB, layout: modelB.inputLayout),
+              let alignment = SimilarityAlignment(aToCommon: orderA, bToCommon: orderB) else {
+            throw UserError("\(file): the samples cannot be lined up between \(a!) (input \(inA)) and \(b!) (input \(inB))")
+        }
+
+        let engine = BoundarySimilarity(a: modelA.graph, b: modelB.graph, parameters: parameters)
+        engine.batchSize = batchSize
+        let maxBase = limit ?? 1000
+        let scan = Progress(total: xA.count, label: "base samples", unit: "rows")
+        let base = engine.baseSamples(xA: xA.x, xB: xB.x, labels: labels, limit: maxBase) { scan.update($0) }
+        scan.finish()
+        guard !base.rows.isEmpty else {
+            throw UserError("\(file): no sample is classified correctly by both models (A: \(base.correctA) of \(base.scanned) correct, B: \(base.correctB) of \(base.scanned)); check --data-layout, --scale and --normalize")
+        }
+        var generator = SeededGenerator(seed: seed ?? 0)
+        let pairs = PairSelection.pairs(rows: base.rows, baseClass: base.rows.map { labels[$0] }, logits: base.logitsA,
+                                        rule: choice.rule(perSample: perSampleCount), generator: &generator)
+        let progress = Progress(total: 2 * pairs.count, label: "similarity", unit: "searches")
+        engine.progress = { done, _ in progress.update(done) }
+        let result = engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
+        progress.finish()
+
+        let selection = SimilarityReport.Selection(data: file, samples: xA.count, scanned: base.scanned, correctA: base.correctA,
+                                                   correctB: base.correctB, baseSamples: base.rows.count, limit: maxBase,
+                                                   targets: choice.rawValue, perSample: perSampleCount, seed: seed ?? 0)
+        return SimilarityReport(tool: "bss \(BSSCommand.version)", a: side(modelA), b: side(modelB), source: "models",
+                                selection: selection, parameters: parameters, result: result, seconds: 0)
+    }
+
+    private func side(_ m: Model) -> SimilarityReport.Side {
+        .init(file: m.file, architecture: m.architectureName, format: m.format.rawValue, inputShape: m.graph.inputShape,
+              inputLayout: m.inputLayout.rawValue)
+    }
+
+    // MARK: - Two BSS data sets
+
+    private func compareDatasets() throws -> SimilarityReport {
+        let fileA = aBSS!, fileB = bBSS!
+        let dsA = try BSSDataset.read(URL(fileURLWithPath: fileA)), dsB = try BSSDataset.read(URL(fileURLWithPath: fileB))
+        let c = try BoundarySimilarity.compare(dsA, dsB, fileA: fileA, fileB: fileB)
+        func side(_ d: BSSDataset, _ file: String) -> SimilarityReport.Side {
+            .init(file: d.meta.teacher.file, architecture: d.meta.teacher.architecture, format: d.meta.teacher.format,
+                  inputShape: d.meta.teacher.inputShape, inputLayout: d.meta.inputLayout, bssFile: file)
+        }
+        return SimilarityReport(tool: "bss \(BSSCommand.version)", a: side(dsA, fileA), b: side(dsB, fileB),
+                                source: "bss-datasets", selection: nil, parameters: c.parameters, result: c.result,
+                                seconds: 0, warnings: c.warnings)
+    }
+}
+
+/// `--targets` of `bss similarity`.
+enum TargetChoice: String {
+    case all, sampled
+    case runnerUp = "runner-up"
+
+    func rule(perSample: Int) -> TargetRule {
+        switch self {
+        case .all: return .all
+        case .sampled: return .sampled(perSample: perSample)
+        case .runnerUp: return .runnerUp
+        }
+    }
+}
+
+/// `--data` and how to read it, for two models at once (`DataOptions` with `--data` optional,
+/// since BSS data sets need none).
+struct SimilarityDataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10 binary batches; MNIST IDX images.",
+                               valueName: "data"))
+    var data: String?
+
+    @Option(help: "Layout of images in an .npz/.h5 DATA: nchw or nhwc (default: each model's native layout).")
+    var dataLayout: String?
+
+    @Option(help: ArgumentHelp("Multiply inputs by this factor after reading, e.g. 1/255 for uint8 pixels.", valueName: "factor"),
+            transform: { try DataLoader.Preprocessing.scaleFactor($0) })
+    var scale: Float?
+
+    @Option(help: ArgumentHelp("Per-channel normalisation after scaling: cifar10, mnist, or MEAN1,...:STD1,...", valueName: "preset|means:stds"))
+    var normalize: String?
+
+    /// The samples of `raw` as `model` reads them (engine layout, conformed and validated), and
+    /// the layout the file's images were read in.
+    func samples(_ raw: DataLoader.RawData, file: String, for model: Model) throws -> (DataSet, DataLayout) {
+        var stored = model.inputLayout
+        if let l = dataLayout {
+            guard let v = DataLayout(rawValue: l.lowercased()) else { throw UserError("--data-layout must be nchw or nhwc, found '\(l)'") }
+            stored = v
+        }
+        var p = try normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
+        if let scale { p.scale = scale }
+        let ds = try DataLoader.make(raw, file: file, stored: stored, preprocessing: p)
+            .conformed(to: model.graph.inputShape, layout: model.inputLayout)
+        try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
+        return (ds, stored)
+    }
+}
+
+/// The BSS search flags of `bss generate` (bss-algorithm.md §1), spelled the same: a mode's
+/// defaults, then each value given. Generate.swift declares its flags inline, so they are
+/// repeated here as an option group.
+struct BSSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("paper (the default: accept / reject-other-class / reject-step-limit) or official (the authors' code).",
+                               valueName: "paper|official"))
+    var mode: String?
+
+    @Option(help: "Step size eta (default: 1 in paper mode, 0.3 in official mode).")
+    var eta: Float?
+
+    @Option(help: "Overshoot eps past the boundary, in logits (default 1e-4).")
+    var eps: Float?
+
+    @Option(name: .customLong("steps"), help: "Step limit I_max (default 10).")
+    var maxSteps: Int?
+
+    @Option(help: "Step denominator: l2sq (||g||^2, paper) or l2 (||g||, official).")
+    var stepNorm: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Clamp inputs to [MIN, MAX] after every step (official mode: -2.5 2.5).",
+                                                         valueName: "MIN MAX"))
+    var clip: [String] = []
+
+    @Flag(help: "Do not clamp inputs (overrides official mode's [-2.5, 2.5]).")
+    var noClip = false
+
+    /// The flags that were given, for error messages.
+    var given: [String] {
+        [("--mode", mode != nil), ("--eta", eta != nil), ("--eps", eps != nil), ("--steps", maxSteps != nil),
+         ("--step-norm", stepNorm != nil), ("--clip", !clip.isEmpty), ("--no-clip", noClip)].filter(\.1).map(\.0)
+    }
+
+    /// The search parameters (`.paper` unless `--mode official`), checked.
+    func parameters() throws -> BSSParameters {
+        var p = BSSParameters.paper
+        if let mode {
+            guard let m = BSSMode(rawValue: mode) else { throw ValidationError("--mode must be paper or official, found '\(mode)'") }
+            p = .defaults(for: m)
+        }
+        if let eta { p.eta = eta }
+        if let eps { p.eps = eps }
+        if let maxSteps { p.maxSteps = maxSteps }
+        if let stepNorm {
+            guard let n = StepNorm(rawValue: stepNorm) else { throw ValidationError("--step-norm must be l2sq or l2, found '\(stepNorm)'") }
+            p.stepNorm = n
+        }
+        if noClip && !clip.isEmpty { throw ValidationError("give --clip or --no-clip, not both") }
+        if noClip { p.clip = nil }
+        if !clip.isEmpty {
+            let values = clip.compactMap(Float.init)
+            guard clip.count == 2, values.count == 2, values[0] <= values[1] else {
+                throw ValidationError("--clip takes two numbers MIN MAX with MIN <= MAX, found \(clip.joined(separator: " "))")
+            }
+            p.clip = values[0]...values[1]
+        }
+        if let problem = p.problem { throw ValidationError(problem) }
+        return p
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class DistillTestsPlaceholder: XCTestCase { func testBuilds() {} }
