@@ -18,7 +18,7 @@ file byte for byte. Outputs in Fixtures/data-formats/ (all a few KB):
   cifar-bad/empty_batch.bin       0 bytes
   mnist/train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz   5 images 28x28 (gzip)
   mnist/t10k-images-idx3-ubyte + t10k-labels-idx1-ubyte           3 images 28x28 (plain)
-  idx-bad/badmagic-images-idx3-ubyte (+ labels)    magic 00 00 08 07 -> 08 03 replaced by 12 34 08 03
+  idx-bad/badmagic-images-idx3-ubyte (+ labels)    magic 12 34 08 03 instead of 00 00 08 03
   idx-bad/truncated-images-idx3-ubyte (+ labels)   header says 4 images, data holds 3.5
   idx-bad/count-images-idx3-ubyte (+ labels)       4 images, 3 labels
   idx-bad/nolabels-images-idx3-ubyte               no labels file next to it

@@ -8,10 +8,13 @@ struct Convert: ParsableCommand {
         abstract: "Convert a model between PyTorch state dicts (.npz, .h5) and Keras files (.h5, .keras).",
         discussion: """
             The output format follows OUT's extension: .npz → PyTorch state dict; .h5 → Keras full model \
-            for a model imported from Keras, else an HDF5 state dict (one dataset per key; --to state-dict \
-            forces this for Keras models); .keras → Keras 3 archive (Keras models only).
+            for a model imported from Keras, else an HDF5 state dict (one dataset per key); .keras → Keras 3 \
+            archive. --to state-dict / --to keras picks the other kind for .h5.
             A Keras model written as a state dict also gets its architecture as a JSON spec (OUT with the \
             extension .json, or --spec-out); load the pair with --arch SPEC.json.
+            A preset/spec model written as a Keras file gets a generated Keras config (chain-like graphs of \
+            Dense, Conv2D, BatchNorm, activations, pooling, Flatten, Dropout, Add, ZeroPadding; the Keras \
+            model takes NHWC input). The CIFAR ResNets' option-A shortcut has no Keras form and is refused.
             Between state-dict files without --arch, the arrays are copied verbatim (bit for bit); with \
             --arch they are first loaded strictly into that architecture.
             Nothing is written when the model cannot be expressed in the target format, and every file \
