@@ -7,7 +7,7 @@ import Tensor
 ///
 /// | member | content |
 /// |---|---|
-/// | `meta` | 0-d unicode JSON: `format` "bss-distill-checkpoint", `version` 1, `role` "student", `holds` (what the file is), `epoch` (completed), `epochs`, `student_file`, `student_format`, `teacher_file`, `inputs_sha256` (SHA-256 of the teacher, initial student and data files the run read), `config_yaml` (the resolved run config), `rng` (training stream, 4 words as decimal strings), `dropout_rng` (per dropout node), `optimizer_steps`, `threads`, `metrics` (one object per completed epoch), `created_by` |
+/// | `meta` | 0-d unicode JSON: `format` "bss-distill-checkpoint", `version` 1, `role` "student", `holds` (what the file is), `epoch` (completed), `epochs`, `student_file`, `student_format`, `teacher_file`, `inputs_sha256` (SHA-256 of the teacher, initial student and data files the run read), `working_directory` (what relative paths in the config are relative to), `config_yaml` (the resolved run config), `rng` (training stream, 4 words as decimal strings), `dropout_rng` (per dropout node), `optimizer_steps`, `threads`, `metrics` (one object per completed epoch), `created_by` |
 /// | `student.<key>` | the student's state dict (PyTorch keys; BatchNorm running statistics and `num_batches_tracked` included) |
 /// | `optimizer.<key>` | the SGD momentum buffers (`momentum_buffer.<i>`, i over the trainable parameters) |
 ///
@@ -27,10 +27,13 @@ public struct Checkpoint {
     public var threads: Int
     /// SHA-256 of each input file by role (`teacher`, `student`, `data`, `val`).
     public var inputs: [String: String]
+    /// The directory the run was started in: relative paths in `config` are relative to it.
+    public var workingDirectory: String?
 
     /// The checkpoint of `distiller` as it is now.
     public init(_ distiller: Distiller, threads: Int, inputs: [String: String] = [:]) {
         self.inputs = inputs
+        workingDirectory = FileManager.default.currentDirectoryPath
         config = distiller.config
         configYAML = distiller.config.yaml
         state = distiller.trainingState
@@ -48,6 +51,7 @@ public struct Checkpoint {
             "epoch": state.completedEpochs, "epochs": config.epochs,
             "student_file": studentFile as Any? ?? NSNull(), "student_format": studentFormat,
             "teacher_file": teacherFile as Any? ?? NSNull(), "config_yaml": configYAML, "inputs_sha256": inputs,
+            "working_directory": workingDirectory as Any? ?? NSNull(),
             "rng": state.generator.map { String($0) },
             "dropout_rng": state.dropout.mapValues { $0.map { String($0) } },
             "optimizer_steps": state.optimizerSteps, "threads": threads,
@@ -118,6 +122,7 @@ public struct Checkpoint {
                            teacherFile: meta["teacher_file"] as? String, threads: (meta["threads"] as? Int) ?? 0,
                            inputs: (meta["inputs_sha256"] as? [String: String]) ?? [:])
         c.configYAML = yaml
+        c.workingDirectory = meta["working_directory"] as? String
         return c
     }
 

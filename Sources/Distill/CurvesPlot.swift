@@ -3,7 +3,8 @@ import Foundation
 /// The training curves as a self-contained SVG (no scripts, no external fonts): two panels
 /// over epochs, the loss terms (total, CE, KD, KD on BSS) and the accuracies (train, val).
 /// Series that are all zero (KD for `original`, KD_BSS for `hinton`) or absent (val without
-/// validation data) are left out. One epoch draws points instead of lines.
+/// validation data) are left out; KD on BSS is drawn only for epochs that used BSS (none once
+/// beta reaches 0). Up to 30 epochs also get a dot per epoch.
 public enum CurvesPlot {
     struct Series {
         var name: String
@@ -22,7 +23,7 @@ public enum CurvesPlot {
             return Series(name: name, color: color, values: pts, dashed: dashed)
         }
         let losses = [series("loss (total)", "#222222", { $0.loss }), series("CE", "#1f77b4", { $0.ce }),
-                      series("KD", "#ff7f0e", { $0.kd }), series("KD on BSS", "#2ca02c", { $0.kdBSS })].compactMap { $0 }
+                      series("KD", "#ff7f0e", { $0.kd }), series("KD on BSS", "#2ca02c", { $0.bssUsed > 0 ? $0.kdBSS : nil })].compactMap { $0 }
         let accuracies = [series("train accuracy", "#1f77b4", { $0.trainAccuracy }),
                           series("val accuracy", "#d62728", { $0.valAccuracy })].compactMap { $0 }
         let height = 2 * panelHeight + 30

@@ -62,7 +62,8 @@ public final class DistillRun {
     /// restores its state, ready to train the remaining epochs.
     public static func resume(from path: String, threads: Int = Parallel.threads) throws -> (run: DistillRun, checkpoint: Checkpoint) {
         let url = try Checkpoint.locate(path)
-        let checkpoint = try Checkpoint.read(url)
+        var checkpoint = try Checkpoint.read(url)
+        if let cwd = checkpoint.workingDirectory { checkpoint.config.rebase(onto: cwd) }
         let run = try prepare(checkpoint.config, threads: threads)
         // The same inputs, or the continuation would not be the run that was interrupted.
         for (role, hash) in checkpoint.inputs.sorted(by: { $0.key < $1.key }) where run.inputs[role] != hash {
@@ -132,5 +133,24 @@ public final class DistillRun {
     @discardableResult
     public func export() throws -> ModelWriter.Report {
         try ModelWriter.write(distiller.student, to: artifacts.output)
+    }
+}
+
+extension RunConfig {
+    /// Relative file paths made absolute under `directory` (the directory a checkpointed run was
+    /// started in), so `--resume` works from anywhere. Names that are not files there (presets
+    /// such as `cifar-resnet8`) stay as they are; `out` follows its directory.
+    mutating func rebase(onto directory: String) {
+        let fm = FileManager.default
+        func rebased(_ p: String?, parentOnly: Bool = false) -> String? {
+            guard let p, !p.hasPrefix("/") else { return p }
+            let full = URL(fileURLWithPath: directory).appendingPathComponent(p).standardizedFileURL
+            let probe = parentOnly ? full.deletingLastPathComponent().path : full.path
+            return fm.fileExists(atPath: probe) ? full.path : p
+        }
+        teacher = rebased(teacher); teacherArch = rebased(teacherArch)
+        student = rebased(student); studentArch = rebased(studentArch)
+        data = rebased(data); val = rebased(val)
+        out = rebased(out, parentOnly: true)
     }
 }

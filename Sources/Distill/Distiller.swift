@@ -87,13 +87,17 @@ public final class Distiller {
         prepareTeacherLogits()
         let e = completedEpochs + 1
         let w = config.weights(epoch: e)
-        var m = EpochMetrics(epoch: e, lr: Double(w.lr), alpha: Double(w.alpha), beta: Double(w.beta))
+        // The Float values as their shortest decimals (0.1, not 0.10000000149011612) in the log.
+        func decimal(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }
+        var m = EpochMetrics(epoch: e, lr: decimal(w.lr), alpha: decimal(w.alpha), beta: decimal(w.beta))
         let start = Date()
         let batches = DataSelection.batches(count: train.count, batchSize: config.batchSize, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
         var correct = 0, bssWeighted = 0.0
         for (b, rows) in batches.enumerated() {
             let idx = Array(rows)
+            // A fresh batch tensor per step on purpose: the student's first layer keeps a
+            // reference to its input for backward, so refilling one buffer would copy anyway.
             var x = train.x.gather(rows: idx)
             let y = idx.map { labels[$0] }
             augmentation.apply(&x, generator: &generator)

@@ -242,9 +242,9 @@ extension RunConfig {
         ConfigKey(name: "temperature", help: "distillation temperature T (no T^2 factor)",
                   set: { c, v in c.temperature = try Read.float(v, "a number > 0", { $0 > 0 }) }, get: { Write.float($0.temperature) }),
         ConfigKey(name: "alpha", help: "weight of KD on the clean batch: 'schedule' (4 -> 1) or a constant",
-                  set: { c, v in c.alpha = try Read.schedule(v) }, get: { Write.string($0.alpha.text) }),
+                  set: { c, v in c.alpha = try Read.schedule(v) }, get: { $0.alpha.text }),
         ConfigKey(name: "beta", help: "weight of KD on BSS: 'schedule' (2 -> 0 by 75% of the epochs) or a constant",
-                  set: { c, v in c.beta = try Read.schedule(v) }, get: { Write.string($0.beta.text) }),
+                  set: { c, v in c.beta = try Read.schedule(v) }, get: { $0.beta.text }),
     ]
 
     static let bssKeys: [ConfigKey] = [

@@ -64,7 +64,8 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "BSS overshoot past the boundary (default 1e-4).") var bssEps: String?
     @Option(help: "BSS step limit (default 10).") var bssMaxSteps: String?
     @Option(help: "BSS step denominator: l2sq (paper) or l2 (official).") var bssStepNorm: String?
-    @Option(help: "Clamp BSS inputs: LO,HI, or '' for none (default none paper, -2.5,2.5 official).") var bssClip: String?
+    @Option(help: "Clamp BSS inputs to LO,HI (write --bss-clip=-2.5,2.5), or '' for none (default: none paper, -2.5,2.5 official).")
+    var bssClip: String?
 
     // Data handling, reproducibility.
     @Option(help: "Seed of every random choice (default 0).") var seed: String?

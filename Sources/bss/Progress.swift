@@ -31,12 +31,14 @@ final class Progress {
 
     private func draw(final: Bool) {
         let elapsed = Date().timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        // The rate is meaningless until some work is done and some time has passed.
+        let rate = elapsed > 0.05 && done > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let frac = total > 0 ? Double(done) / Double(total) : 1
         let info = extra()
-        let stats = String(format: "%d/%d %@  %.1f %@/s  %@ %@", done, total, unit, rate, unit,
-                           final ? "in" : "ETA", Self.clock(final ? elapsed : eta))
+        let rateText = rate > 0 ? String(format: "%.1f %@/s", rate, unit) : "– \(unit)/s"
+        let when = final ? "in " + Self.clock(elapsed) : (rate > 0 ? "ETA " + Self.clock(eta) : "ETA –")
+        let stats = String(format: "%d/%d %@  %@  %@", done, total, unit, rateText, when)
             + (info.isEmpty ? "" : "  " + info)
         if isTTY {
             let width = 24

@@ -61,7 +61,7 @@ final class DistillCommandTests: XCTestCase {
         let r = try runBSS(base + ["--config", yaml, "--epochs", "2", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         let resolved = try String(contentsOfFile: path("s.config.yaml"), encoding: .utf8)
-        XCTAssertTrue(resolved.contains("epochs: 2") && resolved.contains("method: \"hinton\"") && resolved.contains("alpha: \"0.9\""), resolved)
+        XCTAssertTrue(resolved.contains("epochs: 2") && resolved.contains("method: \"hinton\"") && resolved.contains("alpha: 0.9 "), resolved)
 
         // Resuming a finished run trains nothing more and writes the same student again.
         let before = try Npz.read(URL(fileURLWithPath: out))
@@ -72,6 +72,19 @@ final class DistillCommandTests: XCTestCase {
 
         let mixed = try runBSS(["distill", "--resume", dir.path, "--lr", "0.1"])
         assertCleanFailure(mixed, mentions: ["--resume", "--lr"])
+    }
+
+    func testResumeFromAnotherDirectoryFindsRelativePaths() throws {
+        try FileManager.default.createDirectory(atPath: path("run"), withIntermediateDirectories: true)
+        let r = try runBSS(base + ["--student", "mlp:64-48-10", "--out", "run/s.npz", "--epochs", "1", "--method", "hinton"],
+                           in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let first = try Npz.read(URL(fileURLWithPath: path("run/s.npz")))
+        try FileManager.default.removeItem(atPath: path("run/s.npz"))
+        // From the repository root: the checkpoint remembers where `run/s.npz` was meant.
+        let again = try runBSS(["distill", "--resume", path("run"), "--threads", "1"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try Npz.read(URL(fileURLWithPath: path("run/s.npz"))).map(\.array), first.map(\.array))
     }
 
     func testBadRunsFailInOneLineAndWriteNothing() throws {

@@ -46,11 +46,23 @@ final class CIFARSmokeTests: XCTestCase {
         c.augmentFlip = true
         c.beta = .constant(2)
         c.seed = 3
+        // Two worker threads: the convolutions split each batch between them.
+        let threads = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = threads }
         let run = try DistillRun.prepare(c)
         XCTAssertEqual(run.distiller.train.x.shape, [n, 3, 32, 32])
         try run.writeConfig()
         try run.distiller.run(onEpoch: { _ in try run.endEpoch(createdBy: "test") })
         try run.export()
+        // The same seed and thread count: the same student, bit for bit.
+        var again = c
+        again.out = dir.appendingPathComponent("again.npz").path
+        let second = try DistillRun.prepare(again)
+        try second.distiller.run()
+        try second.export()
+        XCTAssertEqual(try Npz.read(URL(fileURLWithPath: again.out!)).map(\.array),
+                       try Npz.read(URL(fileURLWithPath: c.out!)).map(\.array))
         let m = run.distiller.history[0]
         XCTAssertEqual(m.samples, n)
         XCTAssertTrue([m.loss, m.ce, m.kd, m.kdBSS].allSatisfy(\.isFinite), "\(m)")
