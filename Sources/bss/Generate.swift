@@ -38,27 +38,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Output data set: .h5 (HDF5) or .npz.")
     var out: String
 
-    @Option(help: "paper (accept / reject-other-class / reject-step-limit) or official (the authors' code).")
-    var mode: String = "paper"
-
-    @Option(help: "Step size eta (default: 1 in paper mode, 0.3 in official mode).")
-    var eta: Float?
-
-    @Option(help: "Overshoot eps past the boundary, in logits (default 1e-4).")
-    var eps: Float?
-
-    @Option(name: .customLong("steps"), help: "Step limit I_max (default 10).")
-    var maxSteps: Int?
-
-    @Option(help: "Step denominator: l2sq (||g||^2, paper) or l2 (||g||, official).")
-    var stepNorm: String?
-
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Clamp inputs to [MIN, MAX] after every step (official mode: -2.5 2.5).",
-                                                         valueName: "MIN MAX"))
-    var clip: [String] = []
-
-    @Flag(help: "Do not clamp inputs (overrides official mode's [-2.5, 2.5]).")
-    var noClip = false
+    @OptionGroup var search: BSSOptions
 
     @Option(help: "Base samples: correct (rows the teacher classifies as labelled) or all.")
     var base: String = "correct"
@@ -98,31 +78,16 @@ struct Generate: ParsableCommand {
         guard perSample >= 1 else { throw ValidationError("--per-sample must be at least 1") }
         if perSample != 1 && targets != "sampled" { throw ValidationError("--per-sample needs --targets sampled") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if noClip && !clip.isEmpty { throw ValidationError("give --clip or --no-clip, not both") }
-        let p = try parameters()
-        if let problem = p.problem { throw ValidationError(problem) }
+        _ = try search.parameters()
     }
 
-    /// The search parameters: the mode's defaults, then each flag given.
-    func parameters() throws -> BSSParameters {
-        guard let m = BSSMode(rawValue: mode) else { throw ValidationError("--mode must be paper or official, found '\(mode)'") }
-        var p = BSSParameters.defaults(for: m)
-        if let eta { p.eta = eta }
-        if let eps { p.eps = eps }
-        if let maxSteps { p.maxSteps = maxSteps }
-        if let stepNorm {
-            guard let n = StepNorm(rawValue: stepNorm) else { throw ValidationError("--step-norm must be l2sq or l2, found '\(stepNorm)'") }
-            p.stepNorm = n
+
+    var targetRule: TargetRule {
+        switch targets {
+        case "all": return .all
+        case "runner-up": return .runnerUp
+        default: return .sampled(perSample: perSample)
         }
-        if noClip { p.clip = nil }
-        if !clip.isEmpty {
-            let values = clip.compactMap(Float.init)
-            guard clip.count == 2, values.count == 2, values[0] <= values[1] else {
-                throw ValidationError("--clip takes two numbers MIN MAX with MIN <= MAX, found \(clip.joined(separator: " "))")
-            }
-            p.clip = values[0]...values[1]
-        }
-        return p
     }
 
     /// Rewrites `--clip MIN MAX` to `--clip=MIN --clip=MAX` so negative bounds (`--clip -2.5 2.5`)
@@ -143,17 +108,9 @@ struct Generate: ParsableCommand {
         return out
     }
 
-    var targetRule: TargetRule {
-        switch targets {
-        case "all": return .all
-        case "runner-up": return .runnerUp
-        default: return .sampled(perSample: perSample)
-        }
-    }
-
     func run() throws {
         runtime.apply()
-        let parameters = try parameters()
+        let parameters = try search.parameters()
         let model = try ModelLoader.load(teacher, arch: arch)
         let ds = try data.load(for: model)
         let filter = BaseFilter(rawValue: base)!

@@ -206,6 +206,20 @@ final class HDF5Tests: XCTestCase {
         XCTAssertTrue(cut?.message.hasPrefix("truncated or corrupt HDF5 file") ?? false, cut?.description ?? "")
     }
 
+    /// Cutting a file anywhere gives the one-line error, never a crash (HDF5 checks the stored
+    /// end-of-file against the real size before reading any metadata).
+    func testEveryTruncationIsAnError() throws {
+        for name in ["datasets.h5", "attributes.h5"] {
+            let bytes = try Data(contentsOf: Self.fixtures.appendingPathComponent(name))
+            for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
+                let error = modelIOError { try HDF5File(image: bytes.prefix(cut), name: name) }
+                XCTAssertEqual(error?.kind, .malformed, "\(name) cut at \(cut)")
+                XCTAssertTrue(error.map { $0.message.hasPrefix("not an HDF5 file") || $0.message.hasPrefix("truncated or corrupt") } ?? false,
+                              error?.description ?? "")
+            }
+        }
+    }
+
     func testMissingPathsNameFileAndPath() throws {
         let f = try fixture("attributes.h5")
         let dataset = modelIOError { try f.readFloats("model_weights/dense/dense/missing:0") }
