@@ -14,6 +14,8 @@ final class Progress {
 
     init(total: Int, label: String, unit: String) {
         self.total = total; self.label = label; self.unit = unit
+        // In a log, the first line is only worth printing once some seconds have passed.
+        if !isTTY { lastDraw = start }
     }
 
     func update(_ done: Int) {

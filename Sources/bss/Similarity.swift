@@ -174,10 +174,10 @@ struct Similarity: ParsableCommand {
         var generator = SeededGenerator(seed: seed ?? 0)
         let pairs = PairSelection.pairs(rows: base.rows, baseClass: base.rows.map { labels[$0] }, logits: base.logitsA,
                                         rule: choice.rule(perSample: perSampleCount), generator: &generator)
-        let progress = Progress(total: 2 * pairs.count, label: "similarity", unit: "searches")
-        engine.progress = { done, _ in progress.update(done) }
+        let bar: Progress = Progress(total: 2 * pairs.count, label: "similarity", unit: "searches")
+        engine.progress = { (done: Int, _: Int) -> Void in bar.update(done) }
         let result = engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
-        progress.finish()
+        bar.finish()
 
         let selection = SimilarityReport.Selection(data: file, samples: xA.count, scanned: base.scanned, correctA: base.correctA,
                                                    correctB: base.correctB, baseSamples: base.rows.count, limit: maxBase,

@@ -19,6 +19,11 @@ import Foundation
 /// are the root). Every failure is a `ModelIOError` naming the file and the path; HDF5's own
 /// error stack is never printed. The file is closed by `close()` or, at the latest, `deinit`.
 /// All HDF5 calls are serialised by `HDF5Lock`, so one instance may be shared across threads.
+///
+/// Limits: missing, non-HDF5 and truncated files are refused cleanly, but libhdf5 1.10.8 itself
+/// is not hardened against *bit-flipped* metadata: fuzzing found segfaults inside the library
+/// (`H5HG_read` for variable-length strings with a corrupt global heap, attribute iteration
+/// over corrupt attribute messages). Import untrusted files in a separate process.
 public final class HDF5File: @unchecked Sendable {
     /// The file as the user named it (or the label given to an in-memory image); used in errors.
     public let name: String
