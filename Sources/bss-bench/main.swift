@@ -66,6 +66,13 @@ for name in results.keys.sorted() {
     if r.items > 0 { rate = String(format: " (%.1f/s)", Double(r.items) / r.seconds) }
     print("| \(name) | \(String(format: "%.3f s", r.seconds))\(rate) | \(tstr) | \(ratio) | \(notes[name] ?? "") |")
 }
+if let r = results["bss-resnet26"], r.items > 0,
+   let t = (torch["workloads"] as? [String: Any])?["bss"] as? [String: Any],
+   let ts = t["median_s"] as? Double, let te = t["per_sample_evaluations"] as? Int, te > 0 {
+    let ours = r.seconds / Double(r.items), theirs = ts / Double(te)
+    print(String(format: "| bss-resnet26 per evaluation | %.2f ms (%d evaluations) | %.2f ms (%d evaluations) | %.2f | time per per-sample forward+backward step |",
+                 ours * 1000, r.items, theirs * 1000, te, ours / theirs))
+}
 print("\nload average after: \(loadAverage())")
 
 func loadAverage() -> String {
