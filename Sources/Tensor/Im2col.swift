@@ -167,7 +167,7 @@ private func zero(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
 /// `dst[0..<n] += src[0..<n]` sixteen lanes at a time. Written out because the compiler cannot
 /// rule out aliasing between the two pointers and leaves the plain loop scalar.
 @inline(__always)
-private func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
     var i = 0
     while i + 16 <= n {

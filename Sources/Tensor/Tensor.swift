@@ -71,9 +71,13 @@ public struct Tensor: Equatable, Sendable {
     /// Element-wise `self += other` (same shape).
     public mutating func add(_ other: Tensor) {
         precondition(other.count == count, "shape mismatch \(shape) vs \(other.shape)")
+        let n = count
         data.withUnsafeMutableBufferPointer { d in
             other.data.withUnsafeBufferPointer { o in
-                for i in 0..<d.count { d[i] += o[i] }
+                guard n > 0 else { return }
+                let db = d.baseAddress!, ob = o.baseAddress!
+                if n < 1 << 15 { accumulate(db, ob, n); return }
+                Parallel.forEachChunk(n) { r, _ in accumulate(db + r.lowerBound, ob + r.lowerBound, r.count) }
             }
         }
     }

@@ -24,6 +24,21 @@ public final class Add: Layer {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.shape == inputs[0].shape },
                      "Add got inputs of shapes \(inputs.map(\.shape))")
         inputCount = inputs.count
+        if inputs.count == 2 {
+            // One pass into a fresh buffer (same sums as copying x₁ and adding x₂).
+            let n = inputs[0].count
+            let y = inputs[0].data.withUnsafeBufferPointer { ap in
+                inputs[1].data.withUnsafeBufferPointer { bp in
+                    uninitializedFloats(n) { yb in
+                        let ab = ap.baseAddress!, bb = bp.baseAddress!
+                        parallelChunks(n, work: n) { r in
+                            addElements(yb + r.lowerBound, ab + r.lowerBound, bb + r.lowerBound, r.count)
+                        }
+                    }
+                }
+            }
+            return Tensor(shape: inputs[0].shape, data: y)
+        }
         var y = inputs[0]
         for x in inputs.dropFirst() { y.add(x) }
         return y

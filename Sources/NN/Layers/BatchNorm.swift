@@ -85,23 +85,34 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        var y = Tensor(shape: x.shape)
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                weight.value.data.withUnsafeBufferPointer { g in
-                    bias.value.data.withUnsafeBufferPointer { b in
-                        // y = a·x + shift with a = γ/σ, shift = β − a·μ: one multiply-add per element.
-                        for i in 0..<n {
-                            for ch in 0..<c {
-                                let a = g[ch] * invStd[ch], shift = b[ch] - a * mean[ch]
-                                let off = (i * c + ch) * s
-                                for k in 0..<s { yp[off + k] = a * xp[off + k] + shift }
+        // y = a·x + shift with a = γ/σ, shift = β − a·μ: one multiply-add per element.
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        weight.value.data.withUnsafeBufferPointer { g in
+            bias.value.data.withUnsafeBufferPointer { b in
+                for ch in 0..<c {
+                    let a = g[ch] * invStd[ch]
+                    scale[ch] = a
+                    shift[ch] = b[ch] - a * mean[ch]
+                }
+            }
+        }
+        let total = x.count
+        let data = x.data.withUnsafeBufferPointer { xp in
+            scale.withUnsafeBufferPointer { ap in
+                shift.withUnsafeBufferPointer { sp in
+                    uninitializedFloats(total) { yb in
+                        let xb = xp.baseAddress!
+                        parallelChunks(n * c, work: total) { planes in
+                            for pl in planes {
+                                let ch = pl % c, off = pl * s
+                                scaleShift(yb + off, xb + off, ap[ch], sp[ch], s)
                             }
                         }
                     }
                 }
             }
         }
+        let y = Tensor(shape: x.shape, data: data)
         return y
     }
 
@@ -111,21 +122,30 @@ public final class BatchNorm: Layer {
         let c = channels, m = Double(n * s)
         var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
         x.data.withUnsafeBufferPointer { xp in
-            for i in 0..<n {
-                for ch in 0..<c {
-                    let off = (i * c + ch) * s
-                    var acc: Double = 0
-                    for k in 0..<s { acc += Double(xp[off + k]) }
-                    sum[ch] += acc
-                }
-            }
-            for ch in 0..<c { sum[ch] /= m }
-            for i in 0..<n {
-                for ch in 0..<c {
-                    let off = (i * c + ch) * s, mu = sum[ch]
-                    var acc: Double = 0
-                    for k in 0..<s { let d = Double(xp[off + k]) - mu; acc += d * d }
-                    sq[ch] += acc
+            sum.withUnsafeMutableBufferPointer { sump in
+                sq.withUnsafeMutableBufferPointer { sqp in
+                    // Channels are independent: each worker sums its own channels in the serial order.
+                    parallelChunks(c, work: x.count) { chans in
+                        for ch in chans {
+                            var total: Double = 0
+                            for i in 0..<n {
+                                let off = (i * c + ch) * s
+                                var acc: Double = 0
+                                for k in 0..<s { acc += Double(xp[off + k]) }
+                                total += acc
+                            }
+                            let mu = total / m
+                            sump[ch] = mu
+                            var sqTotal: Double = 0
+                            for i in 0..<n {
+                                let off = (i * c + ch) * s
+                                var acc: Double = 0
+                                for k in 0..<s { let d = Double(xp[off + k]) - mu; acc += d * d }
+                                sqTotal += acc
+                            }
+                            sqp[ch] = sqTotal
+                        }
+                    }
                 }
             }
         }
@@ -148,42 +168,57 @@ public final class BatchNorm: Layer {
         let x = input
         precondition(gradOutput.shape == x.shape, "BatchNorm backward: gradient \(gradOutput.shape), expected \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1), m = Float(n * s)
-        var dx = Tensor(shape: x.shape)
-        x.data.withUnsafeBufferPointer { xp in
+        let training = lastMode == .training
+        let mean = self.mean, invStd = self.invStd
+        // Σ dy and Σ dy·x̂ are needed for the training-mode dx and for the parameter gradients.
+        let needSums = training || parameterGradients
+        var sumDyAll = [Double](repeating: 0, count: c), sumDyXhatAll = [Double](repeating: 0, count: c)
+        var scale = [Float](repeating: 0, count: c)
+        weight.value.data.withUnsafeBufferPointer { g in
+            for ch in 0..<c { scale[ch] = g[ch] * invStd[ch] }
+        }
+        let total = x.count
+        let dxData = x.data.withUnsafeBufferPointer { xp in
             gradOutput.data.withUnsafeBufferPointer { dy in
-                dx.data.withUnsafeMutableBufferPointer { dxp in
-                    weight.value.data.withUnsafeBufferPointer { g in
-                        for ch in 0..<c {
-                            // Σ dy and Σ dy·x̂ over the channel's N·S values.
-                            let mu = mean[ch], inv = invStd[ch]
-                            var sumDy: Double = 0, sumDyXhat: Double = 0
-                            for i in 0..<n {
-                                let off = (i * c + ch) * s
-                                for k in 0..<s {
-                                    let d = dy[off + k]
-                                    sumDy += Double(d)
-                                    sumDyXhat += Double(d * (xp[off + k] - mu) * inv)
-                                }
-                            }
-                            if parameterGradients {
-                                weight.grad.data[ch] += Float(sumDyXhat)
-                                bias.grad.data[ch] += Float(sumDy)
-                            }
-                            let a = g[ch] * inv
-                            if lastMode == .training {
-                                // The batch statistics depend on x: subtract their contributions.
-                                let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
-                                for i in 0..<n {
-                                    let off = (i * c + ch) * s
-                                    for k in 0..<s {
-                                        let xhat = (xp[off + k] - mu) * inv
-                                        dxp[off + k] = a * (dy[off + k] - meanDy - xhat * meanDyXhat)
+                sumDyAll.withUnsafeMutableBufferPointer { sumDyP in
+                    sumDyXhatAll.withUnsafeMutableBufferPointer { sumDyXhatP in
+                        scale.withUnsafeBufferPointer { scaleP in
+                            uninitializedFloats(total) { dxp in
+                                // Channels are independent: each worker handles its own channels.
+                                parallelChunks(c, work: total) { chans in
+                                    for ch in chans {
+                                        let mu = mean[ch], inv = invStd[ch], a = scaleP[ch]
+                                        var sumDy: Double = 0, sumDyXhat: Double = 0
+                                        if needSums {
+                                            // Σ dy and Σ dy·x̂ over the channel's N·S values.
+                                            for i in 0..<n {
+                                                let off = (i * c + ch) * s
+                                                for k in 0..<s {
+                                                    let d = dy[off + k]
+                                                    sumDy += Double(d)
+                                                    sumDyXhat += Double(d * (xp[off + k] - mu) * inv)
+                                                }
+                                            }
+                                            sumDyP[ch] = sumDy
+                                            sumDyXhatP[ch] = sumDyXhat
+                                        }
+                                        if training {
+                                            // The batch statistics depend on x: subtract their contributions.
+                                            let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
+                                            for i in 0..<n {
+                                                let off = (i * c + ch) * s
+                                                for k in 0..<s {
+                                                    let xhat = (xp[off + k] - mu) * inv
+                                                    dxp[off + k] = a * (dy[off + k] - meanDy - xhat * meanDyXhat)
+                                                }
+                                            }
+                                        } else {
+                                            for i in 0..<n {
+                                                let off = (i * c + ch) * s
+                                                scaleElements(dxp + off, dy.baseAddress! + off, a, s)
+                                            }
+                                        }
                                     }
-                                }
-                            } else {
-                                for i in 0..<n {
-                                    let off = (i * c + ch) * s
-                                    for k in 0..<s { dxp[off + k] = a * dy[off + k] }
                                 }
                             }
                         }
@@ -191,6 +226,13 @@ public final class BatchNorm: Layer {
                 }
             }
         }
+        if parameterGradients {
+            for ch in 0..<c {
+                weight.grad.data[ch] += Float(sumDyXhatAll[ch])
+                bias.grad.data[ch] += Float(sumDyAll[ch])
+            }
+        }
+        let dx = Tensor(shape: x.shape, data: dxData)
         return [dx]
     }
 }
