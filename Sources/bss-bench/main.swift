@@ -44,7 +44,9 @@ for w in try allWorkloads() where only == nil || only == w.name {
     results[w.name] = r
     // GEMM FLOPs per repetition over the whole workload's time: the rate reached inside convolutions.
     let flopsPerRep = Double(prof.flops) / Double(reps + 1)
-    notes[w.name] = String(format: "GEMM %.1f GFLOP/s over the whole workload (%.1f in sgemm calls)",
+    // Per-sample GEMMs run concurrently on the workers, so their summed call time can exceed the
+    // wall time; the first figure (GEMM FLOPs / wall time) is the one to compare with sgemm.
+    notes[w.name] = String(format: "GEMM %.1f GFLOP/s of wall time (%.1f per summed sgemm call time)",
                            flopsPerRep / r.seconds / 1e9, prof.seconds > 0 ? Double(prof.flops) / prof.seconds / 1e9 : 0)
     print(String(format: "%-22@ %8.3f s  %@", w.name as NSString, r.seconds, w.detail))
 }
@@ -54,8 +56,8 @@ if withTorch, let t = runTorchBench(threads: threads, reps: reps, only: only) { 
 
 print("\n| workload | bss | PyTorch | bss / PyTorch | notes |")
 print("|---|---|---|---|---|")
-if let ts = torch["sgemm_gflops"] as? Double ?? (torch["sgemm"] as? [String: Any])?["gflops"] as? Double {
-    print(String(format: "| sgemm 1024³ | %.1f GFLOP/s | %.1f GFLOP/s | %.2f | |", ourSgemm, ts, ts / ourSgemm))
+if let ts = ((torch["workloads"] as? [String: Any])?["sgemm"] as? [String: Any])?["gflops"] as? Double {
+    print(String(format: "| sgemm 1024³ | %.1f GFLOP/s | %.1f GFLOP/s | %.2f (time ratio) | |", ourSgemm, ts, ts / ourSgemm))
 }
 for name in results.keys.sorted() {
     let r = results[name]!
