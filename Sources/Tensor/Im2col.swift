@@ -96,6 +96,9 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: Unsaf
                     zero(dst, xs.lowerBound)
                     if sw == 1 {
                         (dst + xs.lowerBound).update(from: src, count: n)
+                    } else if sw == 2 {
+                        let d = dst + xs.lowerBound
+                        for t in 0..<n { d[t] = src[2 * t] }
                     } else {
                         for t in 0..<n { dst[xs.lowerBound + t] = src[t * sw] }
                     }
@@ -116,11 +119,29 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: Unsaf
 /// neighbours and add nothing).
 public func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>,
                    rowStride: Int? = nil) {
+    col2im(col, g, into: x, rowStride: rowStride, assigning: false)
+}
+
+/// `col2im` into an uninitialised `x`: the result equals zero-filling `x` and then calling
+/// `col2im` (the first contribution to each channel is stored instead of added to 0, and the
+/// positions it does not cover are zeroed), without the separate pass over the whole sample.
+package func col2imAssigning(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                             into x: UnsafeMutablePointer<Float>) {
+    col2im(col, g, into: x, rowStride: nil, assigning: true)
+}
+
+@inline(__always)
+private func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>,
+                    rowStride: Int?, assigning: Bool) {
     let oh = g.outHeight, ow = g.outWidth, ld = rowStride ?? oh * ow
     let h = g.height, w = g.width, sh = g.strideH, sw = g.strideW
     let flat = g.isRowContiguous
     for c in 0..<g.channels {
         let xc = x + c * h * w
+        // Flat geometries store the channel's first contribution; the others start from zero.
+        var fresh = assigning && flat
+        if assigning && !flat { zero(xc, h * w) }
+        defer { if fresh { zero(xc, h * w) } }
         for ki in 0..<g.kernelH {
             let ys = ConvGeometry.valid(ki, size: h, pad: g.padTop, stride: sh, out: oh)
             for kj in 0..<g.kernelW {
@@ -137,7 +158,14 @@ public func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into x
                         }
                     }
                     // Every index in p0..<p1 shifted by `shift` lies inside the plane.
-                    accumulate(xc + shift + p0, row + p0, p1 - p0)
+                    if fresh {
+                        fresh = false
+                        zero(xc, shift + p0)
+                        (xc + shift + p0).update(from: row + p0, count: p1 - p0)
+                        zero(xc + shift + p1, h * w - (shift + p1))
+                    } else {
+                        accumulate(xc + shift + p0, row + p0, p1 - p0)
+                    }
                     continue
                 }
                 let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + kj

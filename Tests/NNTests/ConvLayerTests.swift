@@ -201,6 +201,13 @@ final class ConvLayerTests: XCTestCase {
             let lhs = zip(col, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4, "geometry \(i)")
+            // The assigning variant (Conv2D.backward) equals zero-fill + col2im, whatever x held.
+            var assigned = [Float](repeating: .nan, count: x.count)
+            scratch = c
+            scratch.withUnsafeMutableBufferPointer { cp in
+                assigned.withUnsafeMutableBufferPointer { col2imAssigning(cp.baseAddress!, g, into: $0.baseAddress!) }
+            }
+            XCTAssertEqual(assigned, back, "geometry \(i): col2imAssigning")
         }
     }
 

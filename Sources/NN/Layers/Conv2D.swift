@@ -182,8 +182,7 @@ public final class Conv2D: Layer {
                                   b: dys + c0, ldb: p, c: dcol + c0, ldc: p)
                         }
                         if let col {
-                            dxs.initialize(repeating: 0, count: inPer)
-                            col2im(col, g, into: dxs)
+                            col2imAssigning(col, g, into: dxs)
                         }
                         guard let partialBase else { continue }
                         // dWᵀ [K, O] += col_n [K, P] · dy_nᵀ [P, O]: this orientation (no

@@ -41,17 +41,29 @@ public final class ShortcutA: Layer {
         inputShape = x.shape
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
-        var y = [Float](repeating: 0, count: n * outChannels * oh * ow)   // appended channels stay 0
-        x.data.withUnsafeBufferPointer { xp in
-        y.withUnsafeMutableBufferPointer { yp in
-            for i in 0..<n {
-                for ch in 0..<c {
-                    let src = xp.baseAddress! + (i * c + ch) * h * w
-                    let dst = yp.baseAddress! + (i * outChannels + ch) * oh * ow
-                    for oy in 0..<oh { for ox in 0..<ow { dst[oy * ow + ox] = src[oy * stride * w + ox * stride] } }
+        let oc = outChannels, s = stride, plane = oh * ow
+        let y = [Float](unsafeUninitializedCapacity: n * oc * plane) { yp, initialized in
+            x.data.withUnsafeBufferPointer { xp in
+                Parallel.forEachChunk(n) { samples, _ in
+                    for i in samples {
+                        for ch in 0..<c {
+                            let src = xp.baseAddress! + (i * c + ch) * h * w
+                            let dst = yp.baseAddress! + (i * oc + ch) * plane
+                            for oy in 0..<oh {
+                                let sr = src + oy * s * w, dr = dst + oy * ow
+                                if s == 2 {
+                                    for ox in 0..<ow { dr[ox] = sr[2 * ox] }
+                                } else {
+                                    for ox in 0..<ow { dr[ox] = sr[ox * s] }
+                                }
+                            }
+                        }
+                        // Appended channels are 0.
+                        (yp.baseAddress! + (i * oc + c) * plane).initialize(repeating: 0, count: (oc - c) * plane)
+                    }
                 }
             }
-        }
+            initialized = n * oc * plane
         }
         return Tensor(shape: [n, outChannels, oh, ow], data: y)
     }
@@ -61,17 +73,29 @@ public final class ShortcutA: Layer {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
         precondition(gradOutput.shape == [n, outChannels, oh, ow], "ShortcutA gradient \(gradOutput.shape) does not match the last forward")
-        var dx = [Float](repeating: 0, count: n * c * h * w)
-        gradOutput.data.withUnsafeBufferPointer { gp in
-        dx.withUnsafeMutableBufferPointer { dp in
-            for i in 0..<n {
-                for ch in 0..<c {
-                    let src = gp.baseAddress! + (i * outChannels + ch) * oh * ow
-                    let dst = dp.baseAddress! + (i * c + ch) * h * w
-                    for oy in 0..<oh { for ox in 0..<ow { dst[oy * stride * w + ox * stride] = src[oy * ow + ox] } }
+        let oc = outChannels, s = stride, plane = oh * ow
+        let dx = [Float](unsafeUninitializedCapacity: n * c * h * w) { dp, initialized in
+            gradOutput.data.withUnsafeBufferPointer { gp in
+                Parallel.forEachChunk(n) { samples, _ in
+                    for i in samples {
+                        let dxs = dp.baseAddress! + i * c * h * w
+                        if s != 1 { dxs.initialize(repeating: 0, count: c * h * w) }
+                        for ch in 0..<c {
+                            let src = gp.baseAddress! + (i * oc + ch) * plane
+                            let dst = dxs + ch * h * w
+                            for oy in 0..<oh {
+                                let sr = src + oy * ow, dr = dst + oy * s * w
+                                if s == 2 {
+                                    for ox in 0..<ow { dr[2 * ox] = sr[ox] }
+                                } else {
+                                    for ox in 0..<ow { dr[ox * s] = sr[ox] }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        }
+            initialized = n * c * h * w
         }
         return [Tensor(shape: inputShape, data: dx)]
     }
