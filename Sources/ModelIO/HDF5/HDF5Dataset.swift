@@ -154,7 +154,8 @@ extension HDF5File {
         }
     }
 
-    private func createDataset(at path: String, type: hid_t, shape: [Int], layout: HDF5Layout,
+    /// Creates the dataset (and missing parent groups) for a write; the caller closes it.
+    func createDataset(at path: String, type: hid_t, shape: [Int], layout: HDF5Layout,
                                elementSize: Int) throws -> hid_t {
         let file = try id()
         try requireWritable(path)

@@ -15,21 +15,11 @@ extension HDF5File {
     /// parent groups; `shape: []` writes a scalar.
     public func write(doubles values: [Double], shape: [Int], to path: String) throws {
         try HDF5Lock.run {
-            let file = try id()
-            try requireWritable(path)
             guard shape.allSatisfy({ $0 >= 0 }), let count = Self.product(shape), count == values.count else {
                 throw error(.mismatch, at: path, "shape \(shape) does not hold \(values.count) values")
             }
-            if exists(path) { throw error(.mismatch, at: path, "already exists") }
-            try requireGroupParents(of: path)
-            var dims = shape.map { hsize_t($0) }
-            let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil)
-            if space < 0 { throw failure(.io, at: path, "cannot create dataspace for shape \(shape)") }
-            defer { H5Sclose(space) }
-            let lcpl = try intermediateGroupsList(at: path)
-            defer { H5Pclose(lcpl) }
-            let dataset = H5Dcreate2(file, path, sh5_ieee_f64le(), space, lcpl, sh5_p_default(), sh5_p_default())
-            if dataset < 0 { throw failure(.io, at: path, "cannot create dataset") }
+            let dataset = try createDataset(at: path, type: sh5_ieee_f64le(), shape: shape, layout: .contiguous,
+                                            elementSize: MemoryLayout<Double>.size)
             defer { H5Dclose(dataset) }
             guard !values.isEmpty else { return }
             let status = values.withUnsafeBytes {

@@ -81,22 +81,8 @@ enum KerasArchive {
         return s
     }
 
-    /// The member's bytes, CRC-checked.
+    /// The member's bytes, CRC-checked (the npz reader's extraction).
     private static func extract(_ entry: Entry, from archive: Archive, file: String) throws -> Data {
-        var data = Data()
-        data.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
-        var crc = ZipCRC32()
-        do {
-            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
-                chunk.withUnsafeBytes { crc.update($0) }
-                data.append(chunk)
-            }
-        } catch {
-            throw ModelIOError(.malformed, file: file, location: entry.path, "cannot extract the member: \(error)")
-        }
-        guard crc.value == entry.checksum, UInt64(data.count) == entry.uncompressedSize else {
-            throw ModelIOError(.malformed, file: file, location: entry.path, "the member is corrupted (CRC-32 or size mismatch)")
-        }
-        return data
+        try Npz.extract(entry, from: archive, file: file, key: entry.path)
     }
 }

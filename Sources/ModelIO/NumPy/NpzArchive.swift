@@ -102,7 +102,8 @@ public enum Npz {
     }
 
     /// The member's uncompressed bytes, CRC-checked.
-    private static func extract(_ entry: Entry, from archive: Archive, file: String, key: String) throws -> Data {
+    /// Also used for `.keras` archives (`location` names the member in errors).
+    static func extract(_ entry: Entry, from archive: Archive, file: String, key: String) throws -> Data {
         var data = Data()
         // Trust the declared size only as a hint: a damaged header must not reserve gigabytes.
         data.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
