@@ -35,8 +35,9 @@ let package = Package(
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
                           swiftSettings: optimised),
-        // Shared test helpers (tolerances, fixture paths); a plain target so every test target can use it.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
+        // target so every test target can use it, optimised because gradient checks run it often.
+        .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport", swiftSettings: optimised),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),

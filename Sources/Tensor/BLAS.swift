@@ -11,6 +11,14 @@ import Glibc
 /// sgemm ~5x slower. We pick `OPENBLAS_CORETYPE` from the CPU's features *before* loading it,
 /// check one GEMM against a plain loop, and reload with the library's own choice if that fails.
 /// A value of `OPENBLAS_CORETYPE` set by the user is always respected.
+///
+/// OpenBLAS always runs single-threaded: every product is called from the engine's own workers
+/// (`Parallel`), one call per sample where rows are independent. OpenBLAS' result for a row of
+/// a product depends on the product's shape, on the row's position in its micro-kernel tile and
+/// on how its own threads split the work (measured: with the Haswell kernel rows 0–5, 6–11 and
+/// 12–15 of a 16-row tile round differently), so batching samples into one product, or letting
+/// OpenBLAS thread it, would make a sample's result depend on which other samples share its
+/// batch. See docs/design.md, "Determinism".
 public enum BLAS {
     /// What was loaded and why; `bss doctor` prints it.
     public struct Status: Sendable {
@@ -23,7 +31,7 @@ public enum BLAS {
         public var choice: String
         /// The core type we asked for, if any.
         public var requested: String?
-        /// OpenBLAS worker threads.
+        /// OpenBLAS worker threads (always 1 once loaded; the engine parallelises itself).
         public var threads: Int
         /// Set when the auto choice failed its check and we fell back.
         public var note: String?
@@ -31,11 +39,10 @@ public enum BLAS {
 
     final class Loaded: @unchecked Sendable {
         let sgemm: bss_sgemm_fn
-        let setThreads: bss_set_threads_fn?
-        let getThreads: bss_get_threads_fn?
+        let sgemv: bss_sgemv_fn
         let status: Status
-        init(sgemm: bss_sgemm_fn, setThreads: bss_set_threads_fn?, getThreads: bss_get_threads_fn?, status: Status) {
-            self.sgemm = sgemm; self.setThreads = setThreads; self.getThreads = getThreads; self.status = status
+        init(sgemm: bss_sgemm_fn, sgemv: bss_sgemv_fn, status: Status) {
+            self.sgemm = sgemm; self.sgemv = sgemv; self.status = status
         }
     }
 
@@ -69,43 +76,43 @@ public enum BLAS {
         return nil
     }
 
-    static func symbols(_ h: UnsafeMutableRawPointer) -> (bss_sgemm_fn, bss_set_threads_fn?, bss_get_threads_fn?, String)? {
-        guard let g = dlsym(h, "cblas_sgemm") else { return nil }
-        let sgemm = unsafeBitCast(g, to: bss_sgemm_fn.self)
-        let st = dlsym(h, "openblas_set_num_threads").map { unsafeBitCast($0, to: bss_set_threads_fn.self) }
-        let gt = dlsym(h, "openblas_get_num_threads").map { unsafeBitCast($0, to: bss_get_threads_fn.self) }
+    /// The entry points we use, with OpenBLAS switched to one thread.
+    static func symbols(_ h: UnsafeMutableRawPointer) -> (bss_sgemm_fn, bss_sgemv_fn, String)? {
+        guard let g = dlsym(h, "cblas_sgemm"), let v = dlsym(h, "cblas_sgemv") else { return nil }
+        if let st = dlsym(h, "openblas_set_num_threads") {
+            unsafeBitCast(st, to: bss_set_threads_fn.self)(1)
+        }
         var core = "unknown"
         if let c = dlsym(h, "openblas_get_corename") {
             let fn = unsafeBitCast(c, to: bss_corename_fn.self)
             if let s = fn() { core = String(cString: s) }
         }
-        return (sgemm, st, gt, core)
+        return (unsafeBitCast(g, to: bss_sgemm_fn.self), unsafeBitCast(v, to: bss_sgemv_fn.self), core)
     }
 
     static func load() -> Loaded {
         let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         let requested = user == nil ? preferredCoreType() : nil
-        guard let (h, name) = open(env: requested), let (sgemm, st, gt, core) = symbols(h) else {
+        guard let (h, name) = open(env: requested), let (sgemm, sgemv, core) = symbols(h) else {
             fatalError("bss: cannot load OpenBLAS (libopenblas.so.0). Install it with `apt-get install libopenblas-dev` (scripts/setup.sh does).")
         }
         var status = Status(library: name, coreName: core, choice: user != nil ? "user" : (requested != nil ? "auto" : "library"),
-                            requested: user ?? requested, threads: gt.map { Int($0()) } ?? 1, note: nil)
+                            requested: user ?? requested, threads: 1, note: nil)
         if requested != nil, !verify(sgemm) {
             // The chosen kernels disagree with a plain loop: reload with OpenBLAS' own detection.
             // dlclose rarely unloads OpenBLAS, so the fallback may keep the same kernels; we
             // then use our portable GEMM instead and say so.
             unsetenv("OPENBLAS_CORETYPE")
             dlclose(h)
-            if let (h2, name2) = open(env: nil), let (s2, st2, gt2, core2) = symbols(h2), verify(s2) {
-                status = Status(library: name2, coreName: core2, choice: "library", requested: nil,
-                                threads: gt2.map { Int($0()) } ?? 1,
+            if let (h2, name2) = open(env: nil), let (s2, v2, core2) = symbols(h2), verify(s2) {
+                status = Status(library: name2, coreName: core2, choice: "library", requested: nil, threads: 1,
                                 note: "auto core type \(requested!) failed its check; using OpenBLAS' own choice")
-                return Loaded(sgemm: s2, setThreads: st2, getThreads: gt2, status: status)
+                return Loaded(sgemm: s2, sgemv: v2, status: status)
             }
             status.note = "OpenBLAS failed its check; using the portable GEMM"
-            return Loaded(sgemm: portableSgemm, setThreads: nil, getThreads: nil, status: status)
+            return Loaded(sgemm: portableSgemm, sgemv: portableSgemv, status: status)
         }
-        return Loaded(sgemm: sgemm, setThreads: st, getThreads: gt, status: status)
+        return Loaded(sgemm: sgemm, sgemv: sgemv, status: status)
     }
 
     /// When true, every `sgemm` call adds its FLOPs and wall time to `profile` (benchmarks).
@@ -128,9 +135,6 @@ public enum BLAS {
         let dt = DispatchTime.now().uptimeNanoseconds - t0
         profileLock.lock(); profileFlops += flops; profileNanos += dt; profileLock.unlock()
     }
-
-    /// Sets the number of OpenBLAS threads.
-    public static func setThreads(_ n: Int) { loaded.setThreads?(Int32(max(1, n))) }
 
     /// Checks `sgemm` on a 67x45x53 product (odd sizes exercise edge kernels) against a plain loop.
     static func verify(_ sgemm: bss_sgemm_fn) -> Bool {
@@ -169,6 +173,39 @@ let portableSgemm: bss_sgemm_fn = { _, ta, tb, m, n, k, alpha, a, lda, b, ldb, b
     }
 }
 
+/// Plain loop with the cblas_sgemv signature (row-major only); the last-resort fallback.
+let portableSgemv: bss_sgemv_fn = { _, ta, m, n, alpha, a, lda, x, incx, beta, y, incy in
+    let trans = ta == Int32(BSS_CBLAS_TRANS)
+    let rows = Int(trans ? n : m), inner = Int(trans ? m : n)
+    for i in 0..<rows {
+        var s: Float = 0
+        for p in 0..<inner {
+            let av = trans ? a![p * Int(lda) + i] : a![i * Int(lda) + p]
+            s += av * x![p * Int(incx)]
+        }
+        let idx = i * Int(incy)
+        y![idx] = alpha * s + (beta == 0 ? 0 : beta * y![idx])
+    }
+}
+
+/// `y = alpha * op(A) * x + beta * y` with a row-major `m x n` matrix `A` (`op(A)` is `Aᵀ` when
+/// `transA`), contiguous `x` and `y`. One matrix-vector product per sample is how the engine
+/// keeps a sample's result independent of the batch it is in (see `BLAS`).
+@inline(__always)
+public func sgemv(transA: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+                  x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+    if m == 0 || n == 0 {
+        // Nothing to sum: y = beta * y over op(A)'s rows, as BLAS does.
+        let rows = transA ? n : m
+        for i in 0..<rows { y[i] = beta == 0 ? 0 : y[i] * beta }
+        return
+    }
+    let t0 = BLAS.profiling ? DispatchTime.now().uptimeNanoseconds : 0
+    defer { if BLAS.profiling { BLAS.record(flops: 2 * m * n, since: t0) } }
+    BLAS.loaded.sgemv(Int32(BSS_CBLAS_ROW_MAJOR), Int32(transA ? BSS_CBLAS_TRANS : BSS_CBLAS_NO_TRANS),
+                      Int32(m), Int32(n), alpha, a, Int32(lda ?? n), x, 1, beta, y, 1)
+}
+
 /// `C = alpha * op(A) * op(B) + beta * C`, row-major. `op(A)` is `m x k`, `op(B)` is `k x n`.
 /// Leading dimensions default to the packed row lengths.
 @inline(__always)
@@ -177,12 +214,14 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   b: UnsafePointer<Float>, ldb: Int? = nil,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
     if m == 0 || n == 0 { return }
+    let lc = ldc ?? n
     if k == 0 {
-        // BLAS would scale C by beta; do it here so callers need no special case.
-        for i in 0..<(m * (ldc ?? n)) { c[i] = beta == 0 ? 0 : c[i] * beta }
+        // BLAS would scale C by beta; do it here so callers need no special case. Only the
+        // m x n block is touched: the row stride lc may run past the end of the last row.
+        for i in 0..<m { for j in 0..<n { c[i * lc + j] = beta == 0 ? 0 : c[i * lc + j] * beta } }
         return
     }
-    let la = lda ?? (transA ? m : k), lb = ldb ?? (transB ? k : n), lc = ldc ?? n
+    let la = lda ?? (transA ? m : k), lb = ldb ?? (transB ? k : n)
     let t0 = BLAS.profiling ? DispatchTime.now().uptimeNanoseconds : 0
     defer { if BLAS.profiling { BLAS.record(flops: 2 * m * n * k, since: t0) } }
     BLAS.loaded.sgemm(Int32(BSS_CBLAS_ROW_MAJOR),

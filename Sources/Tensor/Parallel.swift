@@ -9,9 +9,11 @@ import Foundation
 /// touches it from one thread only. Runs inline (in order, on the caller's thread) when
 /// `threads == 1` or `n < 2`, and when called from inside another `forEach` (no nesting).
 ///
-/// While the workers run, OpenBLAS is switched to one thread: its pthread pool is shared by
-/// every caller, and concurrent multi-threaded sgemm calls contend for it badly (a 16x144x1024
-/// GEMM per sample ran ~10x slower than single-threaded calls). The previous count is restored.
+/// OpenBLAS itself always runs single-threaded (see `BLAS`): all parallelism is ours, so a
+/// per-sample product is the same call whether its sample is alone or in a batch.
+///
+/// Determinism: the chunking depends only on `n` and `threads`, and bodies write disjoint
+/// memory, so results are bit-identical from run to run for a given thread count.
 ///
 /// Default `threads`: the active processor count. The CLI's `--threads` sets it.
 public enum Parallel {
@@ -36,19 +38,30 @@ public enum Parallel {
     /// identifies the worker's scratch slot.
     public static func forEachChunk(_ n: Int, _ body: (Range<Int>, Int) -> Void) {
         if n <= 0 { return }
-        let chunks = inRegion ? 1 : chunkCount(n)
+        let chunks = WorkerFlag.isSet ? 1 : chunkCount(n)
         if chunks == 1 { body(0..<n, 0); return }
-        let blasThreads = BLAS.loaded.getThreads.map { Int($0()) } ?? 1
-        if blasThreads > 1 { BLAS.setThreads(1) }
-        inRegion = true
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            // Marks this thread (a pool worker, or the caller, which runs iterations too) as
+            // inside a region, so a nested `forEach` runs inline instead of oversubscribing.
+            let outer = WorkerFlag.isSet
+            WorkerFlag.isSet = true
             body(chunk(c, of: chunks, n), c)
+            WorkerFlag.isSet = outer
         }
-        inRegion = false
-        if blasThreads > 1 { BLAS.setThreads(blasThreads) }
     }
+}
 
-    /// Set (by the calling thread, before the workers start) while a parallel region runs, so
-    /// a nested `forEach` from a worker runs inline instead of oversubscribing the cores.
-    nonisolated(unsafe) private static var inRegion = false
+/// A per-thread flag: set while the thread runs a chunk of a parallel region. Per thread,
+/// not global, so two unrelated threads can each run their own parallel regions.
+enum WorkerFlag {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        precondition(pthread_key_create(&k, nil) == 0, "pthread_key_create failed")
+        return k
+    }()
+
+    static var isSet: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
 }

@@ -41,20 +41,3 @@ func benchModel(_ arch: String, seed: UInt64) throws -> Model {
     return m
 }
 
-/// `2·m·n·k` for a 1024³ product through our BLAS bridge.
-func sgemmRate(threads: Int) -> Double {
-    let n = 1024
-    var a = [Float](repeating: 0, count: n * n), b = a, c = a
-    var g = SeededGenerator(seed: 1)
-    for i in 0..<a.count { a[i] = g.nextFloat(); b[i] = g.nextFloat() }
-    func once() { a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-        sgemm(m: n, n: n, k: n, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!) } } } }
-    once()
-    var best = Double.infinity
-    for _ in 0..<5 {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<4 { once() }
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / 4)
-    }
-    return 2 * pow(Double(n), 3) / best / 1e9
-}

@@ -26,11 +26,10 @@ while let a = args.next() {
     }
 }
 Parallel.threads = threads
-BLAS.setThreads(threads)
 
 let status = BLAS.status
 print("bss-bench: \(threads) threads, OpenBLAS \(status.coreName) (\(status.choice)), load average \(loadAverage())")
-let ourSgemm = sgemmRate(threads: threads)
+let ourSgemm = BLAS.sgemmRate()
 print(String(format: "sgemm 1024^3: %.1f GFLOP/s", ourSgemm))
 
 var results: [String: (seconds: Double, items: Int)] = [:]

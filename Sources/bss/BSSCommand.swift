@@ -46,14 +46,11 @@ struct UserError: Error {
 
 /// Options shared by every command that runs a model.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Worker threads for kernels and BLAS (default: all cores).")
+    @Option(help: "Worker threads (default: all cores). OpenBLAS itself runs single-threaded on each worker.")
     var threads: Int?
 
     func apply() {
-        if let threads {
-            Parallel.threads = max(1, threads)
-            BLAS.setThreads(threads)
-        }
+        if let threads { Parallel.threads = max(1, threads) }
     }
 }
 

@@ -83,7 +83,11 @@ final class GeneratorParityTests: XCTestCase {
         try check("bss-official.npz", batchSize: 1, expectStatuses: [1, 2, 3])
     }
 
-    /// Reusing one generator (its buffers) across calls changes nothing.
+    /// Reusing one generator (its buffers) across calls changes nothing, and a pair's result
+    /// does not depend on which other pairs share its batch: bit for bit, under whichever
+    /// OpenBLAS kernel is in force. (Before per-sample products, the Haswell kernel gave pairs
+    /// run two at a time other last bits than the same pairs in a batch of 16: OpenBLAS rounds
+    /// a row differently by its position in the product; see `BLAS`.)
     func testRepeatedRunsAreIdentical() throws {
         let ref = try reference("bss-paper.npz")
         let generator = BSSGenerator(teacher: Self.teacher.graph, parameters: .paper)
@@ -99,6 +103,51 @@ final class GeneratorParityTests: XCTestCase {
         let empty = generator.run(x: Tensor(shape: [0, 3, 12, 12]), base: [], target: [])
         XCTAssertEqual(empty.x.shape, [0, 3, 12, 12])
         XCTAssertEqual(empty.logits.shape, [0, 5])
+    }
+
+    /// The batch size and the worker count change the schedule, never the numbers: every pair's
+    /// iterate, status, step count, logits and margin are bit-identical.
+    func testResultsDoNotDependOnBatchSizeOrThreads() throws {
+        let ref = try reference("bss-official.npz")
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        func run(batch: Int, threads: Int) -> BSSBatchResult {
+            Parallel.threads = threads
+            let generator = BSSGenerator(teacher: Self.teacher.graph, parameters: ref.parameters)
+            generator.batchSize = batch
+            return generator.run(x: ref.x, base: ref.base, target: ref.target)
+        }
+        let a = run(batch: 128, threads: 2)
+        for (batch, threads) in [(1, 1), (5, 2), (16, 1), (128, 1)] {
+            let b = run(batch: batch, threads: threads)
+            XCTAssertEqual(a.x, b.x, "batch \(batch), \(threads) threads: x")
+            XCTAssertEqual(a.status, b.status, "batch \(batch), \(threads) threads: status")
+            XCTAssertEqual(a.steps, b.steps, "batch \(batch), \(threads) threads: steps")
+            XCTAssertEqual(a.logits, b.logits, "batch \(batch), \(threads) threads: logits")
+            XCTAssertEqual(a.margins, b.margins, "batch \(batch), \(threads) threads: margins")
+        }
+    }
+
+    /// Inference is per sample: a sample's logits and input gradient are bit-identical alone,
+    /// in a batch of 3 or in a batch of 16, at any position, with 1 or 2 workers.
+    func testInferenceIsBatchInvariant() throws {
+        let ref = try reference("bss-paper.npz")
+        let graph = Self.teacher.graph, per = ref.x.sampleCount
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        let x = ref.x.slice(rows: 0..<16)
+        let generator = BSSGenerator(teacher: graph, parameters: .paper)
+        let base = (0..<16).map { ref.base[$0] }, target = (0..<16).map { ref.target[$0] }
+        let whole = generator.marginGradient(x: x, base: base, target: target)
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (start, count) in [(0, 1), (5, 1), (15, 1), (2, 3), (13, 3)] {
+                let rows = start..<(start + count)
+                let part = generator.marginGradient(x: x.slice(rows: rows), base: Array(base[rows]), target: Array(target[rows]))
+                XCTAssertEqual(part.logits.data, Array(whole.logits.data[(start * 5)..<((start + count) * 5)]), "rows \(rows), \(threads) threads: logits")
+                XCTAssertEqual(part.gradient.data, Array(whole.gradient.data[(start * per)..<((start + count) * per)]), "rows \(rows), \(threads) threads: gradient")
+            }
+        }
     }
 
     /// The parameter presets are the ones bss-algorithm.md gives.

@@ -8,18 +8,26 @@ import TestSupport
 /// `bss inspect`, `predict`, `eval`, `doctor` end to end, and their one-line errors.
 final class CoreCommandTests: XCTestCase {
     func testDoctorNamesTheKernel() throws {
-        let r = try runBSS(["doctor"])
+        let r = try runBSS(["doctor", "--no-timing"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("OpenBLAS core:"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("GFLOP/s"), r.stdout)
         let v = try runBSS(["--version"])
         XCTAssertEqual(v.status, 0)
     }
 
     func testDoctorRespectsTheUsersCoreType() throws {
-        let r = try runBSS(["doctor"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        let r = try runBSS(["doctor", "--threads", "1"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("set by the user"), r.stdout)
         XCTAssertTrue(r.stdout.contains("Haswell"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("GFLOP/s with Haswell"), r.stdout)
+        // What the setting costs: the tool's own choice for this CPU, with its measured rate
+        // (measured in a child process, since OpenBLAS picks its kernels once per process).
+        if let own = BLAS.preferredCoreType(), own != "Haswell" {
+            XCTAssertTrue(r.stdout.contains("the tool would choose"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("GFLOP/s (unset OPENBLAS_CORETYPE to use it)"), r.stdout)
+        }
     }
 
     func testInspectShowsLayersAndParameterCount() throws {

@@ -139,6 +139,38 @@ final class TrainingTests: XCTestCase {
         XCTAssertFalse(DistillFixtures.weights(o.distiller.student).elementsEqual(a, by: ==))
     }
 
+    /// A convolutional student (per-worker weight-gradient partials, BatchNorm) trained twice in
+    /// one process gives the same student and metrics bit for bit, under the kernel in force.
+    func testConvolutionalStudentEpochIsRepeatableInProcess() throws {
+        func config(_ d: URL) throws -> RunConfig {
+            let spec = d.appendingPathComponent("student.json")
+            try Data("""
+                {"format": "bss-architecture", "version": 1, "name": "small-conv", "input_shape": [1, 8, 8], "classes": 10,
+                 "layers": [{"name": "conv1", "type": "conv2d", "in_channels": 1, "out_channels": 6, "kernel": [3, 3], "padding": [1, 1, 1, 1], "bias": false},
+                            {"name": "bn1", "type": "batchnorm", "channels": 6},
+                            {"name": "relu1", "type": "relu"},
+                            {"name": "conv2", "type": "conv2d", "in_channels": 6, "out_channels": 8, "kernel": [3, 3], "stride": [2, 2]},
+                            {"name": "relu2", "type": "relu"},
+                            {"name": "pool", "type": "global_avgpool"},
+                            {"name": "fc", "type": "linear", "in_features": 8, "out_features": 10}]}
+                """.utf8).write(to: spec)
+            var c = DistillFixtures.digitsConfig(d, method: .bss, epochs: 2, fraction: 0.1)
+            c.student = spec.path
+            c.studentArch = nil
+            return c
+        }
+        let a = try DistillRun.prepare(try config(sub("conv-a")))
+        try a.distiller.run()
+        let b = try DistillRun.prepare(try config(sub("conv-b")))
+        try b.distiller.run()
+        let wa = DistillFixtures.weights(a.distiller.student), wb = DistillFixtures.weights(b.distiller.student)
+        XCTAssertEqual(wa.map(\.0), wb.map(\.0))
+        for (x, y) in zip(wa, wb) { XCTAssertEqual(x.1, y.1, "\(x.0) differs between two runs in one process") }
+        func strip(_ h: [EpochMetrics]) -> [EpochMetrics] { h.map { var m = $0; m.seconds = 0; return m } }
+        XCTAssertEqual(strip(a.distiller.history), strip(b.distiller.history))
+        XCTAssertGreaterThan(a.distiller.history[0].bssAccepted, 0)
+    }
+
     func testResumeRefusesChangedInputs() throws {
         let d = sub("changed")
         let data = d.appendingPathComponent("train.npz")

@@ -7,14 +7,23 @@ import Tensor
 /// `initialiseLikePyTorch` or load a state dict.
 ///
 /// Backward: `dx = dy W`, `dW += dyᵀ x`, `db += Σ_n dy_n`.
+///
+/// In `.inference` mode every sample is its own matrix-vector product (`y_n = W x_n + b`,
+/// `dx_n = Wᵀ dy_n`), samples spread over the workers, so a sample's logits and input gradient
+/// are bit-identical whatever batch it is in: BSS pairs, predictions and similarity do not
+/// depend on the batch size or on which pairs share a batch (docs/design.md, "Determinism").
+/// `.training` mode uses one product over the batch (row blocks on the workers), which is
+/// faster and deterministic for a given batch and thread count.
 public final class Linear: Layer {
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: Parameter
     public let bias: Parameter?
 
-    // The last forward input [N, in] (shares storage with the caller's tensor; no copy).
+    // The last forward input [N, in] (shares storage with the caller's tensor; no copy), and
+    // the mode it ran in (backward computes dx per sample after an inference forward).
     private var input = Tensor.zeros([0, 0])
+    private var mode = Mode.inference
 
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) {
         precondition(inFeatures > 0 && outFeatures > 0, "Linear needs positive sizes, got \(inFeatures)->\(outFeatures)")
@@ -42,49 +51,83 @@ public final class Linear: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]                                   // [N, in]
         precondition(x.rank == 2 && x.shape[1] == inFeatures, "Linear(\(summary)) got input \(x.shape)")
-        let n = x.shape[0]
+        let n = x.shape[0], out = outFeatures, inF = inFeatures
         input = x
-        var y = Tensor(shape: [n, outFeatures])             // [N, out]
+        self.mode = mode
+        var y = Tensor(shape: [n, out])                     // [N, out]
         y.data.withUnsafeMutableBufferPointer { yp in
+            let yb = yp.baseAddress!
             if let b = bias {
                 // Broadcast the bias into y, then accumulate the product on top (beta = 1).
                 b.value.data.withUnsafeBufferPointer { bp in
-                    for r in 0..<n { (yp.baseAddress! + r * outFeatures).update(from: bp.baseAddress!, count: outFeatures) }
+                    for r in 0..<n { (yb + r * out).update(from: bp.baseAddress!, count: out) }
                 }
             }
+            let beta: Float = bias == nil ? 0 : 1
             x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in
-                    sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xp.baseAddress!,
-                          b: wp.baseAddress!, beta: bias == nil ? 0 : 1, c: yp.baseAddress!)
+                    let xb = xp.baseAddress!, wb = wp.baseAddress!
+                    if mode == .inference {
+                        Parallel.forEachChunk(n) { rows, _ in
+                            for r in rows { sgemv(m: out, n: inF, a: wb, x: xb + r * inF, beta: beta, y: yb + r * out) }
+                        }
+                    } else {
+                        Linear.rowBlocks(n, work: n * out * inF) { rows in
+                            sgemm(transB: true, m: rows.count, n: out, k: inF, a: xb + rows.lowerBound * inF,
+                                  b: wb, beta: beta, c: yb + rows.lowerBound * out)
+                        }
+                    }
                 }
             }
         }
         return y
     }
 
+    /// Runs `body` over row blocks of `0..<n` on the workers when `work` (multiply-adds) pays
+    /// for it, else once over all rows. The blocks depend only on `n` and the thread count.
+    static func rowBlocks(_ n: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        if work < 1 << 18 { if n > 0 { body(0..<n) }; return }
+        Parallel.forEachChunk(n) { rows, _ in body(rows) }
+    }
+
     public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        let n = input.shape[0]
-        precondition(gradOutput.shape == [n, outFeatures], "Linear backward: gradient \(gradOutput.shape), expected \([n, outFeatures])")
-        var dx = Tensor(shape: [n, inFeatures])             // [N, in] = dy [N, out] · W [out, in]
+        let n = input.shape[0], out = outFeatures, inF = inFeatures
+        precondition(gradOutput.shape == [n, out], "Linear backward: gradient \(gradOutput.shape), expected \([n, out])")
+        var dx = Tensor(shape: [n, inF])                    // [N, in] = dy [N, out] · W [out, in]
         gradOutput.data.withUnsafeBufferPointer { dy in
+            let dyb = dy.baseAddress!
             dx.data.withUnsafeMutableBufferPointer { dxp in
                 weight.value.data.withUnsafeBufferPointer { wp in
-                    sgemm(m: n, n: inFeatures, k: outFeatures, a: dy.baseAddress!, b: wp.baseAddress!, c: dxp.baseAddress!)
+                    let dxb = dxp.baseAddress!, wb = wp.baseAddress!
+                    if mode == .inference {
+                        Parallel.forEachChunk(n) { rows, _ in
+                            for r in rows { sgemv(transA: true, m: out, n: inF, a: wb, x: dyb + r * out, y: dxb + r * inF) }
+                        }
+                    } else {
+                        Linear.rowBlocks(n, work: n * out * inF) { rows in
+                            sgemm(m: rows.count, n: inF, k: out, a: dyb + rows.lowerBound * out, b: wb,
+                                  c: dxb + rows.lowerBound * inF)
+                        }
+                    }
                 }
             }
             guard parameterGradients else { return }
-            // dW [out, in] += dyᵀ [out, N] · x [N, in]
+            // dW [out, in] += dyᵀ [out, N] · x [N, in], by blocks of W's rows: each element is
+            // one sum over the whole batch, whatever the blocking.
             input.data.withUnsafeBufferPointer { xp in
                 weight.grad.data.withUnsafeMutableBufferPointer { gw in
-                    sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy.baseAddress!,
-                          b: xp.baseAddress!, beta: 1, c: gw.baseAddress!)
+                    let xb = xp.baseAddress!, gwb = gw.baseAddress!
+                    Linear.rowBlocks(out, work: n * out * inF) { rows in
+                        sgemm(transA: true, m: rows.count, n: inF, k: n, a: dyb + rows.lowerBound, lda: out,
+                              b: xb, beta: 1, c: gwb + rows.lowerBound * inF)
+                    }
                 }
             }
             if let b = bias {
                 b.grad.data.withUnsafeMutableBufferPointer { gb in
                     for r in 0..<n {
-                        let row = dy.baseAddress! + r * outFeatures
-                        for j in 0..<outFeatures { gb[j] += row[j] }
+                        let row = dyb + r * out
+                        for j in 0..<out { gb[j] += row[j] }
                     }
                 }
             }
