@@ -1,5 +1,5 @@
 """Reference (PyTorch) implementation of BSS generation, shared by the fixture scripts and the
-benchmark. It follows /work/shared/reference/bss-algorithm.md sections 1-2 exactly; see
+benchmark. It follows docs/algorithm.md ("Search loss" to "Target classes") exactly; see
 make_bss_fixtures.py for the precise contract (order of operations, how `steps` is counted).
 
 Also: the synthetic 5-class 3x12x12 data set and the small SmallCNN teachers trained on it.

@@ -1,4 +1,4 @@
-"""BSS reference trajectories (bss-algorithm.md sections 1-2) -> Fixtures/torch/bss-*.npz
+"""BSS reference trajectories (docs/algorithm.md, "Search loss" to "Target classes") -> Fixtures/torch/bss-*.npz
 
 Run from the repository root:   python3 Fixtures/scripts/make_bss_fixtures.py
 Reproducibility: fixed seeds, torch.set_num_threads(1), CPU.
@@ -51,7 +51,7 @@ OFFICIAL MODE (bss_reference.bss_official; attacks/attack_BSS.py):
   2 = another class != GT (crossed elsewhere), 3 = GT (did not cross within 10 steps).
   For a pair that stopped moving at i, argmax f(x_bss) is the argmax that stopped it (!= GT).
   The authors' l2_norm (attacks/helpers.py, not in the stored repo) is taken to be the
-  per-sample L2 norm over all input dimensions, as section 1 of bss-algorithm.md states.
+  per-sample L2 norm over all input dimensions, as docs/algorithm.md ("Notation") states.
 
 Per-run keys:
   x_base [P,3,12,12] f32, base_class [P] i64, target_class [P] i64, status [P] i8,

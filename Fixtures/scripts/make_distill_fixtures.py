@@ -1,4 +1,4 @@
-"""Distillation-step references (bss-algorithm.md sections 2-3) -> Fixtures/distill/
+"""Distillation-step references (docs/algorithm.md, "Base samples" to "Distillation loss") -> Fixtures/distill/
 
 Run from the repository root (CPU, a few seconds):
 

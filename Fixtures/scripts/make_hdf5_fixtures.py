@@ -9,7 +9,7 @@ Outputs (all a few KB) in Fixtures/hdf5/:
   datasets.h5    every numeric dtype the importer meets: float16/32/64, big-endian, ints,
                  h5py bool, Keras-3 opaque bfloat16, scalars, chunked+shuffle+gzip, empty,
                  nested groups
-  attributes.h5  every string-attribute form Keras/h5py write (formats.md 3.6) plus numeric
+  attributes.h5  every string-attribute form Keras/h5py write (docs/formats.md, "HDF5") plus numeric
                  attributes, laid out like a small Keras legacy .h5
   userblock.h5   a file with a 512-byte user block (superblock not at offset 0)
   truncated.h5   the first half of datasets.h5
@@ -76,7 +76,7 @@ def write_fixed_nullterm(obj, name, values, size):
 
 def write_attributes():
     with h5py.File(path("attributes.h5"), "w") as f:
-        # Root attributes as Keras 3 legacy .h5 writes them (formats.md 3.3).
+        # Root attributes as Keras 3 legacy .h5 writes them (docs/formats.md, "Keras files").
         f.attrs["keras_version"] = "3.15.1"                                  # str -> vlen UTF-8
         f.attrs["backend"] = "jax"
         f.attrs["model_config"] = b'{"class_name": "Sequential"}'           # bytes -> vlen ASCII

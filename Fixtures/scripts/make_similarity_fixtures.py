@@ -1,4 +1,4 @@
-"""Boundary-similarity reference (bss-algorithm.md section 4) -> Fixtures/torch/similarity*.
+"""Boundary-similarity reference (docs/algorithm.md, "Boundary similarity") -> Fixtures/torch/similarity*.
 
 Run from the repository root:   python3 Fixtures/scripts/make_similarity_fixtures.py
 Reproducibility: fixed seeds, torch.set_num_threads(1), CPU.

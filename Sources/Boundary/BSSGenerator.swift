@@ -22,7 +22,7 @@ public struct BSSBatchResult {
 }
 
 /// Finds boundary supporting samples for many (sample, base class, target class) pairs at once
-/// (bss-algorithm.md §1).
+/// (docs/algorithm.md, "Step rule", "Stop conditions", "Batched search").
 ///
 /// For each pair, starting at `x_0 = x`, with `L_i = f_b(x_i) − f_k(x_i)` on the teacher's
 /// logits, `a_i = argmax f(x_i)` (first index on ties) and `g_i = ∂L_i/∂x_i`:

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which boundary-supporting-sample search to run (bss-algorithm.md §1).
+/// Which boundary-supporting-sample search to run (docs/algorithm.md, "Paper and official modes").
 ///
 /// - `paper`: the AAAI 2019 paper. A pair stops when it is accepted (`L < 0` and the teacher's
 ///   top class is the target), enters a third class (rejected) or reaches the step limit

@@ -1,9 +1,9 @@
 import NN
 import Tensor
 
-/// Which samples BSS searches start from (bss-algorithm.md §2).
+/// Which samples BSS searches start from (docs/algorithm.md, "Base samples").
 public enum BaseSelection {
-    /// Distillation (section 2): rows both classify correctly; if more than `limit`, the `limit` rows with the
+    /// Distillation: rows both classify correctly; if more than `limit`, the `limit` rows with the
     /// largest sum_{c != y} (p_t(c) - p_s(c))^2 (T = 1), in that order.
     ///
     /// Shapes: logits `[B, C]`, `labels` B classes. At most `limit` qualifying rows are returned

@@ -1,4 +1,4 @@
-// Boundary: boundary supporting samples (BSS) from any imported teacher (bss-algorithm.md §1-2).
+// Boundary: boundary supporting samples (BSS) from any imported teacher (docs/algorithm.md).
 //
 // - BSSParameters / BSSMode / StepNorm / BSSStatus: what a search is and how a pair ends.
 // - BSSGenerator: the batched search (one teacher forward + one input-gradient backward per step).

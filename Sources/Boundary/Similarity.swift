@@ -1,7 +1,7 @@
 import NN
 import Tensor
 
-/// Boundary similarity of two classifiers A and B, MagSim and AngSim (bss-algorithm.md §4).
+/// Boundary similarity of two classifiers A and B, MagSim and AngSim (docs/algorithm.md, "Boundary similarity").
 ///
 /// For base samples both models classify correctly and target classes `k`, the BSS of each
 /// model is searched from the same `(x_n, k)` with the same algorithm and parameters (one

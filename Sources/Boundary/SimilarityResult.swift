@@ -1,7 +1,7 @@
 import Foundation
 
 /// The per-pair outcome of comparing the decision boundaries of two models A and B
-/// (bss-algorithm.md §4), and the similarity it gives.
+/// (docs/algorithm.md, "Boundary similarity"), and the similarity it gives.
 ///
 /// For every attempted (base sample `x_n`, target class `k`) pair: whether each model's BSS
 /// search was accepted, the distances `‖d_A‖`, `‖d_B‖` of its BSS from the start

@@ -1,7 +1,7 @@
 import NN
 import Tensor
 
-/// Target classes `k` for base samples (bss-algorithm.md §2).
+/// Target classes `k` for base samples (docs/algorithm.md, "Target classes").
 ///
 /// Sampling uses the teacher's probabilities at temperature 1, `p = softmax(f)` `[N, C]`:
 ///

@@ -4,7 +4,7 @@
 // H5open() and read a global), the H5F_ACC_* flags, H5T_VARIABLE/H5S_UNLIMITED (negative
 // casts), or the versioned macro names (H5Literate, H5Dvlen_reclaim, ...). Everything here
 // is a thin accessor so the Swift side never hard-codes a value that differs between HDF5
-// releases. See /work/shared/reference/formats.md §5.
+// releases. See docs/formats.md, "HDF5".
 #ifndef BSS_CHDF5_SHIM_H
 #define BSS_CHDF5_SHIM_H
 
@@ -195,7 +195,7 @@ static inline herr_t sh5_reclaim(hid_t type, hid_t space, void *buf) {
 }
 
 /// An IEEE half-precision little-endian file type. HDF5 < 1.14.4 has no predefined one;
-/// this layout is what h5py writes for numpy float16 (formats.md §5.5). Caller closes it.
+/// this layout is what h5py writes for numpy float16 (docs/formats.md, "HDF5"). Caller closes it.
 static inline hid_t sh5_make_f16le(void) {
     hid_t t = H5Tcopy(H5T_IEEE_F32LE);
     if (t < 0) return t;

@@ -8,7 +8,7 @@ import Tensor
 ///
 /// Per `run()`: teacher forward on the batch (inference mode, not cached), then a
 /// `DistillationStep` (student forward in training mode, `CE + α·KD`, backward; base selection
-/// of `bssPerBatch` rows among those the **teacher** classifies correctly, by the §2 score — a
+/// of `bssPerBatch` rows among those the **teacher** classifies correctly, by the score of docs/algorithm.md, "Base samples" — a
 /// fixed-size workload, since a random student gets few rows right; one target per row from
 /// `p_t(k)/(1 − p_t(b))`; a paper-mode search through the teacher; a teacher forward on the
 /// samples; the student forward and backward on **all** of them; one SGD step). With
@@ -51,7 +51,7 @@ public final class DistillBenchmarkStep {
     private var lastTeacherLogits = Tensor.zeros([0])
 
     /// Rows the teacher classifies correctly; past `limit`, the `limit` with the largest
-    /// `Σ_{c≠y} (p_t(c) − p_s(c))²` (§2's score; ties: lower row first).
+    /// `Σ_{c≠y} (p_t(c) − p_s(c))²` (the base-sample score; ties: lower row first).
     static func teacherCorrectRows(teacherLogits t: Tensor, studentLogits s: Tensor, labels y: [Int], limit: Int) -> [Int] {
         let top = argmax(rows: t), c = t.shape[1]
         let rows = y.indices.filter { top[$0] == y[$0] }

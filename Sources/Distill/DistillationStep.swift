@@ -21,7 +21,7 @@ public struct BoundarySamples {
     }
 }
 
-/// One distillation training step (bss-algorithm.md §2–3), the unit the training loop and the
+/// One distillation training step (docs/algorithm.md, "Base samples" to "Distillation loss"), the unit the training loop and the
 /// benchmark run.
 ///
 /// For a batch `x` `[B] + inputShape` with labels `y` and the teacher's logits `t = f_t(x)`:

@@ -1,7 +1,7 @@
 import Boundary
 import Foundation
 
-/// What the student learns from (bss-algorithm.md §3).
+/// What the student learns from (docs/algorithm.md, "Distillation loss").
 ///
 /// - `original`: cross-entropy on the labels only (no teacher);
 /// - `hinton`: `CE + α·KD_T` on the clean batch;
@@ -31,7 +31,7 @@ public enum WeightSchedule: Equatable, Sendable {
 /// Every setting of one `bss distill` run: files, method, optimiser, schedules, BSS search,
 /// augmentation, seed.
 ///
-/// Defaults are the authors' CIFAR-10 recipe (bss-algorithm.md §3): method `bss`, 80 epochs,
+/// Defaults are the authors' CIFAR-10 recipe (docs/algorithm.md, "Training recipe"): method `bss`, 80 epochs,
 /// batch 256, SGD lr 0.1 (divided by 10 after 50 % and 75 % of the epochs), momentum 0.9,
 /// weight decay 1e-4, `T = 3`, `alpha` 4 → 1, `beta` 2 → 0 by 75 %, 64 BSS per batch, paper-mode
 /// search. Every field is a key of a YAML/JSON run config and a flag (`batch_size` ↔

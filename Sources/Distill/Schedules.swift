@@ -1,6 +1,6 @@
 import Foundation
 
-/// Per-epoch values of the loss weights and the learning rate (bss-algorithm.md §3).
+/// Per-epoch values of the loss weights and the learning rate (docs/algorithm.md, "Schedules").
 ///
 /// Epochs are numbered `e = 1 … E`.
 ///

@@ -21,7 +21,7 @@ import Tensor
 ///
 /// Keras flattens channels-last, so a PyTorch-order `Flatten` of a multi-channel map feeding
 /// a Linear (directly or through element-wise activations/dropout) gets that Linear's input
-/// columns permuted to the `(h, w, c)` order — formats.md §4.4. Anything else
+/// columns permuted to the `(h, w, c)` order (docs/formats.md, "Flatten order"). Anything else
 /// (ShortcutA, padded max pooling, reshapes, flattened features feeding other layers) is
 /// refused with the node named. The result is checked before anything is written: the twin,
 /// built from the generated config by the Keras importer, must compute the model's outputs.

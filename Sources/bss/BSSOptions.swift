@@ -2,7 +2,7 @@ import ArgumentParser
 import Boundary
 import Foundation
 
-/// The BSS search flags shared by `bss generate` and `bss similarity` (bss-algorithm.md §1):
+/// The BSS search flags shared by `bss generate` and `bss similarity` (docs/algorithm.md, "Step rule"):
 /// a mode's defaults, then each value given.
 struct BSSOptions: ParsableArguments {
     @Option(help: ArgumentHelp("paper (the default: accept / reject-other-class / reject-step-limit) or official (the authors' code).",

@@ -11,7 +11,7 @@ struct DistillCommand: ParsableCommand {
         commandName: "distill",
         abstract: "Distil a student from a teacher (original, hinton or bss) and export it in its own format.",
         discussion: """
-            Loss (bss-algorithm.md §3): CE(s(x), y) + alpha·KD_T(s(x), t(x)) + beta·KD_T(s(x~), t(x~)), \
+            Loss (see docs/algorithm.md): CE(s(x), y) + alpha·KD_T(s(x), t(x)) + beta·KD_T(s(x~), t(x~)), \
             KD_T = -mean Σ softmax(t/T)·log_softmax(s/T) (no T² factor); x~ are boundary supporting \
             samples found from the batch's base samples (teacher and student both correct, at most \
             --bss-per-batch, ranked by off-label disagreement) towards target classes drawn from the \

@@ -6,7 +6,7 @@ import NN
 import Tensor
 
 /// `bss similarity A B --data DATA` (or `--a-bss F --b-bss G`): how close two models' decision
-/// boundaries are, MagSim and AngSim (bss-algorithm.md §4).
+/// boundaries are, MagSim and AngSim (docs/algorithm.md, "Boundary similarity").
 struct Similarity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare the decision boundaries of two models: MagSim and AngSim over boundary supporting samples.",

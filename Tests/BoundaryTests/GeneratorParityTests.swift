@@ -150,7 +150,7 @@ final class GeneratorParityTests: XCTestCase {
         }
     }
 
-    /// The parameter presets are the ones bss-algorithm.md gives.
+    /// The parameter presets are the ones docs/algorithm.md, "Step rule", gives.
     func testPresets() {
         XCTAssertEqual(BSSParameters.paper, BSSParameters(mode: .paper, eta: 1, eps: 1e-4, maxSteps: 10, stepNorm: .l2sq, clip: nil))
         XCTAssertEqual(BSSParameters.official, BSSParameters(mode: .official, eta: 0.3, eps: 1e-4, maxSteps: 10, stepNorm: .l2, clip: -2.5...2.5))

@@ -6,7 +6,7 @@ import NN
 import Tensor
 import TestSupport
 
-/// `BoundarySimilarity` (bss-algorithm.md §4): a model against itself and against a copy with
+/// `BoundarySimilarity` (docs/algorithm.md, "Boundary similarity"): a model against itself and against a copy with
 /// doubled logits scores 1 and 1; two linear classifiers give the analytic values; the PyTorch
 /// reference pair (Fixtures/torch/similarity*.npz) gives the same P, MagSim and AngSim.
 final class SimilarityTests: XCTestCase {

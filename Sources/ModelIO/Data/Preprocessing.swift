@@ -25,7 +25,7 @@ extension DataLoader {
 
         /// Named normalisations for `--normalize NAME`: integer pixels / 255, then mean/std.
         ///
-        /// - `cifar10`: the paper's CIFAR-10 runs (bss-algorithm.md §3): mean (0.4914, 0.4822,
+        /// - `cifar10`: the paper's CIFAR-10 runs (docs/algorithm.md, "Training recipe"): mean (0.4914, 0.4822,
         ///   0.4465), std (0.2023, 0.1994, 0.2010).
         /// - `mnist`: the usual PyTorch MNIST normalisation: mean 0.1307, std 0.3081.
         public static let presets: [String: (mean: [Float], std: [Float])] = [

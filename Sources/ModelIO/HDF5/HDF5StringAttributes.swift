@@ -12,7 +12,7 @@ public enum HDF5StringForm: Sendable {
     case fixedASCII
 }
 
-// String attributes in every form Keras and h5py write (formats.md §3.6). HDF5 1.10 cannot
+// String attributes in every form Keras and h5py write (docs/formats.md, "HDF5"). HDF5 1.10 cannot
 // convert ASCII <-> UTF-8 nor fixed <-> variable length, so every read builds its memory type
 // from the file type's own cset and length kind; bytes are decoded as UTF-8 in all cases.
 extension HDF5File {

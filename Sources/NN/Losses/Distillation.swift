@@ -2,7 +2,7 @@ import Foundation
 import Tensor
 
 /// Hinton-style distillation loss at temperature `T`, averaged over the batch, **without** the
-/// `T²` factor (as in the BSS authors' code; see bss-algorithm.md §3).
+/// `T²` factor (as in the BSS authors' code; see docs/algorithm.md, "Distillation loss").
 ///
 ///     KD_T(s, t) = −(1/N) Σ_n Σ_c softmax(t_n/T)_c · log_softmax(s_n/T)_c
 ///     dKD/ds_n   = (softmax(s_n/T) − softmax(t_n/T)) / (T · N)

@@ -1,6 +1,6 @@
 import Tensor
 
-/// The BSS search loss per sample: `L_k(x) = f_b(x) − f_k(x)` (bss-algorithm.md §1).
+/// The BSS search loss per sample: `L_k(x) = f_b(x) − f_k(x)` (docs/algorithm.md, "Search loss").
 ///
 /// Positive while a sample is on its base class' side, zero on the b/k boundary, negative past it.
 /// Shapes: `logits` `[N, C]`, `base`, `target` N class indices each → N margins.
