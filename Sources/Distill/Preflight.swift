@@ -84,14 +84,14 @@ public enum Preflight {
         let ext = url.pathExtension.lowercased()
         let fromKeras = student.format == .kerasH5 || student.format == .kerasArchive
         switch ext {
-        case "npz", "h5", "hdf5": break
+        case "npz", "safetensors", "h5", "hdf5": break
         case "keras" where fromKeras: break
         case "keras":
             throw ModelIOError(.unsupported, file: out,
-                               "the student '\(student.architectureName)' did not come from Keras, so it cannot be written as a .keras model; write a state dict (.npz or .h5)")
+                               "the student '\(student.architectureName)' did not come from Keras, so it cannot be written as a .keras model; write a state dict (.npz, .safetensors or .h5)")
         default:
             throw ModelIOError(.unsupported, file: out,
-                               "cannot write '.\(url.pathExtension)'; the student goes to .npz or .h5 (state dict)\(fromKeras ? ", or .h5/.keras (Keras model)" : "")")
+                               "cannot write '.\(url.pathExtension)'; the student goes to .npz, .safetensors or .h5 (state dict)\(fromKeras ? ", or .h5/.keras (Keras model)" : "")")
         }
         var isDirectory: ObjCBool = false
         let dir = url.deletingLastPathComponent().path

@@ -184,13 +184,13 @@ extension RunConfig {
     }
 
     static let fileKeys: [ConfigKey] = [
-        fileKey("teacher", "teacher model file (.h5/.keras, or .npz/.h5 state dict with teacher_arch)", \.teacher),
+        fileKey("teacher", "teacher model file (.h5/.keras, or .npz/.safetensors/.h5 state dict with teacher_arch)", \.teacher),
         fileKey("teacher_arch", "architecture of a weight-only teacher: preset or JSON spec", \.teacherArch),
         fileKey("student", "student model file, or an architecture (preset or JSON spec) for fresh weights", \.student),
         fileKey("student_arch", "architecture of a weight-only student file", \.studentArch),
         fileKey("data", "training data (.npz/.h5 with x, y; CIFAR-10 batches; IDX)", \.data),
         fileKey("val", "validation data, evaluated after every epoch", \.val),
-        fileKey("out", "trained student: .npz/.h5 state dict, or .h5/.keras for a Keras student", \.out),
+        fileKey("out", "trained student: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student", \.out),
         ConfigKey(name: "data_layout", help: "layout of images in data/val: nchw or nhwc (default: the teacher's)",
                   set: { c, v in
                       guard let s = try Read.string(v) else { c.dataLayout = nil; return }

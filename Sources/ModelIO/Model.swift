@@ -14,6 +14,8 @@ public enum DataLayout: String, Sendable, CaseIterable {
 public enum ModelFormat: String, Sendable {
     /// PyTorch `state_dict` saved with `numpy.savez`.
     case stateDictNPZ = "PyTorch state dict (.npz)"
+    /// PyTorch `state_dict` saved with `safetensors.torch.save_file`.
+    case stateDictSafeTensors = "PyTorch state dict (.safetensors)"
     /// PyTorch `state_dict` saved as HDF5 datasets named by key.
     case stateDictHDF5 = "PyTorch state dict (.h5)"
     /// Keras full model, legacy HDF5 (`model.save("m.h5")`).

@@ -5,6 +5,7 @@ import Tensor
 /// Opens any model file the tool understands.
 ///
 /// - `.npz`: a PyTorch state dict; needs `arch` (a preset name or a JSON spec path).
+/// - `.safetensors`: a PyTorch state dict (`SafeTensors`); needs `arch`.
 /// - `.h5`: a Keras full model when it has a `model_config` attribute, else a state dict
 ///   stored as HDF5 datasets named by key (needs `arch`).
 /// - `.keras`: a Keras 3 archive.
@@ -45,13 +46,15 @@ public enum ModelLoader {
             }
             let entries = try Npz.read(url)
             return try fromStateDict(StateDict(entries: entries), arch: arch, file: path, format: .stateDictNPZ)
+        case "safetensors":
+            return try loadSafeTensors(url, path: path, arch: arch)
         case "h5", "hdf5":
             // A state dict stored as HDF5 datasets (StateDictHDF5.swift). Keras full models
             // (a `model_config` root attribute) must be claimed before this point.
             return try loadStateDictHDF5(url, path: path, arch: arch)
         default:
             throw ModelIOError(.unsupported, file: path,
-                               "unknown model file type '.\(url.pathExtension)'; expected .npz (state dict), .h5 or .keras")
+                               "unknown model file type '.\(url.pathExtension)'; expected .npz or .safetensors (state dict), .h5 or .keras")
         }
     }
 

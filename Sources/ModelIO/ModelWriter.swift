@@ -6,6 +6,7 @@ import NN
 /// | extension | model from Keras (`.h5`/`.keras`) | model from a preset, spec or state dict |
 /// |---|---|---|
 /// | `.npz` | PyTorch state dict + architecture spec (`.json`) | PyTorch state dict |
+/// | `.safetensors` | the same, as safetensors (`SafeTensors`) | PyTorch state dict, as safetensors |
 /// | `.h5`, `.hdf5` | Keras full model (`KerasExport`) | HDF5 state dict (`StateDictHDF5`) |
 /// | `.keras` | Keras 3 archive (`KerasExport`) | Keras 3 archive with a generated config (`KerasConfigGenerator`) |
 ///
@@ -20,7 +21,8 @@ import NN
 /// from a spec (a Keras import) the architecture is written too, as a spec (`ArchitectureSpec.of`,
 /// `input_layout: "nhwc"` for Keras models) to `specURL` or, by default, the output path with
 /// the extension `.json`; the pair loads back with `--arch <that .json>`. Passing `specURL`
-/// writes the spec for any model.
+/// writes the spec for any model. A `.safetensors` file gets `__metadata__`: the one of the file
+/// the model was read from, if any, plus `format: pt` when it names no format.
 ///
 /// Nothing is written unless everything can be: every check (extension, spec derivation,
 /// string-free state dict) runs before the first byte, each file goes to a temporary file next
@@ -50,20 +52,25 @@ public enum ModelWriter {
             if target == .keras {
                 throw ModelIOError(.unsupported, file: url.relativePath, "a .npz file holds a state dict; write a Keras model to .h5 or .keras")
             }
-            return try writeStateDict(model, to: url, hdf5: false, specURL: specURL, fromKeras: fromKeras)
+            return try writeStateDict(model, to: url, container: .npz, specURL: specURL, fromKeras: fromKeras)
+        case "safetensors":
+            if target == .keras {
+                throw ModelIOError(.unsupported, file: url.relativePath, "a .safetensors file holds a state dict; write a Keras model to .h5 or .keras")
+            }
+            return try writeStateDict(model, to: url, container: .safeTensors, specURL: specURL, fromKeras: fromKeras)
         case "h5", "hdf5":
             if target == .stateDict || (target == nil && !fromKeras) {
-                return try writeStateDict(model, to: url, hdf5: true, specURL: specURL, fromKeras: fromKeras)
+                return try writeStateDict(model, to: url, container: .hdf5, specURL: specURL, fromKeras: fromKeras)
             }
             return try writeKeras(model, to: url, specURL: specURL, fromKeras: fromKeras)
         case "keras":
             if target == .stateDict {
-                throw ModelIOError(.unsupported, file: url.relativePath, "a .keras file is a Keras model; write a state dict to .npz or .h5")
+                throw ModelIOError(.unsupported, file: url.relativePath, "a .keras file is a Keras model; write a state dict to .npz, .safetensors or .h5")
             }
             return try writeKeras(model, to: url, specURL: specURL, fromKeras: fromKeras)
         default:
             throw ModelIOError(.unsupported, file: url.relativePath,
-                               "cannot write '.\(url.pathExtension)' files; expected .npz or .h5 (state dict), or .h5/.keras (Keras model)")
+                               "cannot write '.\(url.pathExtension)' files; expected .npz, .safetensors or .h5 (state dict), or .h5/.keras (Keras model)")
         }
     }
 
@@ -74,10 +81,17 @@ public enum ModelWriter {
 
     // MARK: - State dicts
 
-    private static func writeStateDict(_ model: Model, to url: URL, hdf5: Bool, specURL: URL?,
+    /// The file formats a state dict is written in.
+    private enum Container: String {
+        case npz, hdf5 = "HDF5", safeTensors = "safetensors"
+    }
+
+    private static func writeStateDict(_ model: Model, to url: URL, container: Container, specURL: URL?,
                                        fromKeras: Bool) throws -> Report {
         var report = Report()
-        let stateDict = StateDict(model: model)
+        var stateDict = StateDict(model: model)
+        let kept = SafeTensors.metadata(of: model)
+        if container == .safeTensors { stateDict.metadata = SafeTensors.metadataForWriting(kept) }
         // Plan the spec before writing anything: deriving it may fail (a layer with no spec type).
         var specData: Data?
         var specTarget: URL?
@@ -94,15 +108,15 @@ public enum ModelWriter {
         }
         let arrays = stateDict.entries.count
         let bn = stateDict.entries.filter { $0.key.hasSuffix(".num_batches_tracked") }.count
-        let what = "PyTorch state dict (\(hdf5 ? "HDF5" : "npz")): \(arrays) arrays, float32"
+        let what = "PyTorch state dict (\(container.rawValue)): \(arrays) arrays, float32"
             + (bn > 0 ? ", \(bn) num_batches_tracked as 0-d int64" : "")
         // The spec is renamed into place inside the weights' atomic write, so a failure in
         // either leaves the weights untouched.
         try AtomicFile.write(to: url) { temporary in
-            if hdf5 {
-                try StateDictHDF5.write(stateDict, to: temporary)
-            } else {
-                try Npz.write(stateDict.entries, to: temporary)
+            switch container {
+            case .npz: try Npz.write(stateDict.entries, to: temporary)
+            case .hdf5: try StateDictHDF5.write(stateDict, to: temporary)
+            case .safeTensors: try SafeTensors.write(stateDict.entries, metadata: stateDict.metadata, to: temporary)
             }
             if let specData, let specTarget {
                 try AtomicFile.write(to: specTarget) { specTemporary in
@@ -122,8 +136,14 @@ public enum ModelWriter {
             if model.softmaxSplitOff {
                 report.conversions.append("the Keras model's final softmax is not stored: the written model outputs logits")
             }
-        } else if model.format == .stateDictNPZ || model.format == .stateDictHDF5 {
+        } else if [.stateDictNPZ, .stateDictHDF5, .stateDictSafeTensors].contains(model.format) {
             report.conversions.append("none: the state dict was loaded strictly into '\(model.architectureName)' and written back under the same keys")
+        }
+        if let metadata = stateDict.metadata {
+            report.conversions.append("safetensors __metadata__: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+                                      + (kept.map { " (\($0.count) kept from \(model.file ?? "the input")\($0["format"] == nil ? ", format=pt added" : ""))" } ?? ""))
+        } else if let kept, !kept.isEmpty {
+            report.conversions.append("the input's safetensors __metadata__ (\(kept.count) entr\(kept.count == 1 ? "y" : "ies")) is not written: .\(url.pathExtension) has no place for it")
         }
         return report
     }

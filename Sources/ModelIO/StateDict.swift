@@ -10,8 +10,16 @@ import Tensor
 /// `DataParallel` is stripped.
 public struct StateDict {
     public var entries: [(key: String, array: NumpyArray)]
+    /// A `.safetensors` file's `__metadata__` (nil for formats without one), kept for writing back.
+    public var metadata: [String: String]?
+    /// What reading changed in the stored arrays (e.g. bfloat16 widened to float32); empty when
+    /// the arrays are exactly as stored.
+    public var readConversions: [String] = []
 
-    public init(entries: [(key: String, array: NumpyArray)]) { self.entries = entries }
+    public init(entries: [(key: String, array: NumpyArray)], metadata: [String: String]? = nil) {
+        self.entries = entries
+        self.metadata = metadata
+    }
 
     /// Copies the arrays into `model`'s parameters, checking keys and shapes.
     public func load(into model: Model, file: String) throws {

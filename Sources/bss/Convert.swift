@@ -5,9 +5,9 @@ import ModelIO
 /// `bss convert IN OUT [--arch SPEC]`: rewrite a model in another file format.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a model between PyTorch state dicts (.npz, .h5) and Keras files (.h5, .keras).",
+        abstract: "Convert a model between PyTorch state dicts (.npz, .safetensors, .h5) and Keras files (.h5, .keras).",
         discussion: """
-            The output format follows OUT's extension: .npz → PyTorch state dict; .h5 → Keras full model \
+            The output format follows OUT's extension: .npz or .safetensors → PyTorch state dict; .h5 → Keras full model \
             for a model imported from Keras, else an HDF5 state dict (one dataset per key); .keras → Keras 3 \
             archive. --to state-dict / --to keras picks the other kind for .h5.
             A Keras model written as a state dict also gets its architecture as a JSON spec (OUT with the \
@@ -15,16 +15,18 @@ struct Convert: ParsableCommand {
             A preset/spec model written as a Keras file gets a generated Keras config (chain-like graphs of \
             Dense, Conv2D, BatchNorm, activations, pooling, Flatten, Dropout, Add, ZeroPadding; the Keras \
             model takes NHWC input). The CIFAR ResNets' option-A shortcut has no Keras form and is refused.
-            Between state-dict files without --arch, the arrays are copied verbatim (bit for bit); with \
-            --arch they are first loaded strictly into that architecture.
+            Between state-dict files without --arch, the arrays are copied verbatim (bit for bit; safetensors \
+            BF16/F8 tensors are widened to float32 exactly); with --arch they are first loaded strictly into \
+            that architecture. A .safetensors output keeps the __metadata__ of a .safetensors input and \
+            gets format=pt when it names no format.
             Nothing is written when the model cannot be expressed in the target format, and every file \
             is written to a temporary file next to its target, then renamed into place.
             """)
 
-    @Argument(help: "Input model: .npz or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Argument(help: "Input model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
     var input: String
 
-    @Argument(help: "Output file: .npz, .h5 or .keras.")
+    @Argument(help: "Output file: .npz, .safetensors, .h5 or .keras.")
     var output: String
 
     @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (cifar-resnet8..110, mlp:I-H-C) or a JSON spec path.")
@@ -55,12 +57,26 @@ struct Convert: ParsableCommand {
         let target = to.flatMap(ModelWriter.Target.init(rawValue:))
         // State dict to state dict without an architecture: a pure format change.
         if arch == nil, specOut == nil, target != .keras,
-           StateDict.isStateDictFile(inURL), ["npz", "h5", "hdf5"].contains(outURL.pathExtension.lowercased()) {
-            let sd = try StateDict.read(from: inURL)
+           StateDict.isStateDictFile(inURL), ["npz", "safetensors", "h5", "hdf5"].contains(outURL.pathExtension.lowercased()) {
+            var sd = try StateDict.read(from: inURL)
+            let outExt = outURL.pathExtension.lowercased()
+            let kept = sd.metadata
+            if outExt == "safetensors" { sd.metadata = SafeTensors.metadataForWriting(kept) }
             try sd.write(to: outURL)
-            say("wrote \(output): PyTorch state dict (\(outURL.pathExtension.lowercased() == "npz" ? "npz" : "HDF5")), \(sd.entries.count) arrays")
+            let container = ["npz": "npz", "safetensors": "safetensors"][outExt] ?? "HDF5"
+            say("wrote \(output): PyTorch state dict (\(container)), \(sd.entries.count) arrays")
             say("conversions:")
-            say("  - none: keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
+            if sd.readConversions.isEmpty {
+                say("  - none: keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
+            } else {
+                for c in sd.readConversions { say("  - \(c)") }
+                say("  - otherwise keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
+            }
+            if let metadata = sd.metadata, outExt == "safetensors" {
+                say("  - safetensors __metadata__: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            } else if let kept, !kept.isEmpty {
+                say("  - the input's safetensors __metadata__ (\(kept.count) entr\(kept.count == 1 ? "y" : "ies")) is not written: .\(outExt) has no place for it")
+            }
             return
         }
         let model = try ModelLoader.load(input, arch: arch)

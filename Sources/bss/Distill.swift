@@ -22,20 +22,20 @@ struct DistillCommand: ParsableCommand {
             flags override the file. Next to OUT the run writes OUT-stem.config.yaml (the resolved \
             config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
             every epoch); --resume DIR continues an interrupted run and ends with the same student.
-            --student is a model file (Keras .h5/.keras; .npz/.h5 state dict with --student-arch) or an \
+            --student is a model file (Keras .h5/.keras; .npz/.safetensors/.h5 state dict with --student-arch) or an \
             architecture (preset such as cifar-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
             weights initialised from --seed. A Keras student is written back as .h5/.keras, any student \
-            as a PyTorch state dict (.npz or .h5) with BatchNorm statistics and num_batches_tracked.
+            as a PyTorch state dict (.npz, .safetensors or .h5) with BatchNorm statistics and num_batches_tracked.
             """)
 
     // Files.
-    @Option(help: "Teacher model: Keras .h5/.keras, or a .npz/.h5 state dict with --teacher-arch.") var teacher: String?
+    @Option(help: "Teacher model: Keras .h5/.keras, or a .npz/.safetensors/.h5 state dict with --teacher-arch.") var teacher: String?
     @Option(help: "Architecture of a weight-only teacher: preset or JSON spec.") var teacherArch: String?
     @Option(help: "Student model file, or an architecture (preset or JSON spec) for fresh weights.") var student: String?
     @Option(help: "Architecture of a weight-only student file.") var studentArch: String?
     @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10 batches, IDX files.") var data: String?
     @Option(help: "Validation data, evaluated after every epoch.") var val: String?
-    @Option(help: "Output: .npz/.h5 state dict, or .h5/.keras for a Keras student.") var out: String?
+    @Option(help: "Output: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student.") var out: String?
     @Option(help: "Layout of images in the data: nchw or nhwc (default: the teacher's).") var dataLayout: String?
     @Option(help: "Multiply inputs by this factor after reading, e.g. 1/255.") var scale: String?
     @Option(help: "Per-channel normalisation: cifar10, mnist, or MEAN1,...:STD1,...") var normalize: String?

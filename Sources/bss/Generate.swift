@@ -27,7 +27,7 @@ struct Generate: ParsableCommand {
           logits = teacher(torch.from_numpy(d["x_bss"]))  # Keras: model(d["x_bss"])
         """)
 
-    @Option(help: "Teacher model: .npz or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Option(help: "Teacher model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
     var teacher: String
 
     @Option(name: .customLong("arch"), help: "Teacher architecture for weight-only files: a preset or a JSON spec path.")

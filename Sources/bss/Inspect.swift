@@ -24,11 +24,16 @@ struct Inspect: ParsableCommand {
             say(jsonString(["file": m.file ?? "", "format": m.format.rawValue, "architecture": m.architectureName,
                             "input_shape": g.inputShape, "input_layout": m.inputLayout.rawValue, "classes": m.classes,
                             "parameters": g.parameterCount, "layers": layers, "conversions": m.conversions,
-                            "softmax_split_off": m.softmaxSplitOff]))
+                            "softmax_split_off": m.softmaxSplitOff]
+                            .merging(SafeTensors.metadata(of: m).map { ["safetensors_metadata": $0] } ?? [:]) { a, _ in a }))
             return
         }
         say("model:        \(m.file ?? m.architectureName)")
         say("format:       \(m.format.rawValue)")
+        if let metadata = SafeTensors.metadata(of: m) {
+            say("metadata:     " + (metadata.isEmpty ? "(empty __metadata__)"
+                                    : metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
+        }
         say("architecture: \(m.architectureName)")
         say("input:        \(g.inputShape) per sample (engine layout NCHW; data read as \(m.inputLayout.rawValue.uppercased()) by default)")
         say("classes:      \(m.classes)")

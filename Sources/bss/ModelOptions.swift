@@ -4,7 +4,7 @@ import ModelIO
 
 /// `MODEL [--arch SPEC]`: a model file and, for weight-only files, its architecture.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "Model file: .npz or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
     var model: String
 
     @Option(name: .customLong("arch"), help: "Architecture: a preset (cifar-resnet8..110, mlp:I-H-C) or a JSON spec path.")

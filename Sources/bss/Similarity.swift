@@ -27,7 +27,7 @@ struct Similarity: ParsableCommand {
             the distance distributions and a scatter of ||d_A|| against ||d_B|| coloured by cosine.
             """)
 
-    @Argument(help: "Model A (the reference, e.g. the teacher): .npz/.h5 state dict (with --a-arch), Keras .h5 or .keras.")
+    @Argument(help: "Model A (the reference, e.g. the teacher): .npz/.safetensors/.h5 state dict (with --a-arch), Keras .h5 or .keras.")
     var a: String?
 
     @Argument(help: "Model B, any importable model with the same classes and as many input values.")

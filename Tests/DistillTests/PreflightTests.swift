@@ -93,7 +93,7 @@ final class PreflightTests: XCTestCase {
         c.out = dir.appendingPathComponent("student.keras").path
         assertFails(c, mentions: ["student.keras", "did not come from Keras"])
         c.out = dir.appendingPathComponent("student.pt").path
-        assertFails(c, mentions: ["student.pt", ".npz or .h5"])
+        assertFails(c, mentions: ["student.pt", ".npz, .safetensors or .h5"])
         c.out = dir.appendingPathComponent("no/such/dir/student.npz").path
         assertFails(c, mentions: ["does not exist"])
     }
