@@ -60,7 +60,7 @@ public enum PairSelection {
         var start = 0
         while start < n, rows.count < (limit ?? Int.max) {
             let end = min(n, start + max(1, batchSize))
-            let chunk = teacher.forward(x.slice(rows: start..<end), mode: .inference)
+            let chunk = teacher.forward(x.slice(rows: start..<end), mode: .inference, keepForBackward: false)
             let top = argmax(rows: chunk)
             for r in start..<end where rows.count < (limit ?? Int.max) {
                 let predicted = top[r - start]

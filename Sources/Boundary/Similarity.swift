@@ -69,9 +69,9 @@ public final class BoundarySimilarity {
         var start = 0
         while start < n, out.rows.count < limit {
             let end = min(n, start + max(1, batchSize))
-            let la = a.forward(xA.slice(rows: start..<end), mode: .inference)
+            let la = a.forward(xA.slice(rows: start..<end), mode: .inference, keepForBackward: false)
             let topA = argmax(rows: la)
-            let topB = argmax(rows: b.forward(xB.slice(rows: start..<end), mode: .inference))
+            let topB = argmax(rows: b.forward(xB.slice(rows: start..<end), mode: .inference, keepForBackward: false))
             for r in start..<end {
                 let okA = topA[r - start] == labels[r], okB = topB[r - start] == labels[r]
                 out.correctA += okA ? 1 : 0

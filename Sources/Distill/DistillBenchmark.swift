@@ -68,7 +68,7 @@ public final class DistillBenchmarkStep {
 
     private func samples(base: [Int], batch: Tensor) -> BoundarySamples {
         if !generate, let f = fixed {
-            let logits = teacher.forward(f.x, mode: .inference)
+            let logits = teacher.forward(f.x, mode: .inference, keepForBackward: false)
             return BoundarySamples(targets: f.targets, x: f.x, status: .init(repeating: .accepted, count: f.rows.count),
                                    teacherLogits: logits)
         }
@@ -77,7 +77,7 @@ public final class DistillBenchmarkStep {
                                              generator: &targetGenerator)
         let found = search.run(source: batch, rows: base, base: baseLabels, target: targets)
         // As the PyTorch workload: one more teacher forward on the samples.
-        let logits = teacher.forward(found.x, mode: .inference)
+        let logits = teacher.forward(found.x, mode: .inference, keepForBackward: false)
         fixed = (base, found.x, targets)
         return BoundarySamples(targets: targets, x: found.x, status: found.status, teacherLogits: logits)
     }
@@ -86,7 +86,7 @@ public final class DistillBenchmarkStep {
     @discardableResult
     public func run(generateBSS: Bool = true) -> DistillationStep.Result {
         generate = generateBSS || fixed == nil
-        let t = teacher.forward(x, mode: .inference)
+        let t = teacher.forward(x, mode: .inference, keepForBackward: false)
         var unused = SeededGenerator(seed: 0)   // the override draws the targets
         return step.run(x: x, labels: labels, teacherLogits: t, alpha: alpha, beta: beta, learningRate: learningRate,
                         generator: &unused)

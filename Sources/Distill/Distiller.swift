@@ -96,14 +96,14 @@ public final class Distiller {
         var correct = 0, bssWeighted = 0.0
         for (b, rows) in batches.enumerated() {
             let idx = Array(rows)
-            // A fresh batch tensor per step on purpose: the student's first layer keeps a
-            // reference to its input for backward, so refilling one buffer would copy anyway.
+            // A fresh batch tensor per step on purpose: the student's graph keeps a reference
+            // to its input for backward, so refilling one buffer would copy anyway.
             var x = train.x.gather(rows: idx)
             let y = idx.map { labels[$0] }
             augmentation.apply(&x, generator: &generator)
             var t: Tensor?
             if let teacher {
-                t = teacherLogits.map { $0.gather(rows: idx) } ?? teacher.graph.forward(x, mode: .inference)
+                t = teacherLogits.map { $0.gather(rows: idx) } ?? teacher.graph.forward(x, mode: .inference, keepForBackward: false)
             }
             let r = step.run(x: x, labels: y, teacherLogits: t, alpha: w.alpha, beta: w.beta, learningRate: w.lr,
                              generator: &generator)

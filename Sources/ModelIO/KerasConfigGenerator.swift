@@ -52,8 +52,8 @@ enum KerasConfigGenerator {
     static func check(_ graph: Graph, against twin: Graph, softmaxSplitOff: Bool, file: String) throws {
         let n = 2, per = graph.inputShape.reduce(1, *)
         let x = Tensor(shape: [n] + graph.inputShape, data: (0..<(n * per)).map { Float(($0 * 7919) % 2003) / 1001.5 - 1 })
-        let expected = graph.forward(x, mode: .inference)
-        var actual = twin.forward(x, mode: .inference)
+        let expected = graph.forward(x, mode: .inference, keepForBackward: false)
+        var actual = twin.forward(x, mode: .inference, keepForBackward: false)
         if softmaxSplitOff { actual = softmax(actual) }
         let scale = max(1, expected.data.map(abs).max() ?? 1)
         let diff = zip(expected.data, actual.data).map { abs($0 - $1) }.max() ?? 0

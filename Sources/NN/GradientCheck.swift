@@ -42,8 +42,9 @@ public enum GradientCheck {
     public static func check(_ layer: Layer, inputs: [Tensor], mode: Mode = .training,
                              h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
                              maxPerTensor: Int = 400, seed: UInt64 = 7) -> Report {
-        check(forward: { layer.forward($0, mode: mode) },
-              backward: { layer.backward($0, parameterGradients: true) },
+        let call = LayerCall(layer)
+        return check(forward: { call.forward($0, mode: mode) },
+              backward: { call.backward($0, parameterGradients: true) },
               parameters: layer.parameters, inputs: inputs, h: h, atol: atol, rtol: rtol,
               maxPerTensor: maxPerTensor, seed: seed)
     }

@@ -30,9 +30,9 @@ public final class Graph {
     public var output: Int { outputOverride ?? (nodes.count - 1) }
     private var outputOverride: Int?
 
-    // Cached activations of the last forward pass (one per node), reused by backward.
-    private var activations: [Tensor] = []
-    private var gradients: [Tensor?] = []
+    // What the last forward pass kept for backward, one record per node (see `forward`).
+    private var records: [ForwardRecord] = []
+    private var recordsComplete = false
 
     public init(inputShape: [Int]) { self.inputShape = inputShape }
 
@@ -78,35 +78,66 @@ public final class Graph {
     public func index(of name: String) -> Int? { nodes.firstIndex { $0.name == name } }
 
     /// Forward pass on a batch `[N] + inputShape`; returns the output node's activation.
-    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+    ///
+    /// Memory: every activation is released as soon as its last consumer has run, unless a
+    /// backward pass will read it. With `keepForBackward` (the default) each node's record keeps
+    /// what its layer's `backwardReads` declares (and what its consumers' declare of their
+    /// inputs); without it nothing is kept, so inference memory does not grow with depth.
+    public func forward(_ x: Tensor, mode: Mode, keepForBackward: Bool = true) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape,
                      "input shape \(x.shape) does not match model input \(inputShape)")
-        if activations.count != nodes.count {
-            activations = [Tensor](repeating: Tensor.zeros([0]), count: nodes.count)
-        }
+        let plan = liveness
+        let empty = Tensor.zeros([0])
+        var values = [Tensor?](repeating: nil, count: output + 1)
+        records = []
+        if keepForBackward { records.reserveCapacity(output + 1) }
         for i in 0...output {
             let node = nodes[i]
             let ins = node.inputs.map { s -> Tensor in
-                switch s { case .input: return x; case let .node(j): return activations[j] }
+                switch s { case .input: return x; case let .node(j): return values[j]! }
             }
-            activations[i] = node.layer.forward(ins, mode: mode)
+            let y = node.layer.forward(ins, mode: mode)
+            if keepForBackward {
+                let reads = node.layer.backwardReads
+                records.append(ForwardRecord(inputs: reads.contains(.inputs) ? ins : ins.map { _ in empty },
+                                             output: reads.contains(.output) ? y : empty,
+                                             inputShapes: ins.map(\.shape)))
+            }
+            values[i] = y
+            // Release inputs whose last consumer this node was (the records keep what backward needs).
+            for case let .node(j) in node.inputs where plan.lastConsumer[j] == i && j != output { values[j] = nil }
         }
-        return activations[output]
+        recordsComplete = keepForBackward
+        return values[output]!
     }
 
-    /// Backward pass for the last `forward`: takes dLoss/dOutput and returns dLoss/dInput.
-    /// Parameter gradients are accumulated into each `Parameter.grad` when
-    /// `parameterGradients` is true.
+    /// For each node, the index of the last node that reads its output (itself if none).
+    struct Liveness { var lastConsumer: [Int] }
+    private var liveness: Liveness {
+        var last = Array(0..<nodes.count)
+        for (i, node) in nodes.enumerated() {
+            for case let .node(j) in node.inputs { last[j] = max(last[j], i) }
+        }
+        return Liveness(lastConsumer: last)
+    }
+
+    /// Backward pass for the last `forward` (which must have kept its records): takes
+    /// dLoss/dOutput and returns dLoss/dInput. Parameter gradients are accumulated into each
+    /// `Parameter.grad` when `parameterGradients` is true. Each node's record and gradient are
+    /// released once used, so memory falls as the pass proceeds.
     @discardableResult
     public func backward(_ gradOutput: Tensor, parameterGradients: Bool = true) -> Tensor {
-        gradients = [Tensor?](repeating: nil, count: nodes.count)
+        precondition(recordsComplete && records.count == output + 1,
+                     "Graph.backward needs a forward pass with keepForBackward first")
+        var gradients = [Tensor?](repeating: nil, count: nodes.count)
         gradients[output] = gradOutput
         var gradInput: Tensor?
         for i in stride(from: output, through: 0, by: -1) {
-            guard let g = gradients[i] else { continue }   // node does not reach the output
+            guard let g = gradients[i] else { records[i] = ForwardRecord(inputs: [], output: .zeros([0])); continue }
             gradients[i] = nil
             let node = nodes[i]
-            let gins = node.layer.backward(g, parameterGradients: parameterGradients)
+            let gins = node.layer.backward(g, records[i], parameterGradients: parameterGradients)
+            records[i] = ForwardRecord(inputs: [], output: .zeros([0]))
             for (s, gi) in zip(node.inputs, gins) {
                 switch s {
                 case .input:
@@ -116,6 +147,7 @@ public final class Graph {
                 }
             }
         }
+        recordsComplete = false
         return gradInput ?? Tensor.zeros([gradOutput.batch] + inputShape)
     }
 

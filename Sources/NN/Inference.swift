@@ -10,7 +10,7 @@ extension Graph {
         var start = 0
         while start < n {
             let end = min(n, start + max(1, batchSize))
-            let logits = forward(x.slice(rows: start..<end), mode: .inference)
+            let logits = forward(x.slice(rows: start..<end), mode: .inference, keepForBackward: false)
             out.data.replaceSubrange((start * classes)..<(end * classes), with: logits.data)
             start = end
             progress?(start)

@@ -30,15 +30,51 @@ public final class Parameter {
     public func zeroGrad() { if isTrainable { grad.zero() } }
 }
 
+/// The forward tensors a layer's backward reads, declared so the executor (`Graph`) keeps
+/// exactly those and frees every other activation as soon as its last consumer has run.
+public struct BackwardReads: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// The forward inputs (Conv2D, Linear, BatchNorm: the product or statistics need x).
+    public static let inputs = BackwardReads(rawValue: 1)
+    /// The forward output (ReLU, sigmoid, tanh, softmax: the derivative is cheapest in y).
+    public static let output = BackwardReads(rawValue: 2)
+}
+
+/// What a layer's backward gets of its forward call, kept by the executor: the tensors the
+/// layer declared in `backwardReads` (an empty `[0]` tensor stands for any other) and the
+/// full input shapes (batch first), which are always there.
+public struct ForwardRecord {
+    public var inputs: [Tensor]
+    public var output: Tensor
+    public var inputShapes: [[Int]]
+
+    public init(inputs: [Tensor], output: Tensor, inputShapes: [[Int]]) {
+        self.inputs = inputs; self.output = output; self.inputShapes = inputShapes
+    }
+
+    /// A record that keeps everything (single layers outside a graph, gradient checks).
+    public init(inputs: [Tensor], output: Tensor) {
+        self.init(inputs: inputs, output: output, inputShapes: inputs.map(\.shape))
+    }
+}
+
 /// One operation of a model graph, with forward and backward side by side.
 ///
-/// Contract (llm.c style):
-/// - `forward` takes the batched inputs (leading axis = batch) and caches what `backward`
-///   needs for the most recent call;
-/// - `backward` takes dLoss/dOutput for that call and returns dLoss/dInput for each input,
-///   **accumulating** (`+=`) parameter gradients into `Parameter.grad` when
-///   `parameterGradients` is true (BSS generation only needs input gradients and passes false);
+/// Contract (llm.c style, with the activations owned by the executor):
+/// - `forward` takes the batched inputs (leading axis = batch) and returns a new output; it
+///   keeps no reference to its inputs or output (only small per-call state such as max-pool
+///   arg-max indices, BatchNorm batch statistics or a dropout mask, which belong to the most
+///   recent call);
+/// - `backward` takes dLoss/dOutput and the `ForwardRecord` of that call (holding what
+///   `backwardReads` declares) and returns dLoss/dInput for each input, **accumulating** (`+=`)
+///   parameter gradients into `Parameter.grad` when `parameterGradients` is true (BSS
+///   generation only needs input gradients and passes false);
 /// - shapes passed to `outputShape` are per-sample (no batch axis).
+///
+/// Why the executor owns activations: a layer that cached its input kept every activation of
+/// the model alive for as long as the model, so memory grew with depth and batch even in
+/// inference. See docs/design.md, "Tensor storage and buffers".
 public protocol Layer: AnyObject {
     /// Short type name for `inspect`, e.g. "Conv2D".
     var kind: String { get }
@@ -46,17 +82,20 @@ public protocol Layer: AnyObject {
     var summary: String { get }
     /// Learnable parameters and buffers in state-dict order.
     var parameters: [Parameter] { get }
+    /// The forward tensors `backward` reads (default: none).
+    var backwardReads: BackwardReads { get }
     /// Per-sample output shape for the given per-sample input shapes; throws
     /// `NNError.shape` when the inputs do not fit.
     func outputShape(for inputShapes: [[Int]]) throws -> [Int]
     /// Batched forward pass.
     func forward(_ inputs: [Tensor], mode: Mode) -> Tensor
-    /// Batched backward pass for the last forward call.
-    func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor]
+    /// Batched backward pass for the forward call that `record` describes (the most recent).
+    func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor]
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+    public var backwardReads: BackwardReads { [] }
     public var summary: String { "" }
     /// Learnable parameter count.
     public var parameterCount: Int { parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count } }

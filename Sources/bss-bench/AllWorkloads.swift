@@ -10,8 +10,8 @@ func allWorkloads() throws -> [Workload] {
     let x = benchInputs(128, seed: 2)
     var list: [Workload] = []
     list.append(Workload(name: "resnet26-inference", detail: "cifar-resnet26, batch 128, inference mode") {
-        _ = teacher.graph.forward(x, mode: .inference); return 128 })
-    let labels = argmax(rows: teacher.graph.forward(x, mode: .inference))
+        _ = teacher.graph.forward(x, mode: .inference, keepForBackward: false); return 128 })
+    let labels = argmax(rows: teacher.graph.forward(x, mode: .inference, keepForBackward: false))
     let targets = labels.map { ($0 + 1) % 10 }
     list.append(Workload(name: "resnet26-margin-grad", detail: "forward + input gradient of f_b − f_k, batch 128") {
         let out = teacher.graph.forward(x, mode: .inference)
@@ -25,7 +25,7 @@ func allWorkloads() throws -> [Workload] {
 /// BSS generation: 64 base samples, one target each drawn with p_n^k, paper mode.
 func extraWorkloads(teacher: Model, x: Tensor, labels: [Int]) -> [Workload] {
     let x64 = x.slice(rows: 0..<64)
-    let logits = teacher.graph.forward(x64, mode: .inference)
+    let logits = teacher.graph.forward(x64, mode: .inference, keepForBackward: false)
     let base = argmax(rows: logits)
     var g = SeededGenerator(seed: 3)
     let targets = TargetSelection.sample(probabilities: softmax(logits), base: base, generator: &g)

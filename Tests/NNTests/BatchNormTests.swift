@@ -7,6 +7,7 @@ final class BatchNormTests: XCTestCase {
     /// A BatchNorm with non-trivial γ, β and running statistics.
     func makeBN(_ c: Int) -> BatchNorm {
         let bn = BatchNorm(channels: c)
+        let bn_ = LayerCall(bn)
         bn.weight.value = GradientCheck.randomTensor([c], seed: 21)
         bn.bias.value = GradientCheck.randomTensor([c], seed: 22)
         bn.runningMean.value = GradientCheck.randomTensor([c], seed: 23)
@@ -34,8 +35,9 @@ final class BatchNormTests: XCTestCase {
     /// channel 1 = [2, 4, 6, 8] (mean 5, biased var 5, unbiased 20/3), momentum 0.1, eps 1e-5.
     func testRunningStatisticsUseUnbiasedVariance() {
         let bn = BatchNorm(channels: 2)
+        let bn_ = LayerCall(bn)
         let x = Tensor(shape: [4, 2], data: [1, 2, 2, 4, 3, 6, 4, 8])
-        let y = bn.forward([x], mode: .training)
+        let y = bn_.forward([x], mode: .training)
         // Normalisation uses the biased variance.
         let s0 = (1.25 + 1e-5 as Float).squareRoot(), s1 = (5 + 1e-5 as Float).squareRoot()
         assertAllClose(y.data, [-1.5 / s0, -3 / s1, -0.5 / s0, -1 / s1, 0.5 / s0, 1 / s1, 1.5 / s0, 3 / s1],
@@ -45,7 +47,7 @@ final class BatchNormTests: XCTestCase {
         assertAllClose(bn.runningVar.value.data, [0.9 + 0.1 * 5 / 3, 0.9 + 0.1 * 20 / 3], "running_var")
         XCTAssertEqual(bn.numBatchesTracked, 1)
         // Inference neither uses nor changes the batch statistics.
-        let yi = bn.forward([x], mode: .inference)
+        let yi = bn_.forward([x], mode: .inference)
         assertAllClose(yi.data.prefix(2).map { $0 }, [(1 - 0.25) / (0.9 + 0.5 / 3 + 1e-5 as Float).squareRoot(),
                                                      (2 - 0.5) / (0.9 + 2 / 3 + 1e-5 as Float).squareRoot()], "inference output")
         XCTAssertEqual(bn.numBatchesTracked, 1)
@@ -65,9 +67,10 @@ final class BatchNormTests: XCTestCase {
             3.3585453033447266, 0.528722882270813, 0.3432791233062744, 3.446654796600342, 3.0581655502319336,
             0.2806661128997803, 1.6106598377227783, 4.271201133728027])
         let bn = BatchNorm(channels: 3, momentum: 0.2)
+        let bn_ = LayerCall(bn)
         bn.weight.value.data = [1.5, -0.5, 2.0]
         bn.bias.value.data = [0.1, 0.2, -0.3]
-        let y = bn.forward([x], mode: .training)
+        let y = bn_.forward([x], mode: .training)
         assertAllClose(y.data, [
             -0.6575961709022522, 1.386383056640625, -0.9628027677536011, -2.179917812347412, 0.14775145053863525,
             -0.08379444479942322, 0.8625578880310059, 0.7764806151390076, 0.8139654994010925, -0.26151329278945923,
@@ -76,7 +79,7 @@ final class BatchNormTests: XCTestCase {
             1.517842173576355, -2.103623390197754, -0.36950013041496277, 3.09946870803833], atol: 1e-5, "train output")
         assertAllClose(bn.runningMean.value.data, [0.15443627536296844, 0.2456595003604889, 0.3327926695346832], "running_mean")
         assertAllClose(bn.runningVar.value.data, [1.3342760801315308, 1.3353883028030396, 1.3377982378005981], "running_var")
-        let yi = bn.forward([x], mode: .inference)
+        let yi = bn_.forward([x], mode: .inference)
         assertAllClose(yi.data, [
             -0.10054696351289749, 2.604811191558838, -0.5045105814933777, -2.115452527999878, -0.2943635582923889,
             -0.6010227799415588, 0.6523256301879883, 0.5383249521255493, 3.4791152477264404, 2.0528361797332764,
@@ -89,9 +92,10 @@ final class BatchNormTests: XCTestCase {
     /// so one sample's gradient does not depend on the others (what BSS generation relies on).
     func testInferenceBackwardIsPerSample() {
         let bn = makeBN(2)
+        let bn_ = LayerCall(bn)
         let x = GradientCheck.randomTensor([3, 2, 2, 2], seed: 5), dy = GradientCheck.randomTensor([3, 2, 2, 2], seed: 6)
-        _ = bn.forward([x], mode: .inference)
-        let dx = bn.backward(dy, parameterGradients: false)[0]
+        _ = bn_.forward([x], mode: .inference)
+        let dx = bn_.backward(dy, parameterGradients: false)[0]
         var expected = [Float]()
         for i in 0..<dy.count {
             let c = (i / 4) % 2
@@ -103,6 +107,7 @@ final class BatchNormTests: XCTestCase {
 
     func testParametersAndShapes() throws {
         let bn = BatchNorm(channels: 3)
+        let bn_ = LayerCall(bn)
         XCTAssertEqual(bn.parameters.map(\.name), ["weight", "bias", "running_mean", "running_var"])
         XCTAssertEqual(bn.parameters.map(\.isTrainable), [true, true, false, false])
         XCTAssertEqual(bn.parameterCount, 6)

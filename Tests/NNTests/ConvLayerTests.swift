@@ -60,9 +60,10 @@ final class ConvLayerTests: XCTestCase {
         for (idx, cfg) in configs.enumerated() {
             let (i, o, k, s, p, b, h, w) = cfg
             let conv = randomConv(i, o, kernel: k, stride: s, padding: p, bias: b)
+            let conv_ = LayerCall(conv)
             // Batch 5 > worker count, so several samples share a worker's column buffer.
             let x = GradientCheck.randomTensor([5, i, h, w], seed: UInt64(idx + 1))
-            let y = conv.forward([x], mode: .inference)
+            let y = conv_.forward([x], mode: .inference)
             let expected = directConv(x, conv)
             XCTAssertEqual(y.shape, expected.shape, "config \(idx)")
             XCTAssertEqual(try conv.outputShape(for: [[i, h, w]]), Array(expected.shape.dropFirst()), "config \(idx)")
@@ -74,6 +75,7 @@ final class ConvLayerTests: XCTestCase {
         for (idx, cfg) in configs.enumerated() {
             let (i, o, k, s, p, b, h, w) = cfg
             let conv = randomConv(i, o, kernel: k, stride: s, padding: p, bias: b)
+            let conv_ = LayerCall(conv)
             let x = GradientCheck.randomTensor([2, i, h, w], seed: UInt64(idx + 20))
             // The layer is linear in x and in W, so central differences are exact up to rounding.
             let report = GradientCheck.check(conv, inputs: [x])
@@ -83,18 +85,19 @@ final class ConvLayerTests: XCTestCase {
 
     func testBufferReuseAcrossBatchSizesAndThreadCounts() {
         let conv = randomConv(3, 4, kernel: (3, 3), stride: (2, 2), padding: Padding2D(top: 0, bottom: 1, left: 0, right: 1))
+        let conv_ = LayerCall(conv)
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
         var reference: [Float]?
         for (threads, n) in [(1, 3), (2, 7), (3, 3), (2, 1), (1, 7)] {
             Parallel.threads = threads
             let x = GradientCheck.randomTensor([n, 3, 6, 6], seed: UInt64(n))
-            assertAllClose(conv.forward([x], mode: .training).data, directConv(x, conv).data, atol: 1e-5, rtol: 0,
+            assertAllClose(conv_.forward([x], mode: .training).data, directConv(x, conv).data, atol: 1e-5, rtol: 0,
                            "threads \(threads), batch \(n)")
             // dW must not depend on how samples were split between workers.
             if n == 7 {
                 conv.weight.zeroGrad(); conv.bias!.zeroGrad()
-                _ = conv.backward(GradientCheck.randomTensor([7, 4, 3, 3], seed: 5), parameterGradients: true)
+                _ = conv_.backward(GradientCheck.randomTensor([7, 4, 3, 3], seed: 5), parameterGradients: true)
                 let g = conv.weight.grad.data + conv.bias!.grad.data
                 if let reference { assertAllClose(g, reference, atol: 1e-5, rtol: 1e-5, "dW with \(threads) threads") }
                 reference = g
@@ -104,16 +107,17 @@ final class ConvLayerTests: XCTestCase {
 
     func testParameterGradientsAccumulateAndCanBeSkipped() {
         let conv = randomConv(2, 3, kernel: (3, 3), padding: Padding2D(symmetric: 1, 1))
+        let conv_ = LayerCall(conv)
         let x = GradientCheck.randomTensor([3, 2, 5, 5], seed: 3)
         let dy = GradientCheck.randomTensor([3, 3, 5, 5], seed: 4)
-        _ = conv.forward([x], mode: .training)
-        let dx1 = conv.backward(dy, parameterGradients: true)[0]
+        _ = conv_.forward([x], mode: .training)
+        let dx1 = conv_.backward(dy, parameterGradients: true)[0]
         let once = conv.weight.grad.data, onceBias = conv.bias!.grad.data
-        let dx2 = conv.backward(dy, parameterGradients: true)[0]
+        let dx2 = conv_.backward(dy, parameterGradients: true)[0]
         assertAllClose(conv.weight.grad.data, once.map { 2 * $0 }, "dW accumulates")
         assertAllClose(conv.bias!.grad.data, onceBias.map { 2 * $0 }, "db accumulates")
         XCTAssertEqual(dx1, dx2)
-        let dx3 = conv.backward(dy, parameterGradients: false)[0]
+        let dx3 = conv_.backward(dy, parameterGradients: false)[0]
         assertAllClose(conv.weight.grad.data, once.map { 2 * $0 }, "parameterGradients false leaves dW alone")
         XCTAssertEqual(dx1, dx3)
     }

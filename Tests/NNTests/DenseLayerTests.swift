@@ -9,6 +9,7 @@ import Tensor
 final class DenseLayerTests: XCTestCase {
     func randomLinear(_ i: Int, _ o: Int, bias: Bool = true) -> Linear {
         let l = Linear(inFeatures: i, outFeatures: o, bias: bias)
+        let l_ = LayerCall(l)
         l.weight.value = GradientCheck.randomTensor([o, i], seed: 1)
         l.bias?.value = GradientCheck.randomTensor([o], seed: 2)
         return l
@@ -16,9 +17,10 @@ final class DenseLayerTests: XCTestCase {
 
     func testLinearForwardByHand() {
         let l = Linear(inFeatures: 2, outFeatures: 3)
+        let l_ = LayerCall(l)
         l.weight.value = Tensor(shape: [3, 2], data: [1, 2, 3, 4, 5, 6])
         l.bias!.value = Tensor(shape: [3], data: [0.5, -1, 0])
-        let y = l.forward([Tensor(shape: [2, 2], data: [1, -1, 0, 2])], mode: .inference)
+        let y = l_.forward([Tensor(shape: [2, 2], data: [1, -1, 0, 2])], mode: .inference)
         XCTAssertEqual(y.shape, [2, 3])
         // Row 1: [1−2, 3−4, 5−6] + b;  row 2: [4, 8, 12] + b.
         assertAllClose(y.data, [-0.5, -2, -1, 4.5, 7, 12], "Linear forward")
@@ -37,13 +39,14 @@ final class DenseLayerTests: XCTestCase {
 
     func testLinearAccumulatesParameterGradients() {
         let l = randomLinear(3, 2)
+        let l_ = LayerCall(l)
         let x = GradientCheck.randomTensor([4, 3], seed: 5), dy = GradientCheck.randomTensor([4, 2], seed: 6)
-        _ = l.forward([x], mode: .training)
-        _ = l.backward(dy, parameterGradients: true)
+        _ = l_.forward([x], mode: .training)
+        _ = l_.backward(dy, parameterGradients: true)
         let once = l.weight.grad
-        _ = l.backward(dy, parameterGradients: true)
+        _ = l_.backward(dy, parameterGradients: true)
         assertAllClose(l.weight.grad.data, once.data.map { 2 * $0 }, "accumulated twice")
-        _ = l.backward(dy, parameterGradients: false)
+        _ = l_.backward(dy, parameterGradients: false)
         assertAllClose(l.weight.grad.data, once.data.map { 2 * $0 }, "input-only backward leaves grads")
     }
 
@@ -82,37 +85,40 @@ final class DenseLayerTests: XCTestCase {
 
     func testDropoutInferenceIsIdentity() {
         let d = Dropout(p: 0.5)
+        let d_ = LayerCall(d)
         let x = GradientCheck.randomTensor([4, 10], seed: 1)
-        XCTAssertEqual(d.forward([x], mode: .inference), x)
-        XCTAssertEqual(d.backward(x, parameterGradients: true)[0], x)
+        XCTAssertEqual(d_.forward([x], mode: .inference), x)
+        XCTAssertEqual(d_.backward(x, parameterGradients: true)[0], x)
     }
 
     func testDropoutTrainingMask() {
         let d = Dropout(p: 0.25, generator: SeededGenerator(seed: 9))
+        let d_ = LayerCall(d)
         let x = Tensor(shape: [50, 40], repeating: 1)
-        let y = d.forward([x], mode: .training)
+        let y = d_.forward([x], mode: .training)
         // Every value is dropped (0) or scaled by 1/(1 − p); about 75 % survive.
         XCTAssertTrue(y.data.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
         let kept = Float(y.data.filter { $0 != 0 }.count) / Float(y.count)
         XCTAssertEqual(kept, 0.75, accuracy: 0.03)
         // Backward uses the same mask.
-        XCTAssertEqual(d.backward(x, parameterGradients: true)[0], y)
+        XCTAssertEqual(d_.backward(x, parameterGradients: true)[0], y)
         // A reseeded generator reproduces the mask; the generator has advanced otherwise.
         d.generator = SeededGenerator(seed: 9)
-        XCTAssertEqual(d.forward([x], mode: .training), y)
-        XCTAssertNotEqual(d.forward([x], mode: .training), y)
+        XCTAssertEqual(d_.forward([x], mode: .training), y)
+        XCTAssertNotEqual(d_.forward([x], mode: .training), y)
         XCTAssertTrue(Dropout(p: 1).forward([x], mode: .training).data.allSatisfy { $0 == 0 })
         XCTAssertEqual(Dropout(p: 0).forward([x], mode: .training), x)
     }
 
     func testDropoutGradientWithFixedMask() {
         let d = Dropout(p: 0.4, generator: SeededGenerator(seed: 4))
+        let d_ = LayerCall(d)
         let saved = d.generator.state
         let x = GradientCheck.randomTensor([3, 20], seed: 2)
         // Restoring the generator before each forward fixes the mask across the check's evaluations.
         let report = GradientCheck.check(
-            forward: { d.generator.state = saved; return d.forward($0, mode: .training) },
-            backward: { d.backward($0, parameterGradients: true) },
+            forward: { d.generator.state = saved; return d_.forward($0, mode: .training) },
+            backward: { d_.backward($0, parameterGradients: true) },
             parameters: [], inputs: [x], h: 1e-2, atol: 2e-3, rtol: 2e-2, maxPerTensor: 400, seed: 7)
         XCTAssertTrue(report.passed, report.description)
     }
@@ -126,7 +132,7 @@ final class DenseLayerTests: XCTestCase {
         var parameters: [Parameter] { [weight, bias] }
         func outputShape(for inputShapes: [[Int]]) throws -> [Int] { [4 * 4 * 4] }
         func forward(_ inputs: [Tensor], mode: Mode) -> Tensor { Tensor.zeros([inputs[0].batch, 64]) }
-        func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] { [] }
+        func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] { [] }
     }
 
     func testInitialiseLikePyTorch() throws {

@@ -23,16 +23,17 @@ final class PoolingLayerTests: XCTestCase {
 
     func testMaxPoolByHand() throws {
         let pool = MaxPool2D(kernel: (2, 2))
+        let pool_ = LayerCall(pool)
         // One 4x4 plane; windows are the four 2x2 quadrants.
         let x = Tensor(shape: [1, 1, 4, 4], data: [1, 5, 2, 0,
                                                    3, 4, 9, 9,
                                                    -1, -2, 7, 6,
                                                    -3, -4, 6, 8])
-        let y = pool.forward([x], mode: .inference)
+        let y = pool_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [1, 1, 2, 2])
         XCTAssertEqual(y.data, [5, 9, -1, 8])
         // The tie (9, 9) sends the gradient to the first maximum in row-major window order.
-        let dx = pool.backward(Tensor(shape: [1, 1, 2, 2], data: [10, 20, 30, 40]), parameterGradients: true)[0]
+        let dx = pool_.backward(Tensor(shape: [1, 1, 2, 2], data: [10, 20, 30, 40]), parameterGradients: true)[0]
         XCTAssertEqual(dx.data, [0, 10, 0, 0,
                                  0, 0, 20, 0,
                                  30, 0, 0, 0,
@@ -45,8 +46,9 @@ final class PoolingLayerTests: XCTestCase {
     func testMaxPoolPaddingIsMinusInfinity() {
         // All-negative input: zero padding would win every border window; −∞ padding never does.
         let pool = MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: Padding2D(symmetric: 1, 1))
+        let pool_ = LayerCall(pool)
         let x = Tensor(shape: [1, 1, 3, 3], data: [-1, -2, -3, -4, -5, -6, -7, -8, -9])
-        let y = pool.forward([x], mode: .inference)
+        let y = pool_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [1, 1, 2, 2])
         XCTAssertEqual(y.data, [-1, -2, -4, -5])
         // Keras 'same' for a 2x2 stride-2 pool on an odd input pads bottom/right only.
@@ -59,6 +61,7 @@ final class PoolingLayerTests: XCTestCase {
                           ((3, 2), (2, 1), Padding2D(top: 0, bottom: 1, left: 1, right: 0)),
                           ((2, 2), (2, 2), Padding2D(top: 0, bottom: 1, left: 0, right: 1))] as [((Int, Int), (Int, Int)?, Padding2D)] {
             let pool = MaxPool2D(kernel: k, stride: s, padding: p)
+            let pool_ = LayerCall(pool)
             let report = GradientCheck.check(pool, inputs: [distinct([2, 3, 7, 5], seed: 3)])
             XCTAssertTrue(report.passed, "kernel \(k) stride \(String(describing: s)) padding \(p): \(report.description)")
         }
@@ -66,6 +69,7 @@ final class PoolingLayerTests: XCTestCase {
 
     func testMaxPoolShapeErrors() {
         let pool = MaxPool2D(kernel: (3, 3))
+        let pool_ = LayerCall(pool)
         XCTAssertTrue(shapeError(pool, [[3, 2, 5]]).contains("larger than the padded input 2x5"), shapeError(pool, [[3, 2, 5]]))
         XCTAssertTrue(shapeError(pool, [[10]]).contains("[C, H, W]"))
         let wide = MaxPool2D(kernel: (2, 2), padding: Padding2D(symmetric: 2, 0))
@@ -79,13 +83,15 @@ final class PoolingLayerTests: XCTestCase {
         let x = Tensor(shape: [1, 1, 3, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 9])
         let pad = Padding2D(top: 0, bottom: 1, left: 0, right: 1)
         let torch = AvgPool2D(kernel: (2, 2), padding: pad)
+        let torch_ = LayerCall(torch)
         let keras = AvgPool2D(kernel: (2, 2), padding: pad, countIncludePad: false)
+        let keras_ = LayerCall(keras)
         // Windows: {1,2,4,5}, {3,6,pad,pad}, {7,8,pad,pad}, {9,pad,pad,pad}.
-        XCTAssertEqual(torch.forward([x], mode: .inference).data, [3, 9.0 / 4, 15.0 / 4, 9.0 / 4])
-        XCTAssertEqual(keras.forward([x], mode: .inference).data, [3, 4.5, 7.5, 9])
+        XCTAssertEqual(torch_.forward([x], mode: .inference).data, [3, 9.0 / 4, 15.0 / 4, 9.0 / 4])
+        XCTAssertEqual(keras_.forward([x], mode: .inference).data, [3, 4.5, 7.5, 9])
         let dy = Tensor(shape: [1, 1, 2, 2], data: [4, 8, 12, 16])
-        XCTAssertEqual(torch.backward(dy, parameterGradients: true)[0].data, [1, 1, 2, 1, 1, 2, 3, 3, 4])
-        XCTAssertEqual(keras.backward(dy, parameterGradients: true)[0].data, [1, 1, 4, 1, 1, 4, 6, 6, 16])
+        XCTAssertEqual(torch_.backward(dy, parameterGradients: true)[0].data, [1, 1, 2, 1, 1, 2, 3, 3, 4])
+        XCTAssertEqual(keras_.backward(dy, parameterGradients: true)[0].data, [1, 1, 4, 1, 1, 4, 6, 6, 16])
         XCTAssertEqual(keras.kind, "AvgPool2D")
         XCTAssertEqual(keras.summary, "2x2, padding t0 b1 l0 r1, padding not counted")
     }
@@ -95,6 +101,7 @@ final class PoolingLayerTests: XCTestCase {
             for (k, s, p) in [((2, 2), nil, Padding2D.zero), ((3, 3), (2, 2), Padding2D(symmetric: 1, 1)),
                               ((3, 3), (2, 2), Padding2D(top: 0, bottom: 1, left: 0, right: 1))] as [((Int, Int), (Int, Int)?, Padding2D)] {
                 let pool = AvgPool2D(kernel: k, stride: s, padding: p, countIncludePad: include)
+                let pool_ = LayerCall(pool)
                 let report = GradientCheck.check(pool, inputs: [GradientCheck.randomTensor([2, 3, 7, 6], seed: 4)])
                 XCTAssertTrue(report.passed, "include \(include) kernel \(k) padding \(p): \(report.description)")
             }
@@ -105,11 +112,12 @@ final class PoolingLayerTests: XCTestCase {
 
     func testGlobalAvgPool() throws {
         let gap = GlobalAvgPool()
+        let gap_ = LayerCall(gap)
         let x = Tensor(shape: [2, 2, 1, 3], data: [1, 2, 3, 4, 5, 6, -3, 0, 0, 9, 9, 9])
-        let y = gap.forward([x], mode: .inference)
+        let y = gap_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [2, 2])
         XCTAssertEqual(y.data, [2, 5, -1, 9])
-        XCTAssertEqual(gap.backward(Tensor(shape: [2, 2], data: [3, 6, 9, 12]), parameterGradients: true)[0].data,
+        XCTAssertEqual(gap_.backward(Tensor(shape: [2, 2], data: [3, 6, 9, 12]), parameterGradients: true)[0].data,
                        [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4])
         XCTAssertEqual(try gap.outputShape(for: [[16, 8, 8]]), [16])
         XCTAssertTrue(shapeError(gap, [[16]]).contains("[C, H, W]"))
@@ -126,11 +134,12 @@ final class PoolingLayerTests: XCTestCase {
         XCTAssertEqual(nchw.forward([x], mode: .inference), Tensor(shape: [1, 12], data: x.data))
         // Keras channels-last order (h, w, c): y[(3h + w)·2 + c] = x[c, h, w].
         let nhwc = Flatten(order: .nhwc)
-        let y = nhwc.forward([x], mode: .inference)
+        let nhwc_ = LayerCall(nhwc)
+        let y = nhwc_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [1, 12])
         XCTAssertEqual(y.data, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
         // Backward is the inverse permutation.
-        XCTAssertEqual(nhwc.backward(y, parameterGradients: true)[0], x)
+        XCTAssertEqual(nhwc_.backward(y, parameterGradients: true)[0], x)
         XCTAssertEqual(try nhwc.outputShape(for: [[2, 2, 3]]), [12])
         XCTAssertEqual(try nchw.outputShape(for: [[5]]), [5])
         XCTAssertTrue(shapeError(nhwc, [[12]]).contains("[C, H, W]"))
@@ -145,14 +154,15 @@ final class PoolingLayerTests: XCTestCase {
 
     func testShortcutAByHand() throws {
         let sc = ShortcutA(outChannels: 4, stride: 2)
+        let sc_ = LayerCall(sc)
         // Two channels of 3x3: x[c] = 10c + (0...8); keep rows/cols 0 and 2.
         let x = Tensor(shape: [1, 2, 3, 3], data: (0..<9).map(Float.init) + (10..<19).map(Float.init))
-        let y = sc.forward([x], mode: .inference)
+        let y = sc_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [1, 4, 2, 2])
         XCTAssertEqual(y.data, [0, 2, 6, 8, 10, 12, 16, 18, 0, 0, 0, 0, 0, 0, 0, 0])
         let dy = Tensor(shape: [1, 4, 2, 2], data: (1...16).map(Float.init))
         // The appended channels' gradient (9...16) goes nowhere.
-        XCTAssertEqual(sc.backward(dy, parameterGradients: true)[0].data,
+        XCTAssertEqual(sc_.backward(dy, parameterGradients: true)[0].data,
                        [1, 0, 2, 0, 0, 0, 3, 0, 4,
                         5, 0, 6, 0, 0, 0, 7, 0, 8])
         XCTAssertEqual(try ShortcutA(outChannels: 32, stride: 2).outputShape(for: [[16, 32, 32]]), [32, 16, 16])
@@ -168,11 +178,12 @@ final class PoolingLayerTests: XCTestCase {
 
     func testZeroPad2D() throws {
         let zp = ZeroPad2D(padding: Padding2D(top: 0, bottom: 1, left: 2, right: 0))
+        let zp_ = LayerCall(zp)
         let x = Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4])
-        let y = zp.forward([x], mode: .inference)
+        let y = zp_.forward([x], mode: .inference)
         XCTAssertEqual(y.shape, [1, 1, 3, 4])
         XCTAssertEqual(y.data, [0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0])
-        XCTAssertEqual(zp.backward(Tensor(shape: [1, 1, 3, 4], data: (1...12).map(Float.init)), parameterGradients: true)[0].data,
+        XCTAssertEqual(zp_.backward(Tensor(shape: [1, 1, 3, 4], data: (1...12).map(Float.init)), parameterGradients: true)[0].data,
                        [3, 4, 7, 8])
         XCTAssertEqual(try zp.outputShape(for: [[3, 5, 5]]), [3, 6, 7])
         XCTAssertTrue(shapeError(zp, [[3, 5]]).contains("[C, H, W]"))

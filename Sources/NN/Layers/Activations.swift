@@ -1,13 +1,13 @@
 import Foundation
 import Tensor
 
-/// Element-wise activations and the last-axis softmax. Each keeps its last **output** (all
-/// four derivatives are cheapest in terms of y) and accepts any per-sample shape unless noted.
+/// Element-wise activations and the last-axis softmax. Each reads its **output** in backward
+/// (all four derivatives are cheapest in terms of y) and accepts any per-sample shape unless noted.
 
 /// `y = max(x, 0)`; `dx = dy · [y > 0]` (the derivative at 0 is taken as 0, like PyTorch).
 public final class ReLU: Layer {
-    private var output = Tensor.zeros([0])
     public init() {}
+    public var backwardReads: BackwardReads { .output }
     public var kind: String { "ReLU" }
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try singleInputShape(inputShapes, kind) }
 
@@ -23,11 +23,11 @@ public final class ReLU: Layer {
                 }
             }
         }
-        output = Tensor(shape: x.shape, data: y)
-        return output
+        return Tensor(shape: x.shape, data: y)
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let output = record.output
         precondition(gradOutput.count == output.count,
                      "backward: gradient \(gradOutput.shape) does not match output \(output.shape)")
         let n = gradOutput.count
@@ -58,35 +58,33 @@ public final class ReLU: Layer {
 
 /// `y = 1 / (1 + e^(−x))`; `dx = dy · y · (1 − y)`.
 public final class Sigmoid: Layer {
-    private var output = Tensor.zeros([0])
     public init() {}
+    public var backwardReads: BackwardReads { .output }
     public var kind: String { "Sigmoid" }
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try singleInputShape(inputShapes, kind) }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
-        output = mapElements(inputs[0]) { 1 / (1 + expf(-$0)) }
-        return output
+        mapElements(inputs[0]) { 1 / (1 + expf(-$0)) }
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        [zipElements(gradOutput, output) { dy, y in dy * y * (1 - y) }]
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        [zipElements(gradOutput, record.output) { dy, y in dy * y * (1 - y) }]
     }
 }
 
 /// `y = tanh(x)`; `dx = dy · (1 − y²)`.
 public final class Tanh: Layer {
-    private var output = Tensor.zeros([0])
     public init() {}
+    public var backwardReads: BackwardReads { .output }
     public var kind: String { "Tanh" }
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try singleInputShape(inputShapes, kind) }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
-        output = mapElements(inputs[0]) { tanhf($0) }
-        return output
+        mapElements(inputs[0]) { tanhf($0) }
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        [zipElements(gradOutput, output) { dy, y in dy * (1 - y * y) }]
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        [zipElements(gradOutput, record.output) { dy, y in dy * (1 - y * y) }]
     }
 }
 
@@ -95,8 +93,8 @@ public final class Tanh: Layer {
 /// `dx = y ⊙ (dy − Σ_c dy_c y_c)` per row. Importers split a trailing softmax off a model so the
 /// graph outputs logits; this layer exists for softmaxes inside a model.
 public final class Softmax: Layer {
-    private var output = Tensor.zeros([0])
     public init() {}
+    public var backwardReads: BackwardReads { .output }
     public var kind: String { "Softmax" }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -108,11 +106,11 @@ public final class Softmax: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
-        output = softmax(inputs[0])
-        return output
+        softmax(inputs[0])
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let output = record.output
         precondition(gradOutput.shape == output.shape, "Softmax backward: gradient \(gradOutput.shape), expected \(output.shape)")
         let cols = output.shape.last ?? 1, rows = output.count / max(cols, 1)
         var dx = Tensor(shape: output.shape)

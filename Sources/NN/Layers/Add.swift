@@ -6,7 +6,6 @@ import Tensor
 ///
 /// Shapes: n × `[N, …]` (all equal) → `[N, …]`.
 public final class Add: Layer {
-    private var inputCount = 0
     public init() {}
     public var kind: String { "Add" }
 
@@ -23,7 +22,6 @@ public final class Add: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.shape == inputs[0].shape },
                      "Add got inputs of shapes \(inputs.map(\.shape))")
-        inputCount = inputs.count
         if inputs.count == 2 {
             // One pass into a fresh buffer (same sums as copying x₁ and adding x₂).
             let n = inputs[0].count
@@ -44,8 +42,8 @@ public final class Add: Layer {
         return y
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         // The same tensor for every input; copy-on-write shares storage until a consumer mutates it.
-        [Tensor](repeating: gradOutput, count: inputCount)
+        [Tensor](repeating: gradOutput, count: record.inputShapes.count)
     }
 }

@@ -23,8 +23,6 @@ public final class AvgPool2D: Layer {
         poolSummary(kernel, stride, padding) + (countIncludePad || padding.isZero ? "" : ", padding not counted")
     }
 
-    private var inputShape: [Int] = []
-
     public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, countIncludePad: Bool = true) {
         precondition(kernel.0 > 0 && kernel.1 > 0, "AvgPool2D needs a positive kernel")
         self.kernel = kernel
@@ -55,7 +53,6 @@ public final class AvgPool2D: Layer {
         let x = inputs[0]
         let g = poolGeometry(x.shape, kernel, stride, padding)
         let planes = x.shape[0] * x.shape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
-        inputShape = x.shape
         var y = [Float](repeating: 0, count: planes * oh * ow)
         x.data.withUnsafeBufferPointer { xp in
         y.withUnsafeMutableBufferPointer { yp in
@@ -80,7 +77,8 @@ public final class AvgPool2D: Layer {
     }
 
     /// dy `[N, C, outH, outW]` → dx `[N, C, H, W]`: dy / d spread over each window's input.
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         let g = poolGeometry(inputShape, kernel, stride, padding)
         let planes = inputShape[0] * inputShape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
         precondition(gradOutput.shape == [inputShape[0], inputShape[1], oh, ow],

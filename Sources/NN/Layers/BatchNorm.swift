@@ -31,8 +31,7 @@ public final class BatchNorm: Layer {
     /// Training batches seen (PyTorch's `num_batches_tracked`, kept for state-dict round trips).
     public var numBatchesTracked: Int64 = 0
 
-    // Cache of the last forward: input [N, C, S…], per-channel mean and 1/√(var + eps) used, mode.
-    private var input = Tensor.zeros([0])
+    // State of the last forward call: per-channel mean and 1/√(var + eps) used, and the mode.
     private var mean: [Float]
     private var invStd: [Float]
     private var lastMode: Mode = .inference
@@ -53,6 +52,7 @@ public final class BatchNorm: Layer {
     public var kind: String { "BatchNorm" }
     public var summary: String { "\(channels) channels, eps \(eps), momentum \(momentum)" }
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVar] }
+    public var backwardReads: BackwardReads { .inputs }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
         guard inputShapes.count == 1 else {
@@ -69,7 +69,6 @@ public final class BatchNorm: Layer {
         let x = inputs[0]                                   // [N, C, S…]
         precondition(x.rank >= 2 && x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1)
-        input = x
         lastMode = mode
         if mode == .training {
             let m = n * s
@@ -164,8 +163,8 @@ public final class BatchNorm: Layer {
         numBatchesTracked += 1
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        let x = input
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let x = record.inputs[0]
         precondition(gradOutput.shape == x.shape, "BatchNorm backward: gradient \(gradOutput.shape), expected \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1), m = Float(n * s)
         let training = lastMode == .training

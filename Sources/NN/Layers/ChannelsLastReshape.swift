@@ -24,7 +24,6 @@ public final class ChannelsLastReshape: Layer {
     // Per-sample gather map `src` for the input shape it was built for.
     private var mapInputShape: [Int] = []
     private var source: [Int] = []
-    private var inputShape: [Int] = []
     private var outputSampleShape: [Int] = []
 
     public init(targetShape: [Int]) {
@@ -88,7 +87,6 @@ public final class ChannelsLastReshape: Layer {
     /// x `[N] + s` → y `[N] + out`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
-        inputShape = x.shape
         buildMap(for: Array(x.shape.dropFirst()))
         let n = x.batch, per = source.count
         var y = Tensor(shape: [n] + outputSampleShape)
@@ -106,7 +104,8 @@ public final class ChannelsLastReshape: Layer {
     }
 
     /// dy `[N] + out` → dx `[N] + s` (the inverse permutation).
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         let n = gradOutput.batch, per = source.count
         var dx = Tensor(shape: inputShape)
         gradOutput.data.withUnsafeBufferPointer { gp in

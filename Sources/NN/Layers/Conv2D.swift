@@ -48,9 +48,9 @@ public final class Conv2D: Layer {
             + (hasBias ? "" : ", no bias")
     }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+    public var backwardReads: BackwardReads { .inputs }
 
-    // Cache of the last forward call, read by backward.
-    private var input = Tensor.zeros([0])
+    // Geometry of the last forward call, read by backward.
     private var geometry: ConvGeometry?
     // Per-worker scratch: column matrices [K, P] and partial dW/db sums, sized for `geometry`.
     private let cols = ScratchBuffer()
@@ -111,7 +111,6 @@ public final class Conv2D: Layer {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D input \(x.shape), expected [N, \(inChannels), H, W]")
         let g = geometry(channels: inChannels, height: x.shape[2], width: x.shape[3])
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
-        input = x
         geometry = g
         let n = x.shape[0], o = outChannels, k = g.colRows, p = g.colColumns
         let inPer = x.sampleCount, chunks = Parallel.chunkCount(n)
@@ -153,8 +152,9 @@ public final class Conv2D: Layer {
     }
 
     /// dy `[N, O, outH, outW]` → dx `[N, I, H, W]`; accumulates dW, db.
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         guard let g = geometry else { preconditionFailure("Conv2D.backward before forward") }
+        let input = record.inputs[0]
         let n = input.shape[0], o = outChannels, k = g.colRows, p = g.colColumns
         precondition(gradOutput.shape == [n, o, g.outHeight, g.outWidth],
                      "Conv2D gradient \(gradOutput.shape) does not match output [\(n), \(o), \(g.outHeight), \(g.outWidth)]")

@@ -63,7 +63,7 @@ public final class Dropout: Layer {
         return y
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         precondition(gradOutput.shape == lastShape, "Dropout backward: gradient \(gradOutput.shape), expected \(lastShape)")
         guard lastMode == .training, p > 0 else { return [gradOutput] }
         var dx = Tensor(shape: gradOutput.shape)

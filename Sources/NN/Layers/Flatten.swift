@@ -15,8 +15,6 @@ public final class Flatten: Layer {
     public var kind: String { "Flatten" }
     public var summary: String { order == .nchw ? "" : "order nhwc (Keras channels-last)" }
 
-    private var inputShape: [Int] = []
-
     public init(order: Order = .nchw) { self.order = order }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -32,26 +30,26 @@ public final class Flatten: Layer {
     /// x `[N, ...]` → y `[N, features]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
-        inputShape = x.shape
         let n = x.batch, f = x.sampleCount
         guard order == .nhwc else { return x.reshaped([n, f]) }
         precondition(x.rank == 4, "Flatten(nhwc) expects [N, C, H, W], got \(x.shape)")
         var y = [Float](repeating: 0, count: x.count)
-        permute(x.data, into: &y, toNHWC: true)
+        permute(x.data, into: &y, shape: x.shape, toNHWC: true)
         return Tensor(shape: [n, f], data: y)
     }
 
     /// dy `[N, features]` → dx with the input's shape (the inverse permutation).
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         guard order == .nhwc else { return [gradOutput.reshaped(inputShape)] }
         var dx = [Float](repeating: 0, count: gradOutput.count)
-        permute(gradOutput.data, into: &dx, toNHWC: false)
+        permute(gradOutput.data, into: &dx, shape: inputShape, toNHWC: false)
         return [Tensor(shape: inputShape, data: dx)]
     }
 
-    /// Copies between NCHW (`inputShape`) and NHWC order, per sample.
-    private func permute(_ src: [Float], into dst: inout [Float], toNHWC: Bool) {
-        let n = inputShape[0], c = inputShape[1], hw = inputShape[2] * inputShape[3]
+    /// Copies between NCHW (`shape`, the forward input's) and NHWC order, per sample.
+    private func permute(_ src: [Float], into dst: inout [Float], shape: [Int], toNHWC: Bool) {
+        let n = shape[0], c = shape[1], hw = shape[2] * shape[3]
         src.withUnsafeBufferPointer { s in
         dst.withUnsafeMutableBufferPointer { d in
             for i in 0..<n {

@@ -10,8 +10,6 @@ public final class GlobalAvgPool: Layer {
     public var kind: String { "GlobalAvgPool" }
     public var summary: String { "mean over H, W" }
 
-    private var inputShape: [Int] = []
-
     public init() {}
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -25,7 +23,6 @@ public final class GlobalAvgPool: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 4, "GlobalAvgPool expects [N, C, H, W], got \(x.shape)")
-        inputShape = x.shape
         let planes = x.shape[0] * x.shape[1], hw = x.shape[2] * x.shape[3]
         let inv = 1 / Float(hw)
         var y = [Float](repeating: 0, count: planes)
@@ -40,7 +37,8 @@ public final class GlobalAvgPool: Layer {
     }
 
     /// dy `[N, C]` → dx `[N, C, H, W]`
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
         precondition(gradOutput.count == planes, "GlobalAvgPool gradient \(gradOutput.shape) does not match the last forward")
         let inv = 1 / Float(hw)

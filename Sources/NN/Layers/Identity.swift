@@ -7,5 +7,5 @@ public final class Identity: Layer {
     public var kind: String { "Identity" }
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try singleInputShape(inputShapes, kind) }
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor { inputs[0] }
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] { [gradOutput] }
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] { [gradOutput] }
 }

@@ -20,9 +20,7 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter?
 
-    // The last forward input [N, in] (shares storage with the caller's tensor; no copy), and
-    // the mode it ran in (backward computes dx per sample after an inference forward).
-    private var input = Tensor.zeros([0, 0])
+    // The mode of the last forward call (backward computes dx per sample after inference).
     private var mode = Mode.inference
 
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) {
@@ -36,6 +34,7 @@ public final class Linear: Layer {
     public var kind: String { "Linear" }
     public var summary: String { "\(inFeatures)->\(outFeatures)" + (bias == nil ? ", no bias" : "") }
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+    public var backwardReads: BackwardReads { .inputs }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
         guard inputShapes.count == 1 else {
@@ -52,7 +51,6 @@ public final class Linear: Layer {
         let x = inputs[0]                                   // [N, in]
         precondition(x.rank == 2 && x.shape[1] == inFeatures, "Linear(\(summary)) got input \(x.shape)")
         let n = x.shape[0], out = outFeatures, inF = inFeatures
-        input = x
         self.mode = mode
         var y = Tensor(shape: [n, out])                     // [N, out]
         y.data.withUnsafeMutableBufferPointer { yp in
@@ -90,8 +88,9 @@ public final class Linear: Layer {
         Parallel.forEachChunk(n) { rows, _ in body(rows) }
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        let n = input.shape[0], out = outFeatures, inF = inFeatures
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let input = record.inputs[0]
+        let n = record.inputShapes[0][0], out = outFeatures, inF = inFeatures
         precondition(gradOutput.shape == [n, out], "Linear backward: gradient \(gradOutput.shape), expected \([n, out])")
         var dx = Tensor(shape: [n, inF])                    // [N, in] = dy [N, out] · W [out, in]
         gradOutput.data.withUnsafeBufferPointer { dy in

@@ -24,7 +24,6 @@ public final class MaxPool2D: Layer {
 
     // Last forward: input shape and, per output element, the flat index of its arg-max
     // within the sample's plane (Int32: planes are far below 2³¹ elements).
-    private var inputShape: [Int] = []
     private var argmax: [Int32] = []
 
     public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero) {
@@ -47,7 +46,6 @@ public final class MaxPool2D: Layer {
         let x = inputs[0]
         let g = poolGeometry(x.shape, kernel, stride, padding)
         let planes = x.shape[0] * x.shape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
-        inputShape = x.shape
         if argmax.count != planes * oh * ow { argmax = [Int32](repeating: 0, count: planes * oh * ow) }
         var y = [Float](repeating: 0, count: planes * oh * ow)
         x.data.withUnsafeBufferPointer { xp in
@@ -82,7 +80,8 @@ public final class MaxPool2D: Layer {
     }
 
     /// dy `[N, C, outH, outW]` → dx `[N, C, H, W]`: each dy added at its window's arg-max.
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         precondition(gradOutput.count == argmax.count, "MaxPool2D gradient \(gradOutput.shape) does not match the last forward")
         let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
         let per = argmax.count / max(planes, 1)

@@ -8,7 +8,6 @@ import Tensor
 public final class Reshape: Layer {
     /// Target per-sample shape as given (may hold one `-1`).
     public let shape: [Int]
-    private var inputShape: [Int] = []
 
     public init(shape: [Int]) {
         precondition(shape.filter { $0 == -1 }.count <= 1 && shape.allSatisfy { $0 > 0 || $0 == -1 },
@@ -39,14 +38,14 @@ public final class Reshape: Layer {
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
-        inputShape = x.shape
         guard let out = resolved(count: x.sampleCount) else {
             preconditionFailure("Reshape \(shape) got input \(x.shape)")
         }
         return x.reshaped([x.batch] + out)
     }
 
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
-        [gradOutput.reshaped(inputShape)]
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
+        return [gradOutput.reshaped(inputShape)]
     }
 }

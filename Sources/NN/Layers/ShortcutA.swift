@@ -15,8 +15,6 @@ public final class ShortcutA: Layer {
     public var kind: String { "ShortcutA" }
     public var summary: String { "subsample \(stride), zero-pad channels to \(outChannels)" }
 
-    private var inputShape: [Int] = []
-
     public init(outChannels: Int, stride: Int) {
         precondition(outChannels > 0 && stride > 0, "ShortcutA needs positive outChannels and stride")
         self.outChannels = outChannels
@@ -38,7 +36,6 @@ public final class ShortcutA: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 4 && x.shape[1] <= outChannels, "ShortcutA input \(x.shape) does not fit \(outChannels) channels")
-        inputShape = x.shape
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
         let oc = outChannels, s = stride, plane = oh * ow
@@ -69,7 +66,8 @@ public final class ShortcutA: Layer {
     }
 
     /// dy `[N, outChannels, oh, ow]` → dx `[N, C, H, W]`
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
         precondition(gradOutput.shape == [n, outChannels, oh, ow], "ShortcutA gradient \(gradOutput.shape) does not match the last forward")

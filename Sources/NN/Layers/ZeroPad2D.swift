@@ -11,8 +11,6 @@ public final class ZeroPad2D: Layer {
     public var kind: String { "ZeroPad2D" }
     public var summary: String { "padding \(padding)" }
 
-    private var inputShape: [Int] = []
-
     public init(padding: Padding2D) { self.padding = padding }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -27,7 +25,6 @@ public final class ZeroPad2D: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 4, "ZeroPad2D expects [N, C, H, W], got \(x.shape)")
-        inputShape = x.shape
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let oh = h + padding.top + padding.bottom, ow = w + padding.left + padding.right
         var y = [Float](repeating: 0, count: planes * oh * ow)
@@ -45,7 +42,8 @@ public final class ZeroPad2D: Layer {
     }
 
     /// dy `[N, C, oh, ow]` → dx `[N, C, H, W]` (the interior of dy)
-    public func backward(_ gradOutput: Tensor, parameterGradients: Bool) -> [Tensor] {
+    public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        let inputShape = record.inputShapes[0]
         let planes = inputShape[0] * inputShape[1], h = inputShape[2], w = inputShape[3]
         let oh = h + padding.top + padding.bottom, ow = w + padding.left + padding.right
         precondition(gradOutput.shape == [inputShape[0], inputShape[1], oh, ow], "ZeroPad2D gradient \(gradOutput.shape) does not match the last forward")
