@@ -116,15 +116,27 @@ final class HostileFileTests: XCTestCase {
         assertRefused(["budget.npz", "x.npy", "memory budget"]) { _ = try Npz.read(url("budget.npz")) }
         MemoryBudget.bytes = MemoryBudget.defaultBytes
 
+        // The member's size disagrees with its .npy header: refused from the header alone.
         var short = honest
         short.uncompressedSize = 1 << 20
-        try HostileZip(members: [short]).write(to: url("longer.npz"))
-        assertRefused(["longer.npz", "more than the 1048576 bytes the archive declares"]) { _ = try Npz.read(url("longer.npz")) }
+        try HostileZip(members: [short]).write(to: url("header.npz"))
+        assertRefused(["header.npz", "x", "expected \(zeros.count - 128) bytes of data for shape (\(zeros.count - 128),) |u1, found \((1 << 20) - 128)"]) {
+            _ = try Npz.read(url("header.npz"))
+        }
 
+        // Any member (here in a zip read directly): the stream must fill exactly the declared size.
+        try HostileZip(members: [short]).write(to: url("longer.zip"))
+        assertRefused(["longer.zip", "more than the 1048576 bytes the archive declares"]) {
+            let zip = try ZipReader(url: url("longer.zip"), file: "longer.zip", expected: "a zip")
+            _ = try zip.data(of: zip.members[0])
+        }
         var long = honest
         long.uncompressedSize = UInt64(content.count + 1)
-        try HostileZip(members: [long]).write(to: url("shorter.npz"))
-        assertRefused(["shorter.npz", "ends after \(content.count) bytes"]) { _ = try Npz.read(url("shorter.npz")) }
+        try HostileZip(members: [long]).write(to: url("shorter.zip"))
+        assertRefused(["shorter.zip", "ends after \(content.count) bytes"]) {
+            let zip = try ZipReader(url: url("shorter.zip"), file: "shorter.zip", expected: "a zip")
+            _ = try zip.data(of: zip.members[0])
+        }
     }
 
     /// A `.npy` header may declare any shape; the data present decide, before any allocation.

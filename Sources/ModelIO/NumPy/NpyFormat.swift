@@ -33,40 +33,8 @@ public enum NpyFormat {
         func fail(_ kind: ModelIOError.Kind, _ message: String) -> ModelIOError {
             ModelIOError(kind, file: file, location: key, message)
         }
-        guard raw.count >= 8, raw.prefix(6).elementsEqual(magic) else {
-            throw fail(.malformed, "not a .npy file: expected the magic \\x93NUMPY at the start, found "
-                       + (raw.count < 6 ? "only \(raw.count) bytes" : hex(raw.prefix(6))))
-        }
-        let (major, minor) = (raw[6], raw[7])
-        guard (1...3).contains(major), minor == 0 else {
-            throw fail(.unsupported, "expected .npy format version 1.0, 2.0 or 3.0, found \(major).\(minor)")
-        }
-        let lengthSize = major == 1 ? 2 : 4
-        guard raw.count >= 8 + lengthSize else {
-            throw fail(.malformed, "truncated: the file ends inside the header length field")
-        }
-        var headerLength = 0
-        for i in 0..<lengthSize { headerLength |= Int(raw[8 + i]) << (8 * i) }
-        let dataOffset = 8 + lengthSize + headerLength
-        guard dataOffset <= raw.count else {
-            throw fail(.malformed, "truncated: expected a \(headerLength)-byte header, found \(raw.count - 8 - lengthSize) bytes after the length field")
-        }
-        let headerBytes = UnsafeRawBufferPointer(rebasing: raw[(8 + lengthSize)..<dataOffset])
-        let text: String
-        if major == 3 {
-            guard let utf8 = String(validating: headerBytes, as: UTF8.self) else {
-                throw fail(.malformed, "version 3.0 header is not valid UTF-8")
-            }
-            text = utf8
-        } else {
-            // latin-1: each byte is the code point of the same value.
-            text = String(String.UnicodeScalarView(headerBytes.map { Unicode.Scalar($0) }))
-        }
-        let header = try parseHeader(text, fail: fail)
-
-        let elementCount = try checkedProduct(header.shape, fail: fail)
-        let (nbytes, overflow) = elementCount.multipliedReportingOverflow(by: header.descr.dtype.itemSize)
-        guard !overflow else { throw fail(.malformed, "shape \(pyTuple(header.shape)) is too large") }
+        let (header, dataOffset, nbytes) = try parseHeader(raw: raw, complete: true, file: file, key: key)!
+        let elementCount = header.shape.reduce(1, *)   // checked for overflow by parseHeader
         let found = raw.count - dataOffset
         if found != nbytes {
             throw fail(found < nbytes ? .malformed : .mismatch,
@@ -82,6 +50,65 @@ public enum NpyFormat {
         }
         if header.descr.needsSwap { ByteOrder.reverseEachUnit(&bytes, unit: header.descr.dtype.swapUnit) }
         return NumpyArray(dtype: header.descr.dtype, shape: header.shape, bytes: bytes)
+    }
+
+    /// Throws the error `decode` would give for a file of `size` bytes starting with `prefix`,
+    /// if its header declares another size; does nothing when `prefix` ends inside the header.
+    /// Lets a reader check a declared size before it inflates or allocates the rest.
+    static func checkDeclaredSize(prefix: UnsafeRawBufferPointer, size: UInt64, file: String, key: String?) throws {
+        guard let (header, dataOffset, nbytes) = try parseHeader(raw: prefix, complete: false, file: file, key: key) else {
+            return
+        }
+        let found = size >= UInt64(dataOffset) ? size - UInt64(dataOffset) : 0
+        if found != UInt64(nbytes) {
+            throw ModelIOError(found < UInt64(nbytes) ? .malformed : .mismatch, file: file, location: key,
+                               "expected \(nbytes) bytes of data for shape \(pyTuple(header.shape)) \(header.descrText), found \(found)")
+        }
+    }
+
+    /// Magic, version and header dict of `raw`: the header, where the data start and how many
+    /// bytes they take. With `complete == false`, nil when `raw` ends inside the header.
+    private static func parseHeader(raw: UnsafeRawBufferPointer, complete: Bool, file: String,
+                                    key: String?) throws -> (Header, Int, Int)? {
+        func fail(_ kind: ModelIOError.Kind, _ message: String) -> ModelIOError {
+            ModelIOError(kind, file: file, location: key, message)
+        }
+        if !complete && raw.count < 12 { return nil }
+        guard raw.count >= 8, raw.prefix(6).elementsEqual(magic) else {
+            throw fail(.malformed, "not a .npy file: expected the magic \\x93NUMPY at the start, found "
+                       + (raw.count < 6 ? "only \(raw.count) bytes" : hex(raw.prefix(6))))
+        }
+        let (major, minor) = (raw[6], raw[7])
+        guard (1...3).contains(major), minor == 0 else {
+            throw fail(.unsupported, "expected .npy format version 1.0, 2.0 or 3.0, found \(major).\(minor)")
+        }
+        let lengthSize = major == 1 ? 2 : 4
+        guard raw.count >= 8 + lengthSize else {
+            throw fail(.malformed, "truncated: the file ends inside the header length field")
+        }
+        var headerLength = 0
+        for i in 0..<lengthSize { headerLength |= Int(raw[8 + i]) << (8 * i) }
+        let dataOffset = 8 + lengthSize + headerLength
+        if !complete && dataOffset > raw.count { return nil }
+        guard dataOffset <= raw.count else {
+            throw fail(.malformed, "truncated: expected a \(headerLength)-byte header, found \(raw.count - 8 - lengthSize) bytes after the length field")
+        }
+        let headerBytes = UnsafeRawBufferPointer(rebasing: raw[(8 + lengthSize)..<dataOffset])
+        let text: String
+        if major == 3 {
+            guard let utf8 = String(validating: headerBytes, as: UTF8.self) else {
+                throw fail(.malformed, "version 3.0 header is not valid UTF-8")
+            }
+            text = utf8
+        } else {
+            // latin-1: each byte is the code point of the same value.
+            text = String(String.UnicodeScalarView(headerBytes.map { Unicode.Scalar($0) }))
+        }
+        let header = try parseHeader(text, fail: fail)
+        let elementCount = try checkedProduct(header.shape, fail: fail)
+        let (nbytes, overflow) = elementCount.multipliedReportingOverflow(by: header.descr.dtype.itemSize)
+        guard !overflow else { throw fail(.malformed, "shape \(pyTuple(header.shape)) is too large") }
+        return (header, dataOffset, nbytes)
     }
 
     private struct Header {

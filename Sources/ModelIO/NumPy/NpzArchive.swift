@@ -29,6 +29,17 @@ public enum Npz {
             guard keys.insert(key).inserted else {
                 throw ModelIOError(.malformed, file: file, location: key, "the key occurs more than once in the archive")
             }
+            // The .npy header declares the array's size: compare it with the member's declared
+            // size before inflating, so a member that inflates to more than its array is
+            // refused without allocating it.
+            let head = archive.prefix(of: member, count: 1 << 16)
+            guard head.starts(with: NpyFormat.magic) || head.count < NpyFormat.magic.count else {
+                throw ModelIOError(.malformed, file: file, location: key,
+                                   "member '\(name)' is not a .npy array (expected the \\x93NUMPY magic)")
+            }
+            try head.withUnsafeBytes {
+                try NpyFormat.checkDeclaredSize(prefix: $0, size: member.uncompressedSize, file: file, key: key)
+            }
             let data = try archive.data(of: member, location: key)
             guard data.starts(with: NpyFormat.magic) else {
                 throw ModelIOError(.malformed, file: file, location: key,

@@ -79,5 +79,27 @@ enum ZipInflate {
     }
 }
 
+extension ZipInflate {
+    /// Up to `count` bytes from the start of a raw deflate stream (fewer when it ends or is
+    /// damaged; the full `inflate` reports damage). For reading a header before deciding to
+    /// inflate the rest.
+    static func prefix(_ input: UnsafeRawBufferPointer, count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var stream = z_stream()
+        guard count > 0, input.count > 0,
+              inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return [] }
+        defer { inflateEnd(&stream) }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        stream.avail_in = UInt32(min(input.count, 1 << 30))
+        out.withUnsafeMutableBufferPointer { o in
+            stream.next_out = o.baseAddress
+            stream.avail_out = UInt32(count)
+            // Each call consumes input or fills output; Z_BUF_ERROR / errors / the end stop it.
+            while stream.avail_out > 0, zlib_inflate(&stream) == Z_OK {}
+        }
+        return Array(out.prefix(count - Int(stream.avail_out)))
+    }
+}
+
 /// zlib's `inflate` with `Z_NO_FLUSH` (the enum's `inflate` method shadows the C function).
 private func zlib_inflate(_ stream: inout z_stream) -> Int32 { inflate(&stream, Z_NO_FLUSH) }

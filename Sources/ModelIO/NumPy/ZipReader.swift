@@ -70,6 +70,16 @@ struct ZipReader {
         return out
     }
 
+    /// Up to `count` bytes from the start of the member, without checks (see `data(of:)`).
+    func prefix(of member: Member, count: Int) -> [UInt8] {
+        let start = member.dataOffset
+        let stop = start + Int(member.compressedSize)
+        return bytes.withUnsafeBytes { raw in
+            let input = UnsafeRawBufferPointer(rebasing: raw[start..<stop])
+            return member.method == 0 ? Array(input.prefix(count)) : ZipInflate.prefix(input, count: count)
+        }
+    }
+
     // MARK: Central directory
 
     private static func parseDirectory(_ raw: UnsafeRawBufferPointer, end: ZipEndRecord, file: String) throws -> [Member] {
