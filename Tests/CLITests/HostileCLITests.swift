@@ -73,6 +73,15 @@ final class HostileCLITests: XCTestCase {
         XCTAssertFalse(text.contains("no such file"), text)
     }
 
+    /// `convert` of an HDF5 state dict whose dataset is stored in another file used to copy
+    /// that file's bytes into the export; now it is refused and nothing is written.
+    func testHDF5ExternalStorageIsNotCopiedIntoAnExport() throws {
+        let r = try runBSS(["convert", "external-storage.h5", path("out.npz")], in: URL(fileURLWithPath: fixture("hostile")))
+        assertCleanFailure(r, mentions: ["external-storage.h5", "external file 'secret.bin'", "refused"])
+        XCTAssertFalse(r.stderr.contains("SECRET") || r.stdout.contains("SECRET"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
     /// NAME_MAX is 255 bytes; a 254-byte output name must work (its temporary file too).
     func testLongestLegalOutputName() throws {
         let name = String(repeating: "n", count: 250) + ".npz"
