@@ -15,6 +15,8 @@ SECRET-OUTSIDE-BYTES so a test can check that none of it is ever read:
   virtual.h5             virtual dataset 'x' (uint8, 32) mapped from target.h5:/x
   lzf.h5                 dataset 'x' (float32, 64) compressed with the LZF filter (32000)
   soft-link.h5           dataset 'x' and a soft link 'y' -> /x (inside the file: accepted)
+  sparse.h5              dataset 'x' (float32, 2^31 = 8 GiB) chunked with no chunk written: a
+                         few-kB file that reads as 8 GiB of fill values (a "bomb")
 """
 import os
 
@@ -62,6 +64,9 @@ def main():
     with h5py.File(path("soft-link.h5"), "w") as f:
         f["x"] = np.arange(3, dtype=np.float32)
         f["y"] = h5py.SoftLink("/x")
+
+    with h5py.File(path("sparse.h5"), "w") as f:
+        f.create_dataset("x", shape=(1 << 31,), dtype="f4", chunks=(1 << 16,))
 
     # h5py itself reads the outside data (what an unguarded reader would do).
     cwd = os.getcwd()

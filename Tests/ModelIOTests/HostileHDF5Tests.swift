@@ -56,6 +56,19 @@ final class HostileHDF5Tests: XCTestCase {
         }
     }
 
+    /// A few-kB file declaring an 8 GiB chunked dataset (no chunk written): refused from its
+    /// declared shape against the memory budget, before reading.
+    func testDeclaredShapeIsCheckedAgainstTheMemoryBudget() throws {
+        MemoryBudget.bytes = 1 << 30
+        defer { MemoryBudget.bytes = MemoryBudget.defaultBytes }
+        let f = try HDF5File(reading: url("sparse.h5"))
+        XCTAssertThrowsError(try f.readFloats("x")) { error in
+            let e = error as? ModelIOError
+            XCTAssertEqual(e?.kind, .unsupported)
+            XCTAssertTrue(e?.description.contains("sparse.h5: x: shape [2147483648] needs 17.2 GB, more than the memory budget of 1.1 GB") ?? false, "\(error)")
+        }
+    }
+
     func testSoftLinksInsideTheFileAreRead() throws {
         let f = try HDF5File(reading: url("soft-link.h5"))
         XCTAssertEqual(try f.readFloats("y").values, [0, 1, 2])

@@ -87,6 +87,7 @@ enum IDXFile {
     /// Reads and checks one IDX file (gunzipping `.gz` / gzip-magic files).
     static func parse(_ path: String) throws -> Parsed {
         let raw = try FileBytes.read(URL(fileURLWithPath: path))
+        if !Gzip.isGzip(raw) { try MemoryBudget.check(UInt64(raw.count), file: path, what: "the file holds") }
         let bytes = Gzip.isGzip(raw) ? try Gzip.decompress(raw, file: path, declaredSize: declaredSize) : [UInt8](raw)
         guard bytes.count >= 4 else {
             throw ModelIOError(.malformed, file: path, "truncated IDX file: \(bytes.count) bytes, no 4-byte magic number")

@@ -41,6 +41,7 @@ public enum NpyFormat {
                        "expected \(nbytes) bytes of data for shape \(pyTuple(header.shape)) \(header.descrText), found \(found)")
         }
 
+        try MemoryBudget.check(UInt64(nbytes), file: file, location: key, what: "the array needs")
         let data = UnsafeRawBufferPointer(rebasing: raw[dataOffset...])
         var bytes: [UInt8]
         if header.fortranOrder && header.shape.count >= 2 && elementCount > 0 {
