@@ -16,6 +16,12 @@ public enum OutputPath {
     /// Throws `.mismatch` naming `output` when it is the same file as one of `inputs`
     /// (nil entries, e.g. options not given, are skipped; so are preset names that are no file).
     public static func checkNotAnInput(_ output: String, inputs: [String?]) throws {
+        // Bytes that are not UTF-8 reach us as U+FFFD; writing would create a file under a
+        // different name than the one the user typed.
+        if output.unicodeScalars.contains("\u{FFFD}") {
+            throw ModelIOError(.unsupported, file: output,
+                               "the output name is not valid UTF-8 (shown with U+FFFD): bss would write a file under a different name; use a UTF-8 name")
+        }
         let out = identity(output)
         for case let input? in inputs {
             let id = identity(input)

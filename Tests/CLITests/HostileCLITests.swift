@@ -71,6 +71,21 @@ final class HostileCLITests: XCTestCase {
         XCTAssertNotEqual(p.terminationStatus, 0)
         XCTAssertTrue(text.contains("not valid UTF-8"), text)
         XCTAssertFalse(text.contains("no such file"), text)
+
+        // As an output, such a name would be written under other bytes (U+FFFD): refused.
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: "/bin/sh")
+        q.arguments = ["-c", "\"$0\" convert \"$2\" \"$(printf '%s/out\\351.npz' \"$1\")\"", try bssExecutable().path, dir.path,
+                       fixture("torch/cifar-resnet8.npz")]
+        let qerr = Pipe()
+        q.standardError = qerr
+        q.standardOutput = Pipe()
+        try q.run()
+        let qtext = String(decoding: qerr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        q.waitUntilExit()
+        XCTAssertNotEqual(q.terminationStatus, 0)
+        XCTAssertTrue(qtext.contains("output name is not valid UTF-8"), qtext)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).count, 1, "only the input made above")
     }
 
     /// `convert` of an HDF5 state dict whose dataset is stored in another file used to copy

@@ -10,8 +10,7 @@ import ZIPFoundation
 /// against the file and the memory budget before inflating, duplicate names refused).
 ///
 /// Writing emits stored (default) or raw-deflated members through ZIPFoundation, which uses
-/// zip64 extras only for values ≥ 2³²−1 — so numpy reads every archive, and so does ZIPFoundation
-/// (which lists no entries when a zip64 extra holds a small value). Files are written atomically.
+/// zip64 extras only for values ≥ 2³²−1, so numpy reads every archive. Files are written atomically.
 public enum Npz {
     /// Every array in the archive, in member order. Duplicate or path-like member names,
     /// damaged or oversized members are errors (see `ZipReader`).

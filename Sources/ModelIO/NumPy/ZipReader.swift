@@ -54,7 +54,8 @@ struct ZipReader {
         let stop = start + Int(member.compressedSize)
         let out: Data
         if member.method == 0 {
-            out = bytes.subdata(in: (bytes.startIndex + start)..<(bytes.startIndex + stop))
+            // A slice shares the (mapped) archive's bytes: no copy of a stored data set.
+            out = bytes[(bytes.startIndex + start)..<(bytes.startIndex + stop)]
         } else {
             out = try bytes.withUnsafeBytes { raw in
                 try ZipInflate.inflate(UnsafeRawBufferPointer(rebasing: raw[start..<stop]),
