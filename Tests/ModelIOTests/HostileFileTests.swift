@@ -56,6 +56,47 @@ final class HostileFileTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
     }
 
+    /// The exact shape that hung the ZIPFoundation 0.9.20 reader at 100% CPU for ever: a deflate
+    /// member made of non-final stored blocks that run to the end of the file exactly 1 MiB
+    /// after the member's data start (its loop read 1 MiB chunks past the member, then spun on
+    /// the empty chunk at end of file). Read on another thread so a regression fails, not hangs.
+    func testStoredBlocksRunningToTheEndOfTheFileDoNotHang() throws {
+        let name = Array("x.npy".utf8)
+        let size: UInt32 = 4096
+        let npyStart = npyHeader("|u1", count: Int(size) - 128)
+        func header(_ signature: UInt32, central: Bool) -> [UInt8] {
+            var h = le32(signature) + (central ? le16(0x031E) : []) + le16(20) + le16(0) + le16(8) + le16(0) + le16(0x21)
+            h += le32(0) + le32(1000) + le32(size) + le16(UInt16(name.count)) + le16(0)
+            if central { h += le16(0) + le16(0) + le16(0) + le32(0o100644 << 16) + le32(0) }
+            return h + name
+        }
+        let local = header(0x0403_4B50, central: false), central = header(0x0201_4B50, central: true)
+        let total = 1 << 20, tailLength = central.count + 22
+        var data: [UInt8] = []
+        var left = total
+        while left > 0 {
+            var payload = min(65535, left - 5)
+            if (1..<6).contains(left - 5 - payload) { payload -= 10 }
+            data += [0x00] + le16(UInt16(payload)) + le16(UInt16(payload) ^ 0xFFFF)
+            data += [UInt8](repeating: 0, count: payload)
+            left -= 5 + payload
+        }
+        data.replaceSubrange(5..<(5 + npyStart.count), with: npyStart)
+        let end = le32(0x0605_4B50) + le16(0) + le16(0) + le16(1) + le16(1)
+            + le32(UInt32(central.count)) + le32(UInt32(local.count + total - tailLength)) + le16(0)
+        data.replaceSubrange((total - tailLength)..<total, with: central + end)
+        try Data(local + data).write(to: url("spin.npz"))
+
+        let done = DispatchSemaphore(value: 0)
+        let box = OutcomeBox()
+        Thread.detachNewThread {
+            do { _ = try Npz.read(self.url("spin.npz")) } catch { box.error = error }
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "reading spin.npz hangs")
+        XCTAssertTrue("\(box.error.map { "\($0)" } ?? "accepted")".contains("truncated deflate data"), "\(String(describing: box.error))")
+    }
+
     /// Every single-bit flip of a `savez_compressed` archive (about 9100 variants, each
     /// rewritten on tmpfs) is read or refused quickly; none hangs or traps.
     func testBitFlipsOfACompressedNpzEnd() throws {
