@@ -234,6 +234,12 @@ final class HostileFileTests: XCTestCase {
         saturated.zip64 = true
         try HostileZip(members: [saturated]).write(to: url("wide.npz"))
         XCTAssertEqual(try Npz.read(url("wide.npz")).map(\.key), ["x"], "a proper zip64 extra is read")
+        // A count that hides a member numpy would list.
+        var twoMembers = HostileZip(members: [.stored("x.npy", a), .stored("y.npy", a)]).bytes()
+        twoMembers[twoMembers.count - 12] = 1   // the end record's member counts: 2 -> 1
+        twoMembers[twoMembers.count - 14] = 1
+        try Data(twoMembers).write(to: url("count.npz"))
+        assertRefused(["count.npz", "after the 1 entries"]) { _ = try Npz.read(url("count.npz")) }
         saturated.dropZip64Extra = true
         try HostileZip(members: [saturated]).write(to: url("noextra.npz"))
         assertRefused(["noextra.npz", "inconsistent zip64 records"]) { _ = try Npz.read(url("noextra.npz")) }

@@ -158,6 +158,11 @@ struct ZipReader {
                                   uncompressedSize: uncompressed, headerOffset: Int(localOffset), dataOffset: dataOffset))
             at = next
         }
+        // Python's zipfile reads entries until the directory's bytes run out, whatever the
+        // count says: both must agree, or numpy and we would see different archives.
+        guard at == directoryEnd else {
+            throw fail(nil, "damaged zip: the central directory holds \(directoryEnd - at) bytes after the \(end.entryCount) entries the end record declares")
+        }
         // Members may not share bytes: overlapping members are how "zip bombs" multiply one
         // deflate stream into many outputs.
         let byOffset = members.sorted { $0.headerOffset < $1.headerOffset }
