@@ -16,6 +16,7 @@
 #include <hdf5/serial/hdf5.h>
 #endif
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,90 @@ static inline hid_t sh5_make_f16le(void) {
         return -1;
     }
     return t;
+}
+
+// MARK: - Refusing data outside the file
+
+/// What `sh5_check_self_contained` found: the first link or dataset (path `path`) whose data
+/// live outside the file or cannot be verified, and a detail (target file, filter name).
+typedef struct {
+    int problem;
+    char path[1024];
+    char detail[1024];
+    int filter;
+} sh5_containment;
+
+enum {
+    SH5_CONTAINED = 0,
+    SH5_EXTERNAL_LINK = 1,      // H5L_TYPE_EXTERNAL: a link into another file
+    SH5_USER_LINK = 2,          // a user-defined link class: cannot tell where it leads
+    SH5_EXTERNAL_STORAGE = 3,   // H5Pset_external: raw data in other files
+    SH5_VIRTUAL = 4,            // H5D_VIRTUAL: data mapped from other datasets/files
+    SH5_FILTER = 5              // a filter other than deflate, shuffle, fletcher32
+};
+
+static inline herr_t sh5__containment_cb(hid_t group, const char *name, const H5L_info_t *info, void *op) {
+    sh5_containment *c = (sh5_containment *)op;
+    strncpy(c->path, name, sizeof(c->path) - 1);
+    if (info->type == H5L_TYPE_SOFT) return 0;   // a path inside this file; visited as its target
+    if (info->type == H5L_TYPE_EXTERNAL) {
+        c->problem = SH5_EXTERNAL_LINK;
+        char value[1024];
+        const char *file = NULL, *object = NULL;
+        unsigned flags = 0;
+        if (info->u.val_size <= sizeof(value) &&
+            H5Lget_val(group, name, value, sizeof(value), H5P_DEFAULT) >= 0 &&
+            H5Lunpack_elink_val(value, info->u.val_size, &flags, &file, &object) >= 0 && file && object) {
+            snprintf(c->detail, sizeof(c->detail), "%s:%s", file, object);
+        }
+        return 1;
+    }
+    if (info->type != H5L_TYPE_HARD) { c->problem = SH5_USER_LINK; return 1; }
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) { H5Eclear2(H5E_DEFAULT); return 0; }   // unreadable: the access that needs it reports it
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        hid_t dcpl = H5Dget_create_plist(obj);
+        if (dcpl >= 0) {
+            if (H5Pget_external_count(dcpl) > 0) {
+                c->problem = SH5_EXTERNAL_STORAGE;
+                off_t offset = 0;
+                hsize_t size = 0;
+                if (H5Pget_external(dcpl, 0, sizeof(c->detail) - 1, c->detail, &offset, &size) < 0) c->detail[0] = 0;
+            } else if (H5Pget_layout(dcpl) == H5D_VIRTUAL) {
+                c->problem = SH5_VIRTUAL;
+                size_t count = 0;
+                if (H5Pget_virtual_count(dcpl, &count) < 0 || count == 0 ||
+                    H5Pget_virtual_filename(dcpl, 0, c->detail, sizeof(c->detail) - 1) < 0) c->detail[0] = 0;
+            } else {
+                int n = H5Pget_nfilters(dcpl);
+                for (int i = 0; i < n; i++) {
+                    unsigned flags = 0, config = 0;
+                    size_t count = 0;
+                    char label[256] = {0};
+                    H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &count, NULL, sizeof(label) - 1, label, &config);
+                    if (f != H5Z_FILTER_DEFLATE && f != H5Z_FILTER_SHUFFLE && f != H5Z_FILTER_FLETCHER32) {
+                        c->problem = SH5_FILTER;
+                        c->filter = (int)f;
+                        strncpy(c->detail, label, sizeof(c->detail) - 1);
+                        break;
+                    }
+                }
+            }
+            H5Pclose(dcpl);
+        }
+    }
+    H5Oclose(obj);
+    return c->problem ? 1 : 0;
+}
+
+/// Visits every link reachable through hard links from the root (H5Lvisit never follows soft
+/// or external links, and visits each group once) and stops at the first problem.
+/// Returns < 0 if the walk itself failed.
+static inline herr_t sh5_check_self_contained(hid_t file, sh5_containment *out) {
+    memset(out, 0, sizeof(*out));
+    herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, sh5__containment_cb, out);
+    if (out->problem == SH5_CONTAINED) out->path[0] = 0;
+    return out->problem ? 0 : r;
 }
 
 #endif

@@ -48,8 +48,12 @@ public final class DistillRun {
     /// Loads and checks everything `config` names; the student is initialised when fresh.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
         try config.validateFiles()
-        if let out = config.out, config.student == out || config.teacher == out || config.data == out {
-            throw ModelIOError(.mismatch, file: out, "the output would overwrite an input of the run")
+        if let out = config.out {
+            // The exported model and the files written next to it (RunArtifacts) against every input.
+            let a = RunArtifacts(output: out)
+            try OutputPath.checkDistinct(outputs: [out] + [a.config, a.metrics, a.curves, a.checkpoint].map(\.path),
+                                         inputs: [config.student, config.teacher, config.data, config.val,
+                                                  config.teacherArch, config.studentArch])
         }
         let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
         let student = try loadStudent(config, classes: teacher?.classes)

@@ -8,13 +8,14 @@ extension RunConfig {
     /// out-of-range values are one-line errors naming the file and the key.
     public static func entries(ofFile path: String) throws -> [(key: String, value: ConfigValue)] {
         let url = URL(fileURLWithPath: path)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelIOError(.notFound, file: path, "cannot read the run config")
-        }
+        // Only regular files (a FIFO would block), and JSON/YAML are checked for duplicate
+        // keys, aliases and nesting before the recursive parsers see them.
+        let data = try InputFile.contents(of: url, name: path)
         let root: Any?
         if url.pathExtension.lowercased() == "json" {
             // JSONDecoder keeps 1 and true apart (JSONSerialization's NSNumbers do not on Linux).
             let object: [String: JSONConfigValue]
+            try JSONInput.validate(data, file: path)
             do { object = try JSONDecoder().decode([String: JSONConfigValue].self, from: data) } catch {
                 throw ModelIOError(.malformed, file: path, "not valid JSON, or not an object of keys to values")
             }
@@ -28,7 +29,9 @@ extension RunConfig {
                 return (k, value)
             }
         } else {
-            do { root = try Yams.load(yaml: String(decoding: data, as: UTF8.self)) } catch let e as YamlError {
+            let text = String(decoding: data, as: UTF8.self)
+            try YAMLInput.validate(text, file: path)
+            do { root = try Yams.load(yaml: text) } catch let e as YamlError {
                 throw ModelIOError(.malformed, file: path, "not valid YAML: \(yamlProblem(e))")
             }
         }
@@ -109,6 +112,7 @@ extension RunConfig {
     /// Reads a config from `yaml` text (as written by `yaml`); `source` names it in errors.
     public static func parse(yaml text: String, source: String) throws -> RunConfig {
         let root: Any?
+        try YAMLInput.validate(text, file: source)
         do { root = try Yams.load(yaml: text) } catch let e as YamlError {
             throw ModelIOError(.malformed, file: source, "not valid YAML: \(yamlProblem(e))")
         }

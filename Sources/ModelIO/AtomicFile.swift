@@ -27,7 +27,7 @@ public enum AtomicFile {
                                "cannot write: directory \(directory.path) does not exist")
         }
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let temporary = directory.appendingPathComponent(".\(target.lastPathComponent).tmp-\(suffix)")
+        let temporary = directory.appendingPathComponent(temporaryName(for: target.lastPathComponent, suffix: suffix))
         do {
             try body(temporary)
             // rename(2) replaces an existing target in one step; FileManager.moveItem would
@@ -41,5 +41,20 @@ public enum AtomicFile {
             if let error = error as? ModelIOError { throw error }
             throw ModelIOError(.io, file: url.path, "write failed: \(error.localizedDescription)")
         }
+    }
+
+    /// File names are limited to 255 bytes (NAME_MAX): a legal 254-byte target name must not
+    /// give an illegal temporary name, so the target's part is cut (at a character boundary).
+    static func temporaryName(for name: String, suffix: String) -> String {
+        let fixed = 1 + ".tmp-".utf8.count + suffix.utf8.count
+        var kept = ""
+        var bytes = 0
+        for character in name {
+            let n = character.utf8.count
+            if bytes + n > 255 - fixed { break }
+            kept.append(character)
+            bytes += n
+        }
+        return ".\(kept).tmp-\(suffix)"
     }
 }

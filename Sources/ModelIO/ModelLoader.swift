@@ -33,9 +33,7 @@ public enum ModelLoader {
     /// Loads the model at `path`, using `arch` where the file holds weights only.
     public static func load(_ path: String, arch: String? = nil) throws -> Model {
         let url = URL(fileURLWithPath: path)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelIOError(.notFound, file: path, "no such file")
-        }
+        guard FileManager.default.fileExists(atPath: path) else { throw InputFile.notFound(path: path) }
         // Keras files first (Keras/ModelLoader+Keras.swift): .keras, .h5 full models, and
         // Keras weight files whose --arch is a Keras model.
         if let m = try loadKeras(url, arch: arch) { return m }

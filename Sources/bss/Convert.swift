@@ -48,12 +48,8 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
-        if inURL.standardizedFileURL.resolvingSymlinksInPath() == outURL.standardizedFileURL.resolvingSymlinksInPath() {
-            throw UserError("\(output): the output is the input file; give another path")
-        }
-        guard FileManager.default.fileExists(atPath: input) else {
-            throw ModelIOError(.notFound, file: input, "no such file")
-        }
+        try OutputPath.checkDistinct(outputs: [output, specOut], inputs: [input, arch])
+        guard FileManager.default.fileExists(atPath: input) else { throw InputFile.notFound(path: input) }
         let target = to.flatMap(ModelWriter.Target.init(rawValue:))
         // State dict to state dict without an architecture: a pure format change.
         if arch == nil, specOut == nil, target != .keras,

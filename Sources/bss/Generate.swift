@@ -111,6 +111,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         runtime.apply()
         let parameters = try search.parameters()
+        try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         let model = try ModelLoader.load(teacher, arch: arch)
         let ds = try data.load(for: model)
         let filter = BaseFilter(rawValue: base)!

@@ -23,6 +23,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        try OutputPath.checkNotAnInput(out, inputs: [model.model, model.arch, data.data])
         let m = try model.load()
         let ds = try data.load(for: m)
         let progress = Progress(total: ds.count, label: "predict", unit: "samples")

@@ -103,6 +103,7 @@ struct Similarity: ParsableCommand {
     func run() throws {
         runtime.apply()
         if let plot {
+            try OutputPath.checkNotAnInput(plot, inputs: [a, b, aArch, bArch, aBSS, bBSS, data.data])
             // Fail before the searches, not after them.
             let folder = URL(fileURLWithPath: plot).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false

@@ -41,11 +41,9 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
 
     /// Reads and validates a JSON spec file; errors name the file and the offending layer.
     public static func load(_ url: URL) throws -> ArchitectureSpec {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelIOError(.notFound, file: url.path, "cannot read architecture spec")
-        }
+        let data = try FileBytes.read(url)
         do {
+            try JSONInput.validate(data, file: url.path)
             let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: data)
             guard spec.format == "bss-architecture" else {
                 throw ModelIOError(.malformed, file: url.path, location: "format",

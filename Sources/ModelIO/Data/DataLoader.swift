@@ -52,6 +52,7 @@ public enum DataLoader {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            if path.unicodeScalars.contains("\u{FFFD}") { throw InputFile.notFound(path: path) }
             throw ModelIOError(.notFound, file: path, "no such data file")
         }
         if isDirectory.boolValue { return try CIFARBinary.read(path) }

@@ -12,22 +12,31 @@ import zlib    // Apple platforms
 /// and length, so a corrupt or truncated file is an error rather than wrong pixels.
 /// Concatenated members (what `cat a.gz b.gz` makes) are decompressed one after the other,
 /// as `gunzip` does.
+///
+/// Bounded: output stops at `MemoryBudget.bytes`, and once `declaredSize` can read the total
+/// size from the first bytes (an IDX header) the output must be exactly that size: a
+/// few-megabyte file that inflates to gigabytes is refused as soon as it passes either bound.
 enum Gzip {
     /// The gzip magic bytes `1f 8b`.
     static func isGzip(_ data: Data) -> Bool {
         data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B
     }
 
-    /// The decompressed bytes of `data`; errors name `file`.
-    static func decompress(_ data: Data, file: String) throws -> [UInt8] {
+    /// The decompressed bytes of `data`; errors name `file`. `declaredSize` sees the output
+    /// so far and returns the total size it declares, or nil while it needs more bytes.
+    static func decompress(_ data: Data, file: String,
+                           declaredSize: ([UInt8]) throws -> Int? = { _ in nil }) throws -> [UInt8] {
         guard isGzip(data) else { throw ModelIOError(.malformed, file: file, "not a gzip file (no 1f 8b magic)") }
         var out = [UInt8]()
+        let budget = MemoryBudget.bytes
+        var limit = budget          // the most output accepted so far
+        var declared: Int?          // what the content says its size is, once known
         // The trailer's ISIZE (length mod 2^32) is a good first guess for single-member files;
-        // capped so a damaged trailer cannot reserve gigabytes.
+        // capped so a damaged trailer cannot reserve much.
         if data.count >= 8 {
             let tail = data.suffix(4)
             let isize = tail.reversed().reduce(0) { $0 << 8 | Int($1) }
-            out.reserveCapacity(min(isize, 1 << 30))
+            out.reserveCapacity(min(isize, budget, 1 << 28))
         }
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -52,7 +61,27 @@ enum Gzip {
                     stream.avail_out = UInt32(chunk)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
-                out.append(contentsOf: buffer[0..<(chunk - Int(stream.avail_out))])
+                let produced = chunk - Int(stream.avail_out)
+                guard out.count + produced <= limit else {
+                    if let declared {
+                        throw ModelIOError(.malformed, file: file,
+                                           "the gzip data hold more than the \(declared) bytes the content's header declares")
+                    }
+                    try MemoryBudget.check(UInt64(out.count + produced), file: file, what: "the gzip data inflate to at least")
+                    return
+                }
+                out.append(contentsOf: buffer[0..<produced])
+                if declared == nil, let size = try declaredSize(out) {
+                    // Deflate expands at most 1032:1, so the file cannot hold more than that.
+                    guard size / 1032 <= input.count else {
+                        throw ModelIOError(.malformed, file: file,
+                                           "the header declares \(size) bytes, more than \(input.count) bytes of gzip data can hold")
+                    }
+                    try MemoryBudget.check(UInt64(max(size, 0)), file: file, what: "the header declares")
+                    declared = size
+                    limit = size
+                    out.reserveCapacity(size)
+                }
                 switch status {
                 case Z_STREAM_END:
                     let end = given - Int(stream.avail_in)

@@ -87,7 +87,8 @@ enum IDXFile {
     /// Reads and checks one IDX file (gunzipping `.gz` / gzip-magic files).
     static func parse(_ path: String) throws -> Parsed {
         let raw = try FileBytes.read(URL(fileURLWithPath: path))
-        let bytes = Gzip.isGzip(raw) ? try Gzip.decompress(raw, file: path) : [UInt8](raw)
+        if !Gzip.isGzip(raw) { try MemoryBudget.check(UInt64(raw.count), file: path, what: "the file holds") }
+        let bytes = Gzip.isGzip(raw) ? try Gzip.decompress(raw, file: path, declaredSize: declaredSize) : [UInt8](raw)
         guard bytes.count >= 4 else {
             throw ModelIOError(.malformed, file: path, "truncated IDX file: \(bytes.count) bytes, no 4-byte magic number")
         }
@@ -119,6 +120,26 @@ enum IDXFile {
                 : "IDX file has \(found - expected) bytes after the \(expected) data bytes of shape \(shape)")
         }
         return Parsed(shape: shape, type: bytes[2], bytes: bytes, dataOffset: header)
+    }
+
+    /// The total size (header and data) an IDX header at the start of `prefix` declares; nil
+    /// while the header is incomplete or not an IDX header (`parse` then explains what is wrong).
+    static func declaredSize(_ prefix: [UInt8]) -> Int? {
+        guard prefix.count >= 4, prefix[0] == 0, prefix[1] == 0, let size = elementSize[prefix[2]], prefix[3] >= 1 else {
+            return nil
+        }
+        let header = 4 + 4 * Int(prefix[3])
+        guard prefix.count >= header else { return nil }
+        var total = size
+        for d in 0..<Int(prefix[3]) {
+            let o = 4 + 4 * d
+            let e = Int(prefix[o]) << 24 | Int(prefix[o + 1]) << 16 | Int(prefix[o + 2]) << 8 | Int(prefix[o + 3])
+            let (p, overflow) = total.multipliedReportingOverflow(by: e)
+            guard !overflow else { return Int.max }
+            total = p
+        }
+        let (sum, overflow) = total.addingReportingOverflow(header)
+        return overflow ? Int.max : sum
     }
 
     /// The elements as Float (big-endian decoded).

@@ -190,7 +190,8 @@ struct HDF5ElementReader {
         }
     }
 
-    /// The element count, refusing sizes that cannot fit in this machine's memory.
+    /// The element count, refusing sizes beyond the memory budget (a few-kB file can declare a
+    /// chunked dataset of terabytes that reads as its fill value).
     static func elementCount(_ shape: [Int], elementSize: Int, file: HDF5File, path: String) throws -> Int {
         var count = 1
         for extent in shape {
@@ -199,9 +200,8 @@ struct HDF5ElementReader {
             count = product
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        if overflow || UInt64(bytes) > ProcessInfo.processInfo.physicalMemory {
-            throw file.error(.unsupported, at: path, "shape \(shape) is too large to read into memory")
-        }
+        if overflow { throw file.error(.unsupported, at: path, "shape \(shape) is too large to read into memory") }
+        try MemoryBudget.check(UInt64(bytes), file: file.name, location: path, what: "shape \(shape) needs")
         return count
     }
 }

@@ -48,6 +48,7 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Pclose(fapl) }
             let id = H5Fopen(url.path, sh5_acc_rdonly(), fapl)
             if id < 0 { throw Self.openFailure(name: name, hdf5: HDF5Lock.takeErrorMessage()) }
+            try Self.requireSelfContained(id, name: name)
             return id
         }
     }
@@ -81,6 +82,7 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Pclose(fapl) }
             let id = H5Fopen(Self.uniqueMemoryName(), sh5_acc_rdonly(), fapl)
             if id < 0 { throw Self.openFailure(name: name, hdf5: HDF5Lock.takeErrorMessage()) }
+            try Self.requireSelfContained(id, name: name)
             return id
         }
     }

@@ -23,11 +23,8 @@ enum HDF5Signature {
 
     /// Throws `.notFound`, `.io` or `.malformed` ("not an HDF5 file") for the file at `url`.
     static func check(fileAt url: URL, name: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw ModelIOError(.notFound, file: name, "no such file")
-        }
-        guard !isDirectory.boolValue else { throw ModelIOError(.io, file: name, "is a directory, not an HDF5 file") }
+        // Only regular files: libhdf5 would block on a FIFO (see InputFile).
+        try InputFile.checkRegular(url, name: name)
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
             throw ModelIOError(.io, file: name, "cannot open for reading (\(error.localizedDescription))")

@@ -3,11 +3,10 @@ import ZIPFoundation
 
 /// The `.keras` archive of Keras 3: a zip holding `metadata.json` (`keras_version`,
 /// `date_saved`), `config.json` (the serialised model) and `model.weights.h5` (weights in the
-/// Keras 3 layout), all stored uncompressed. Other members (`assets/…`) are ignored.
+/// Keras 3 layout), all stored uncompressed. `assets/…` members are ignored.
 ///
-/// Members are read whole and CRC-checked (ZIPFoundation 0.9.20 only computes the CRC);
-/// the member count is compared with the end-of-central-directory record, because
-/// ZIPFoundation's iterator stops silently at a header it cannot read.
+/// Members are read through `ZipReader` (CRC-checked, sizes bounded, duplicate and path-like
+/// names refused); members other than those three and `assets/…` are refused.
 enum KerasArchive {
     static let configMember = "config.json"
     static let weightsMember = "model.weights.h5"
@@ -21,36 +20,30 @@ enum KerasArchive {
 
     static func read(_ url: URL, needWeights: Bool) throws -> Contents {
         let file = url.relativePath
-        let declared: UInt64
-        do { declared = try ZipEndRecord.entryCount(url) } catch let e as ModelIOError where e.kind == .malformed {
-            throw ModelIOError(.malformed, file: file, "not a Keras archive: a .keras file is a zip, and this one has no zip directory (not a zip, or truncated)")
-        }
-        let archive: Archive
-        do { archive = try Archive(url: url, accessMode: .read) } catch {
-            throw ModelIOError(.malformed, file: file, "not a readable zip archive (\(error))")
-        }
-        var members: [String: Entry] = [:]
-        var listed: UInt64 = 0
-        for entry in archive {
-            listed += 1
-            members[entry.path] = entry
-        }
-        guard listed == declared else {
-            throw ModelIOError(.malformed, file: file, "the zip directory declares \(declared) members but only \(listed) are readable (damaged archive)")
-        }
+        let archive = try ZipReader(url: url, file: file,
+                                    expected: "a Keras archive (a .keras file is a zip; not a zip, or truncated)")
+        var members: [String: ZipReader.Member] = [:]
+        for member in archive.members { members[member.name] = member }
         guard let configEntry = members[configMember] else {
             throw ModelIOError(.malformed, file: file,
                                "not a Keras archive: no \(configMember) member (found: \(members.keys.sorted().joined(separator: ", ")))")
         }
-        let config = try text(extract(configEntry, from: archive, file: file), member: configMember, file: file)
+        // Keras writes only these three and an `assets/` tree; anything else means the file
+        // is not what we think it is.
+        for name in members.keys.sorted() where ![configMember, weightsMember, metadataMember].contains(name)
+            && !name.hasPrefix("assets/") {
+            throw ModelIOError(.unsupported, file: file, location: name,
+                               "unexpected member in a Keras archive (expected \(configMember), \(weightsMember), \(metadataMember) and assets/)")
+        }
+        let config = try text(archive.data(of: configEntry), member: configMember, file: file)
         var weights: Data?
         if needWeights {
             guard let w = members[weightsMember] else {
                 throw ModelIOError(.malformed, file: file, "not a Keras archive: no \(weightsMember) member")
             }
-            weights = try extract(w, from: archive, file: file)
+            weights = try archive.data(of: w)
         }
-        let metadata = try members[metadataMember].map { try text(extract($0, from: archive, file: file), member: metadataMember, file: file) }
+        let metadata = try members[metadataMember].map { try text(archive.data(of: $0), member: metadataMember, file: file) }
         return Contents(config: config, weights: weights, metadata: metadata)
     }
 
@@ -79,10 +72,5 @@ enum KerasArchive {
             throw ModelIOError(.malformed, file: file, location: member, "not UTF-8 text")
         }
         return s
-    }
-
-    /// The member's bytes, CRC-checked (the npz reader's extraction).
-    private static func extract(_ entry: Entry, from archive: Archive, file: String) throws -> Data {
-        try Npz.extract(entry, from: archive, file: file, key: entry.path)
     }
 }

@@ -127,7 +127,7 @@ enum KerasJSON: Equatable {
     // MARK: Parsing
 
     /// Parses `text`; errors name `file` and `what` (e.g. "attribute 'model_config'").
-    static func parse(_ text: String, file: String, what: String) throws -> KerasJSON {
+    static func parse(_ text: String, file: String, what: String?) throws -> KerasJSON {
         var parser = Parser(bytes: Array(text.utf8))
         do {
             parser.skipSpace()
@@ -263,12 +263,16 @@ enum KerasJSON: Equatable {
         mutating func object(depth: Int) throws -> KerasJSON {
             at += 1
             var members: [(key: String, value: KerasJSON)] = []
+            // Duplicate keys are refused: parsers disagree on which one wins (first, last, error).
+            var keys = Set<String>()
             skipSpace()
             if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(members) }
             while true {
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw Failure(offset: at, "expected a key") }
+                let keyOffset = at
                 let key = try string()
+                guard keys.insert(key).inserted else { throw Failure(offset: keyOffset, "duplicate key \"\(key)\"") }
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw Failure(offset: at, "expected ':'") }
                 at += 1

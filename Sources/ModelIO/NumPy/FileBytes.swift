@@ -1,21 +1,18 @@
 import Foundation
 
 /// Reading a whole input file with the errors users need: a missing file is `.notFound`,
-/// a directory or unreadable file is `.io` (Foundation's own errors are multi-line and vague).
+/// a directory, FIFO, device or unreadable file is `.io` (Foundation's own errors are
+/// multi-line and vague, and opening a FIFO would block). See `InputFile`.
 enum FileBytes {
-    static func read(_ url: URL) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw ModelIOError(.notFound, file: url.path, "no such file")
-        }
-        guard !isDirectory.boolValue else {
-            throw ModelIOError(.io, file: url.path, "expected a file, found a directory")
-        }
+    /// `name` labels the file in errors (default: its path).
+    static func read(_ url: URL, name: String? = nil) throws -> Data {
+        let label = name ?? url.path
+        try InputFile.checkRegular(url, name: label)
         do {
             // Mapping avoids a second copy of large data sets; the decoders copy what they keep.
             return try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw ModelIOError(.io, file: url.path, "cannot read: \(error.localizedDescription)")
+            throw ModelIOError(.io, file: label, "cannot read: \(error.localizedDescription)")
         }
     }
 }

@@ -33,6 +33,48 @@ public enum NpyFormat {
         func fail(_ kind: ModelIOError.Kind, _ message: String) -> ModelIOError {
             ModelIOError(kind, file: file, location: key, message)
         }
+        let (header, dataOffset, nbytes) = try parseHeader(raw: raw, complete: true, file: file, key: key)!
+        let elementCount = header.shape.reduce(1, *)   // checked for overflow by parseHeader
+        let found = raw.count - dataOffset
+        if found != nbytes {
+            throw fail(found < nbytes ? .malformed : .mismatch,
+                       "expected \(nbytes) bytes of data for shape \(pyTuple(header.shape)) \(header.descrText), found \(found)")
+        }
+
+        try MemoryBudget.check(UInt64(nbytes), file: file, location: key, what: "the array needs")
+        let data = UnsafeRawBufferPointer(rebasing: raw[dataOffset...])
+        var bytes: [UInt8]
+        if header.fortranOrder && header.shape.count >= 2 && elementCount > 0 {
+            bytes = fortranToC(data, shape: header.shape, itemSize: header.descr.dtype.itemSize)
+        } else {
+            bytes = Array(data)
+        }
+        if header.descr.needsSwap { ByteOrder.reverseEachUnit(&bytes, unit: header.descr.dtype.swapUnit) }
+        return NumpyArray(dtype: header.descr.dtype, shape: header.shape, bytes: bytes)
+    }
+
+    /// Throws the error `decode` would give for a file of `size` bytes starting with `prefix`,
+    /// if its header declares another size; does nothing when `prefix` ends inside the header.
+    /// Lets a reader check a declared size before it inflates or allocates the rest.
+    static func checkDeclaredSize(prefix: UnsafeRawBufferPointer, size: UInt64, file: String, key: String?) throws {
+        guard let (header, dataOffset, nbytes) = try parseHeader(raw: prefix, complete: false, file: file, key: key) else {
+            return
+        }
+        let found = size >= UInt64(dataOffset) ? size - UInt64(dataOffset) : 0
+        if found != UInt64(nbytes) {
+            throw ModelIOError(found < UInt64(nbytes) ? .malformed : .mismatch, file: file, location: key,
+                               "expected \(nbytes) bytes of data for shape \(pyTuple(header.shape)) \(header.descrText), found \(found)")
+        }
+    }
+
+    /// Magic, version and header dict of `raw`: the header, where the data start and how many
+    /// bytes they take. With `complete == false`, nil when `raw` ends inside the header.
+    private static func parseHeader(raw: UnsafeRawBufferPointer, complete: Bool, file: String,
+                                    key: String?) throws -> (Header, Int, Int)? {
+        func fail(_ kind: ModelIOError.Kind, _ message: String) -> ModelIOError {
+            ModelIOError(kind, file: file, location: key, message)
+        }
+        if !complete && raw.count < 12 { return nil }
         guard raw.count >= 8, raw.prefix(6).elementsEqual(magic) else {
             throw fail(.malformed, "not a .npy file: expected the magic \\x93NUMPY at the start, found "
                        + (raw.count < 6 ? "only \(raw.count) bytes" : hex(raw.prefix(6))))
@@ -48,6 +90,7 @@ public enum NpyFormat {
         var headerLength = 0
         for i in 0..<lengthSize { headerLength |= Int(raw[8 + i]) << (8 * i) }
         let dataOffset = 8 + lengthSize + headerLength
+        if !complete && dataOffset > raw.count { return nil }
         guard dataOffset <= raw.count else {
             throw fail(.malformed, "truncated: expected a \(headerLength)-byte header, found \(raw.count - 8 - lengthSize) bytes after the length field")
         }
@@ -63,25 +106,10 @@ public enum NpyFormat {
             text = String(String.UnicodeScalarView(headerBytes.map { Unicode.Scalar($0) }))
         }
         let header = try parseHeader(text, fail: fail)
-
         let elementCount = try checkedProduct(header.shape, fail: fail)
         let (nbytes, overflow) = elementCount.multipliedReportingOverflow(by: header.descr.dtype.itemSize)
         guard !overflow else { throw fail(.malformed, "shape \(pyTuple(header.shape)) is too large") }
-        let found = raw.count - dataOffset
-        if found != nbytes {
-            throw fail(found < nbytes ? .malformed : .mismatch,
-                       "expected \(nbytes) bytes of data for shape \(pyTuple(header.shape)) \(header.descrText), found \(found)")
-        }
-
-        let data = UnsafeRawBufferPointer(rebasing: raw[dataOffset...])
-        var bytes: [UInt8]
-        if header.fortranOrder && header.shape.count >= 2 && elementCount > 0 {
-            bytes = fortranToC(data, shape: header.shape, itemSize: header.descr.dtype.itemSize)
-        } else {
-            bytes = Array(data)
-        }
-        if header.descr.needsSwap { ByteOrder.reverseEachUnit(&bytes, unit: header.descr.dtype.swapUnit) }
-        return NumpyArray(dtype: header.descr.dtype, shape: header.shape, bytes: bytes)
+        return (header, dataOffset, nbytes)
     }
 
     private struct Header {

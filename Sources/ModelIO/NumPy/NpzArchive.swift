@@ -6,43 +6,45 @@ import ZIPFoundation
 /// Keys are member names without one trailing `.npy` (`layer1.0.conv1.weight.npy` →
 /// `layer1.0.conv1.weight`; `a/b.npy` → `a/b`), kept as opaque strings, in archive order.
 ///
-/// Reading goes through ZIPFoundation 0.9.20 with two guards it lacks: the CRC-32 of every
-/// member is compared (its `extract` only computes it; we compute it ourselves, faster), and
-/// the member count is checked against the end-of-central-directory record (its iterator stops
-/// silently on a header it cannot read).
+/// Reading goes through `ZipReader` (strict and bounded: CRC-checked members, sizes checked
+/// against the file and the memory budget before inflating, duplicate names refused).
 ///
 /// Writing emits stored (default) or raw-deflated members through ZIPFoundation, which uses
-/// zip64 extras only for values ≥ 2³²−1 — so numpy reads every archive, and so does ZIPFoundation
-/// (which lists no entries when a zip64 extra holds a small value). Files are written atomically.
+/// zip64 extras only for values ≥ 2³²−1, so numpy reads every archive. Files are written atomically.
 public enum Npz {
-    /// Every array in the archive, in member order.
+    /// Every array in the archive, in member order. Duplicate or path-like member names,
+    /// damaged or oversized members are errors (see `ZipReader`).
     public static func read(_ url: URL) throws -> [(key: String, array: NumpyArray)] {
         let file = url.path
-        let declared = try ZipEndRecord.entryCount(url)
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw ModelIOError(.malformed, file: file, "not a readable zip archive (\(error))")
-        }
+        let archive = try ZipReader(url: url, file: file, expected: "an .npz (a zip of .npy files)")
         var out: [(key: String, array: NumpyArray)] = []
-        var listed = 0
-        for entry in archive {
-            listed += 1
+        var keys = Set<String>()
+        for member in archive.members {
             // numpy never writes directory entries, but zip tools re-packing an npz may.
-            if entry.type == .directory { continue }
-            let name = entry.path
+            if member.isDirectory && member.uncompressedSize == 0 { continue }
+            let name = member.name
             let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
-            let data = try extract(entry, from: archive, file: file, key: key)
+            // `x` and `x.npy` would both be key `x`.
+            guard keys.insert(key).inserted else {
+                throw ModelIOError(.malformed, file: file, location: key, "the key occurs more than once in the archive")
+            }
+            // The .npy header declares the array's size: compare it with the member's declared
+            // size before inflating, so a member that inflates to more than its array is
+            // refused without allocating it.
+            let head = archive.prefix(of: member, count: 1 << 16)
+            guard head.starts(with: NpyFormat.magic) || head.count < NpyFormat.magic.count else {
+                throw ModelIOError(.malformed, file: file, location: key,
+                                   "member '\(name)' is not a .npy array (expected the \\x93NUMPY magic)")
+            }
+            try head.withUnsafeBytes {
+                try NpyFormat.checkDeclaredSize(prefix: $0, size: member.uncompressedSize, file: file, key: key)
+            }
+            let data = try archive.data(of: member, location: key)
             guard data.starts(with: NpyFormat.magic) else {
                 throw ModelIOError(.malformed, file: file, location: key,
                                    "member '\(name)' is not a .npy array (expected the \\x93NUMPY magic)")
             }
             out.append((key, try NpyFormat.decode(data, file: file, key: key)))
-        }
-        guard listed == declared else {
-            throw ModelIOError(.malformed, file: file,
-                               "expected the \(declared) members the zip directory declares, found only \(listed) readable (a zip64 field holding a small value, which ZIPFoundation 0.9.20 cannot follow, or a damaged header)")
         }
         return out
     }
@@ -101,32 +103,4 @@ public enum Npz {
         }
     }
 
-    /// The member's uncompressed bytes, CRC-checked.
-    /// Also used for `.keras` archives (`location` names the member in errors).
-    static func extract(_ entry: Entry, from archive: Archive, file: String, key: String) throws -> Data {
-        var data = Data()
-        // Trust the declared size only as a hint: a damaged header must not reserve gigabytes.
-        data.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
-        var crc = ZipCRC32()
-        do {
-            // 1 MiB chunks: fewer round trips through ZIPFoundation's unoptimised debug build.
-            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
-                chunk.withUnsafeBytes { crc.update($0) }
-                data.append(chunk)
-            }
-        } catch {
-            throw ModelIOError(.malformed, file: file, location: key, "cannot extract the member: \(error)")
-        }
-        guard crc.value == entry.checksum else {
-            throw ModelIOError(.malformed, file: file, location: key,
-                               "bad CRC-32: the archive records \(hex32(entry.checksum)), the data gives \(hex32(crc.value)) (the file is corrupted)")
-        }
-        guard UInt64(data.count) == entry.uncompressedSize else {
-            throw ModelIOError(.malformed, file: file, location: key,
-                               "expected \(entry.uncompressedSize) uncompressed bytes, found \(data.count)")
-        }
-        return data
-    }
-
-    private static func hex32(_ v: UInt32) -> String { String(format: "0x%08x", v) }
 }
