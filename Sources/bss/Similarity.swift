@@ -147,7 +147,7 @@ struct Similarity: ParsableCommand {
 
         // Each model reads the same file in its own layout; `aligned` maps both to its order.
         let file = data.data!
-        let raw = try DataLoader.read(file)
+        let raw = try DataLoader.read(file, options: data.reading.options)
         let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
         let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
         guard let labels = xA.y else {
@@ -224,7 +224,7 @@ enum TargetChoice: String {
 /// `--data` and how to read it, for two models at once (`DataOptions` with `--data` optional,
 /// since BSS data sets need none).
 struct SimilarityDataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10 binary batches; MNIST IDX images.",
+    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10/CIFAR-100 binaries; downsampled ImageNet .npz; MNIST IDX images.",
                                valueName: "data"))
     var data: String?
 
@@ -237,6 +237,8 @@ struct SimilarityDataOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Per-channel normalisation after scaling: cifar10, mnist, or MEAN1,...:STD1,...", valueName: "preset|means:stds"))
     var normalize: String?
+
+    @OptionGroup var reading: DataReadOptions
 
     /// The samples of `raw` as `model` reads them (engine layout, conformed and validated), and
     /// the layout the file's images were read in.
