@@ -50,7 +50,7 @@ struct DataInspect: ParsableCommand {
             return
         }
         say("data:         \(data)")
-        say("format:       \(raw.format.rawValue): \(raw.description)")
+        say("format:       \(raw.description)")
         say("samples:      \(x.batch)")
         say("sample shape: \(per), layout \(layout)")
         say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before --scale/--normalize)")
@@ -60,11 +60,13 @@ struct DataInspect: ParsableCommand {
         }
         say("classes:      \(labels.count) present (labels \(labels.first.map(String.init) ?? "-")...\(labels.last.map(String.init) ?? "-"))"
             + (raw.classNames.map { ", \($0.count) class names" } ?? ", no class names"))
-        let w = String(known.last ?? 0).count
-        for l in known {
+        let w = String(labels.last ?? 0).count
+        for l in labels {
             let label = String(repeating: " ", count: max(0, w - String(l).count)) + String(l)
             say("  \(label): \(counts[l] ?? 0)" + (name(l).map { "  \($0)" } ?? ""))
         }
+        let unused = known.count - labels.count
+        if unused > 0 { say("  (\(unused) named classes have no samples)") }
     }
 }
 
