@@ -112,6 +112,24 @@ final class DataCommandTests: XCTestCase {
                            mentions: ["--label fine", "CIFAR-100"])
     }
 
+    /// `--label` reaches distill's data and val, and lands in the saved config.
+    func testDistillReadsCIFAR100CoarseLabels() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("s.npz").path
+        let r = try runBSS(["distill", "--teacher", data("tiny-c100.npz"), "--teacher-arch", data("tiny-c100.json"),
+                            "--student", data("tiny-c100.json"), "--data", data("cifar100/train.bin"),
+                            "--val", data("cifar100/test.bin"), "--label", "coarse", "--normalize", "cifar10",
+                            "--epochs", "1", "--batch-size", "10", "--bss-per-batch", "2", "--threads", "1", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let config = try String(contentsOfFile: dir.appendingPathComponent("s.config.yaml").path, encoding: .utf8)
+        XCTAssertTrue(config.contains("label: \"coarse\""), config)
+        let wrong = try runBSS(["distill", "--teacher", data("tiny-c100.npz"), "--teacher-arch", data("tiny-c100.json"),
+                                "--student", data("tiny-c100.json"), "--data", data("imagenet32/val_data.npz"),
+                                "--label", "fine", "--epochs", "1", "--out", dir.appendingPathComponent("t.npz").path])
+        assertCleanFailure(wrong, mentions: ["--label fine", "CIFAR-100"])
+    }
+
     func testEveryDataCommandTakesLabel() throws {
         for command in ["predict", "eval", "generate", "distill", "similarity"] {
             let r = try runBSS([command, "--help"])
