@@ -7,6 +7,8 @@ import Foundation
 /// | `data_batch_1.bin` … (or `cifar-10-batches-bin/` holding them) | CIFAR-10 training batches, in batch-number order |
 /// | `train.bin` (or `cifar-100-binary/` holding it) | CIFAR-100 training set |
 /// | `train_data_batch_1.npz` … | downsampled ImageNet training batches, in batch-number order |
+/// | `wnids.txt` + `train/` (or `tiny-imagenet-200/` holding them); `val_annotations.txt` + `images/` | Tiny ImageNet training / validation split (`TinyImageNet`) |
+/// | `<class>/…/*.png|jpg` sub-folders, or images only | a class-per-folder or unlabelled image set (`ImageFolder`) |
 ///
 /// Test splits are asked for by naming their file (`test_batch.bin`, `test.bin`,
 /// `val_data.npz`). A folder holding more than one of these is an error rather than a guess;
@@ -41,6 +43,13 @@ enum DataFolder {
             return try CIFARBinary.read(urls, variant: variant, label: options.cifarLabel ?? .fine)
         }
         if !imagenet.isEmpty { return try ImageNetDownsampled.read(urls) }
+        var root = folder
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("tiny-imagenet-200").path) {
+            root = folder.appendingPathComponent("tiny-imagenet-200", isDirectory: true)
+        }
+        if TinyImageNet.isRoot(root) { return try TinyImageNet.readTrain(root, file: path) }
+        if TinyImageNet.isValidation(folder) { return try TinyImageNet.readValidation(folder, file: path) }
+        if let images = try ImageFolder.read(folder, file: path) { return images }
         throw nothingFound(path, folder: folder, names: names)
     }
 
@@ -67,6 +76,6 @@ enum DataFolder {
             }
         }
         return ModelIOError(.notFound, file: path,
-                            "a data folder must hold CIFAR-10 binary batches (data_batch_1.bin …), CIFAR-100's train.bin, or downsampled ImageNet .npz batches (train_data_batch_1.npz …)")
+                            "a data folder must hold CIFAR-10 binary batches (data_batch_1.bin …), CIFAR-100's train.bin, downsampled ImageNet .npz batches (train_data_batch_1.npz …), Tiny ImageNet, or PNG/JPEG images (in one sub-folder per class, or directly)")
     }
 }

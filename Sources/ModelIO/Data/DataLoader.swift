@@ -9,7 +9,8 @@ import Tensor
 /// | `.npz` with `data`, `labels` | a downsampled ImageNet batch (`ImageNetDownsampled`) |
 /// | `.h5`, `.hdf5` | datasets `x` and optional `y` at the root, attribute `class_names` (`DataHDF5`) |
 /// | `.bin` | one CIFAR-10 or CIFAR-100 binary batch (`CIFARBinary`, variant by name and size) |
-/// | a folder | the training split of the archive in it (`DataFolder`) |
+/// | a folder | the training split of the archive in it, or images (`DataFolder`, `ImageFolder`) |
+/// | `.png`, `.jpg`, `.jpeg` | one unlabelled image (`ImageFolder`) |
 /// | `…-images-idx3-ubyte[.gz]` | MNIST / Fashion-MNIST IDX images + the labels file next to them (`IDXFile`) |
 ///
 /// Python pickles (the archives' "python versions") are refused: unpickling can run code.
@@ -58,6 +59,9 @@ public enum DataLoader {
         case cifar100 = "CIFAR-100 binary"
         case imagenet = "downsampled ImageNet .npz"
         case idx = "IDX (MNIST)"
+        /// JPEG/PNG files: a class-per-folder tree, a flat folder, or one image.
+        case imageFolder = "image folder"
+        case tinyImageNet = "Tiny ImageNet"
     }
 
     public static func load(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init(),
@@ -93,13 +97,16 @@ public enum DataLoader {
         switch url.pathExtension.lowercased() {
         case "npz": return try readNpz(url, file: path)
         case "h5", "hdf5": return try DataHDF5.read(url)
+        case "png", "jpg", "jpeg":
+            return try ImageFolder.assemble([.init(url: url, label: nil)], classNames: nil, file: path,
+                                            description: "one image", format: .imageFolder)
         case "bin":
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let variant = try CIFARBinary.variant(of: path, size: size, labelGiven: options.cifarLabel != nil)
             return try CIFARBinary.read([url], variant: variant, label: options.cifarLabel ?? .fine)
         default:
             throw ModelIOError(.unsupported, file: path,
-                               "unknown data file type '.\(url.pathExtension)'; expected .npz or .h5 with x and y, a downsampled ImageNet .npz batch, CIFAR-10/CIFAR-100 binary batches (.bin or their folder), or MNIST IDX files (…-images-idx3-ubyte[.gz])")
+                               "unknown data file type '.\(url.pathExtension)'; expected .npz or .h5 with x and y, a downsampled ImageNet .npz batch, CIFAR-10/CIFAR-100 binary batches (.bin or their folder), a PNG/JPEG image or folder of them, or MNIST IDX files (…-images-idx3-ubyte[.gz])")
         }
     }
 
