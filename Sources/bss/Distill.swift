@@ -33,7 +33,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Architecture of a weight-only teacher: preset or JSON spec.") var teacherArch: String?
     @Option(help: "Student model file, or an architecture (preset or JSON spec) for fresh weights.") var student: String?
     @Option(help: "Architecture of a weight-only student file.") var studentArch: String?
-    @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10/CIFAR-100 binaries, ImageNet .npz batches, IDX files.") var data: String?
+    @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10/CIFAR-100 binaries, ImageNet .npz batches, image folders, IDX files.") var data: String?
     @Option(help: "Validation data, evaluated after every epoch.") var val: String?
     @Option(help: "Output: .npz/.h5 state dict, or .h5/.keras for a Keras student.") var out: String?
     @Option(help: "Layout of images in the data: nchw or nhwc (default: the teacher's).") var dataLayout: String?

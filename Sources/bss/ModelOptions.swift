@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
 
 /// `--data DATA` and how to read it.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data set: .npz or .h5 with x (samples first) and y (labels); CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin, or a folder of data_batch_*.bin); CIFAR-100 binaries (train.bin, test.bin, or their folder); downsampled ImageNet .npz batches (train_data_batch_N.npz, val_data.npz, or their folder); MNIST/Fashion-MNIST IDX images (…-images-idx3-ubyte[.gz], labels file found next to it). See docs/data-formats.md.",
+    @Option(help: ArgumentHelp("Data set: .npz or .h5 with x (samples first) and y (labels); CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin, or a folder of data_batch_*.bin); CIFAR-100 binaries (train.bin, test.bin, or their folder); downsampled ImageNet .npz batches (train_data_batch_N.npz, val_data.npz, or their folder); PNG/JPEG images (one file, a folder of them, one sub-folder per class, or Tiny ImageNet); MNIST/Fashion-MNIST IDX images (…-images-idx3-ubyte[.gz], labels file found next to it). See docs/data-formats.md.",
                                valueName: "data"))
     var data: String
 

@@ -224,7 +224,7 @@ enum TargetChoice: String {
 /// `--data` and how to read it, for two models at once (`DataOptions` with `--data` optional,
 /// since BSS data sets need none).
 struct SimilarityDataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10/CIFAR-100 binaries; downsampled ImageNet .npz; MNIST IDX images.",
+    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10/CIFAR-100 binaries; downsampled ImageNet .npz; PNG/JPEG image folders; MNIST IDX images.",
                                valueName: "data"))
     var data: String?
 

@@ -57,6 +57,21 @@ final class DataCommandTests: XCTestCase {
                               model: "tiny-c1000", "ImageNet val")
     }
 
+    func testPredictAndEvalOnImageFoldersEqualTheArrays() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = try Npz.readDictionary(URL(fileURLWithPath: fixture("images/expected-images.npz")))
+        func arrays(_ x: String, _ y: String) throws -> String {
+            let url = dir.appendingPathComponent("\(x).npz")
+            try Npz.write([("x", try XCTUnwrap(images[x])), ("y", try XCTUnwrap(images[y]))], to: url)
+            return url.path
+        }
+        try assertSameResults(["--data", fixture("images/folder")], try arrays("folder_x", "folder_y"), model: "tiny-c100", "image folder")
+        try assertSameResults(["--data", fixture("images/tiny")], try arrays("tiny_train_x", "tiny_train_y"), model: "tiny-c100", "Tiny ImageNet")
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/mixed-size")]), mentions: ["1.png", "same size"])
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/truncated.jpg")]), mentions: ["truncated.jpg", "Premature end"])
+    }
+
     func testInspectShowsFormatClassesAndNames() throws {
         let r = try runBSS(["data", "inspect", data("cifar100/train.bin"), "--label", "coarse"])
         XCTAssertEqual(r.status, 0, r.stderr)
