@@ -160,7 +160,7 @@ final class DatasetFormatTests: XCTestCase {
         XCTAssertEqual(try DataLoader.load(nhwc.path, stored: .nhwc).x.data, source.x.data)
         // Arrays whose layout the format does not fix cannot be re-laid out.
         let arrays = try DataLoader.read(dir.appendingPathComponent("c.npz").path)
-        assertError(["as stored"]) { try DataWriter.write(arrays, to: dir.appendingPathComponent("d.npz"), layout: .nhwc) }
+        assertError(["as stored"]) { try DataWriter.write(arrays, to: dir.appendingPathComponent("d.npz"), layout: .nhwc) as Any }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("d.npz").path))
     }
 }
