@@ -26,7 +26,7 @@ struct DataInspect: ParsableCommand {
         let raw = try DataLoader.read(data, options: reading.options)
         let x = raw.x
         let per = Array(x.shape.dropFirst())
-        let (lo, hi) = x.data.isEmpty ? (Float.nan, Float.nan) : (x.data.min()!, x.data.max()!)
+        let (lo, hi) = raw.valueRange ?? (Float.nan, Float.nan)
         var counts: [Int64: Int] = [:]
         for l in raw.y ?? [] { counts[l, default: 0] += 1 }
         let labels = counts.keys.sorted()

@@ -26,3 +26,16 @@ extension DataLoader {
         }
     }
 }
+
+extension DataLoader.RawData {
+    /// Smallest and largest input value as stored, nil for no values (`bss data inspect`;
+    /// here so that it runs optimised over millions of pixels).
+    public var valueRange: (min: Float, max: Float)? {
+        x.data.withUnsafeBufferPointer { d -> (Float, Float)? in
+            guard var lo = d.first else { return nil }
+            var hi = lo
+            for v in d { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+            return (lo, hi)
+        }
+    }
+}
