@@ -79,7 +79,7 @@ struct Similarity: ParsableCommand {
         if comparesDatasets {
             guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
             let named: [(String, Bool)] = [("model A", a != nil), ("model B", b != nil), ("--a-arch", aArch != nil),
-                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--targets", targets != nil),
+                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--label", data.reading.label != nil), ("--targets", targets != nil),
                                            ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", perSample != nil)]
             let extra = named.filter(\.1).map(\.0) + search.given
             if !extra.isEmpty {
