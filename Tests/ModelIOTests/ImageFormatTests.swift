@@ -68,6 +68,20 @@ final class ImageFormatTests: XCTestCase {
         XCTAssertEqual(val.classNames, train.classNames)
     }
 
+    func testTinyImageNetTestSplitIsUnlabelled() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let root = dir.appendingPathComponent("tiny-imagenet-200")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: images("tiny/tiny-imagenet-200")), to: root)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("test"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("val/images"), to: root.appendingPathComponent("test/images"))
+        let test = try DataLoader.read(root.appendingPathComponent("test").path)
+        XCTAssertNil(test.y, "not one class called 'images'")
+        XCTAssertEqual(test.x.data, try array("tiny_val_x").floats(), "val_0 … val_3 in name order")
+        XCTAssertEqual(try DataLoader.read(root.appendingPathComponent("train").path).classNames,
+                       ["n01443537", "n02085620", "n04067472"], "train/ alone is a plain class-per-folder tree")
+    }
+
     func testMalformedImages() {
         assertError(["mixed-size/a/1.png", "32x24", "same size"]) { try DataLoader.read(self.images("bad/mixed-size")) }
         assertError(["transparent.png", "transparent pixels"]) { try DataLoader.read(self.images("bad/transparent.png")) }

@@ -49,6 +49,7 @@ enum DataFolder {
         }
         if TinyImageNet.isRoot(root) { return try TinyImageNet.readTrain(root, file: path) }
         if TinyImageNet.isValidation(folder) { return try TinyImageNet.readValidation(folder, file: path) }
+        if TinyImageNet.isTest(folder) { return try TinyImageNet.readTest(folder, file: path) }
         if let images = try ImageFolder.read(folder, file: path) { return images }
         throw nothingFound(path, folder: folder, names: names)
     }

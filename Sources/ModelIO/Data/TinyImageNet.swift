@@ -9,7 +9,7 @@ import Foundation
 ///     tiny-imagenet-200/val/val_annotations.txt      "<file>\t<wnid>\t<box>" per image
 ///
 /// The folder (or the folder holding it) means the training split; `…/val` the validation
-/// split. Labels number the wnids in **sorted** order — what torchvision's `ImageFolder` on
+/// split; `…/test` the unlabelled test images. Labels number the wnids in **sorted** order — what torchvision's `ImageFolder` on
 /// `train/` gives, and the only order shared by both splits — not the order of `wnids.txt`.
 /// Class names come from `words.txt` when it is there, else the wnids. Grayscale images
 /// (a few hundred in the archive) are repeated into RGB (`ImageFolder`).
@@ -22,6 +22,21 @@ enum TinyImageNet {
     /// Whether `folder` is its validation split (`val_annotations.txt` + `images/`).
     static func isValidation(_ folder: URL) -> Bool {
         exists(folder.appendingPathComponent("val_annotations.txt")) && exists(folder.appendingPathComponent("images"))
+    }
+
+    /// Whether `folder` is its unlabelled test split (`test/images/` inside the root): read
+    /// as an image folder it would look like one class called "images".
+    static func isTest(_ folder: URL) -> Bool {
+        isRoot(folder.deletingLastPathComponent()) && exists(folder.appendingPathComponent("images"))
+            && !exists(folder.appendingPathComponent("val_annotations.txt"))
+            && folder.deletingLastPathComponent().appendingPathComponent("train").standardizedFileURL != folder.standardizedFileURL
+    }
+
+    static func readTest(_ folder: URL, file: String) throws -> DataLoader.RawData {
+        let urls = try ImageFolder.images(under: folder.appendingPathComponent("images", isDirectory: true))
+        guard !urls.isEmpty else { throw ModelIOError(.notFound, file: file, "no JPEG/PNG images in images/") }
+        return try ImageFolder.assemble(urls.map { ImageFolder.Item(url: $0, label: nil) }, classNames: nil, file: file,
+                                        description: "Tiny ImageNet test images (unlabelled)", format: .tinyImageNet)
     }
 
     static func readTrain(_ root: URL, file: String) throws -> DataLoader.RawData {
