@@ -22,9 +22,12 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimised),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: optimised),
-        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5",
+        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 swiftSettings: optimised),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor"], swiftSettings: optimised),

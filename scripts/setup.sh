@@ -4,8 +4,9 @@
 #   libhdf5-dev      HDF5 C library (Keras .h5/.keras, HDF5 state dicts and data sets)
 #   zlib1g-dev       zlib (deflate for .npz/.keras via ZIPFoundation)
 #   pkg-config       lets SwiftPM find HDF5's include and library paths
+#   libjpeg62-turbo-dev, libpng-dev   JPEG/PNG decoding for image-folder data sets
 set -euo pipefail
-needed=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
+needed=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config libjpeg62-turbo-dev libpng-dev)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

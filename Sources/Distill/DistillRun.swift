@@ -104,7 +104,8 @@ public final class DistillRun {
         let layout = c.dataLayout.flatMap(DataLayout.init(rawValue:)) ?? inputModel.inputLayout
         var pre = try c.normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
         if let s = c.scale { pre.scale = s }
-        var train = try DataLoader.load(c.data!, stored: layout, preprocessing: pre)
+        let reading = DataLoader.ReadOptions(cifarLabel: c.label.flatMap(DataLoader.CIFARLabel.init(rawValue:)))
+        var train = try DataLoader.load(c.data!, stored: layout, preprocessing: pre, options: reading)
             .conformed(to: inputModel.graph.inputShape, layout: inputModel.inputLayout)
         if let y = train.y, c.trainFraction < 1 {
             // Labels are checked against the models later; out-of-range ones still form a class here.
@@ -113,7 +114,7 @@ public final class DistillRun {
             train = DataSet(x: train.x.gather(rows: rows), y: rows.map { y[$0] }, file: train.file, storedLayout: train.storedLayout)
         }
         let val = try c.val.map {
-            try DataLoader.load($0, stored: layout, preprocessing: pre)
+            try DataLoader.load($0, stored: layout, preprocessing: pre, options: reading)
                 .conformed(to: student.graph.inputShape, layout: student.inputLayout)
         }
         return (train, val)

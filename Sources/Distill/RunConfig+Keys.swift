@@ -208,6 +208,12 @@ extension RunConfig {
                       }
                       c.normalize = s
                   }, get: { Write.string($0.normalize) }),
+        ConfigKey(name: "label", help: "CIFAR-100 label of data/val: fine (default) or coarse",
+                  set: { c, v in
+                      guard let s = try Read.string(v) else { c.label = nil; return }
+                      guard DataLoader.CIFARLabel(rawValue: s.lowercased()) != nil else { throw ConfigValueProblem(expected: "fine or coarse") }
+                      c.label = s.lowercased()
+                  }, get: { Write.string($0.label) }),
     ]
 
     static let trainingKeys: [ConfigKey] = [

@@ -59,6 +59,8 @@ public struct RunConfig: Equatable, Sendable {
     public var scale: Float?
     /// Per-channel normalisation: a preset (`cifar10`, `mnist`) or `m1,m2,…:s1,s2,…`.
     public var normalize: String?
+    /// CIFAR-100 label of `data`/`val` (`fine`/`coarse`); nil = fine, and not allowed for other formats.
+    public var label: String?
 
     // Method and optimiser.
     public var method: DistillMethod = .bss

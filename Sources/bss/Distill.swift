@@ -33,12 +33,13 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Architecture of a weight-only teacher: preset or JSON spec.") var teacherArch: String?
     @Option(help: "Student model file, or an architecture (preset or JSON spec) for fresh weights.") var student: String?
     @Option(help: "Architecture of a weight-only student file.") var studentArch: String?
-    @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10 batches, IDX files.") var data: String?
+    @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10/CIFAR-100 binaries, ImageNet .npz batches, image folders, IDX files.") var data: String?
     @Option(help: "Validation data, evaluated after every epoch.") var val: String?
     @Option(help: "Output: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student.") var out: String?
     @Option(help: "Layout of images in the data: nchw or nhwc (default: the teacher's).") var dataLayout: String?
     @Option(help: "Multiply inputs by this factor after reading, e.g. 1/255.") var scale: String?
     @Option(help: "Per-channel normalisation: cifar10, mnist, or MEAN1,...:STD1,...") var normalize: String?
+    @Option(help: ArgumentHelp("CIFAR-100 label of data/val: fine (default) or coarse.", valueName: "fine|coarse")) var label: String?
     @Option(help: "YAML or JSON run config; flags override its keys.") var config: String?
     @Option(help: ArgumentHelp("Continue the run whose checkpoint is in DIR (or the checkpoint file itself).", valueName: "dir"))
     var resume: String?
@@ -80,7 +81,7 @@ struct DistillCommand: ParsableCommand {
     var overrides: [(flag: String, key: String, value: ConfigValue)] {
         let strings: [(String, String?)] = [
             ("teacher", teacher), ("teacher_arch", teacherArch), ("student", student), ("student_arch", studentArch),
-            ("data", data), ("val", val), ("out", out), ("data_layout", dataLayout), ("scale", scale),
+            ("data", data), ("val", val), ("out", out), ("data_layout", dataLayout), ("scale", scale), ("label", label),
             ("normalize", normalize), ("method", method), ("epochs", epochs), ("batch_size", batchSize), ("lr", lr),
             ("lr_milestones", lrMilestones), ("lr_decay", lrDecay), ("momentum", momentum),
             ("weight_decay", weightDecay), ("temperature", temperature), ("alpha", alpha), ("beta", beta),

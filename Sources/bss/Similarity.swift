@@ -79,7 +79,7 @@ struct Similarity: ParsableCommand {
         if comparesDatasets {
             guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
             let named: [(String, Bool)] = [("model A", a != nil), ("model B", b != nil), ("--a-arch", aArch != nil),
-                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--targets", targets != nil),
+                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--label", data.reading.label != nil), ("--targets", targets != nil),
                                            ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", perSample != nil)]
             let extra = named.filter(\.1).map(\.0) + search.given
             if !extra.isEmpty {
@@ -148,7 +148,7 @@ struct Similarity: ParsableCommand {
 
         // Each model reads the same file in its own layout; `aligned` maps both to its order.
         let file = data.data!
-        let raw = try DataLoader.read(file)
+        let raw = try DataLoader.read(file, options: data.reading.options)
         let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
         let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
         guard let labels = xA.y else {
@@ -225,7 +225,7 @@ enum TargetChoice: String {
 /// `--data` and how to read it, for two models at once (`DataOptions` with `--data` optional,
 /// since BSS data sets need none).
 struct SimilarityDataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10 binary batches; MNIST IDX images.",
+    @Option(help: ArgumentHelp("Labelled data both models read: .npz or .h5 with x and y; CIFAR-10/CIFAR-100 binaries; downsampled ImageNet .npz; PNG/JPEG image folders; MNIST IDX images.",
                                valueName: "data"))
     var data: String?
 
@@ -238,6 +238,8 @@ struct SimilarityDataOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Per-channel normalisation after scaling: cifar10, mnist, or MEAN1,...:STD1,...", valueName: "preset|means:stds"))
     var normalize: String?
+
+    @OptionGroup var reading: DataReadOptions
 
     /// The samples of `raw` as `model` reads them (engine layout, conformed and validated), and
     /// the layout the file's images were read in.

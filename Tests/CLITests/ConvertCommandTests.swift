@@ -111,7 +111,7 @@ final class ConvertCommandTests: XCTestCase {
             ("bad-empty.npz", ["empty"]),
             ("bad-rank.npz", ["at least 2 axes"]),
             ("bad-no-x.h5", ["no dataset 'x'"]),
-            ("cifar-bad/truncated_batch.bin", ["truncated CIFAR-10 batch"]),
+            ("cifar-bad/truncated_batch.bin", ["truncated CIFAR batch"]),
             ("cifar-bad/bad_label_batch.bin", ["label byte 12"]),
             ("idx-bad/badmagic-images-idx3-ubyte", ["bad IDX magic number"]),
             ("idx-bad/truncated-images-idx3-ubyte", ["truncated IDX file"]),

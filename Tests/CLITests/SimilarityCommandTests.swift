@@ -177,6 +177,7 @@ final class SimilarityCommandTests: XCTestCase {
             (["similarity", "--a-bss", "a.npz"], ["--b-bss"]),
             (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--data", data], ["--data", "cannot be used"]),
             (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--eta", "0.5"], ["--eta"]),
+            (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--label", "fine"], ["--label", "cannot be used"]),
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--plot", plot], [".svg"]),
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--targets", "some"], ["--targets"]),
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--eta", "0"], ["eta"]),

@@ -99,6 +99,7 @@ final class RunConfigTests: XCTestCase {
             ("bss_clip", "3,1", "expected [lo, hi] with lo < hi"),
             ("alpha", "-1", "expected 'schedule' or a number >= 0"),
             ("data_layout", "chw", "expected nchw or nhwc"),
+            ("label", "medium", "expected fine or coarse"),
         ]
         for (key, value, expected) in cases {
             let flag = "--" + key.replacingOccurrences(of: "_", with: "-")

@@ -66,7 +66,7 @@ final class DataFormatTests: XCTestCase {
     }
 
     func testMalformedCIFAR() {
-        assertError(["truncated_batch.bin", "truncated CIFAR-10 batch", "100 bytes"]) {
+        assertError(["truncated_batch.bin", "truncated CIFAR batch", "100 bytes"]) {
             try DataLoader.load(self.data("cifar-bad/truncated_batch.bin"), stored: .nchw)
         }
         assertError(["bad_label_batch.bin", "record 1", "label byte 12"]) {

@@ -3,7 +3,8 @@ import Tensor
 
 /// Data sets stored as HDF5: a dataset `x` (inputs, samples first, any numeric type) and an
 /// optional dataset `y` (integer class labels of shape `(N,)` or `(N, 1)`; whole-number floats
-/// are accepted), at the root — what `h5py.File(p, "w").create_dataset("x", data=x)` makes.
+/// are accepted), at the root — what `h5py.File(p, "w").create_dataset("x", data=x)` makes —
+/// and an optional root attribute `class_names` (strings, index = label).
 enum DataHDF5 {
     static func read(_ url: URL) throws -> DataLoader.RawData {
         let file = try HDF5File(reading: url)
@@ -27,9 +28,10 @@ enum DataHDF5 {
             labels = try readLabels(file)
             labelShape = try file.datasetInfo("y").shape
         }
+        let names = file.hasAttribute("class_names") ? try file.stringArrayAttribute("class_names") : nil
         return DataLoader.RawData(x: Tensor(shape: shape, data: values), xIsInteger: info.dtype.isInteger,
                                   y: labels, yShape: labelShape, layout: nil,
-                                  description: "HDF5 datasets x, y")
+                                  description: "HDF5 datasets x, y", classNames: names)
     }
 
     private static func readLabels(_ file: HDF5File) throws -> [Int64] {

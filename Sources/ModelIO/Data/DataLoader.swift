@@ -5,14 +5,17 @@ import Tensor
 ///
 /// | `DATA` | read as |
 /// |---|---|
-/// | `.npz` | arrays `x` (any numeric dtype, samples first) and optional `y` (labels) |
-/// | `.h5`, `.hdf5` | datasets `x` and optional `y` at the root (`DataHDF5`) |
-/// | `data_batch_1.bin` … / `test_batch.bin` | one CIFAR-10 binary batch (`CIFARBinary`) |
-/// | a folder | its CIFAR-10 training batches `data_batch_*.bin` |
+/// | `.npz` | arrays `x` (any numeric dtype, samples first), optional `y` (labels) and `class_names` |
+/// | `.npz` with `data`, `labels` | a downsampled ImageNet batch (`ImageNetDownsampled`) |
+/// | `.h5`, `.hdf5` | datasets `x` and optional `y` at the root, attribute `class_names` (`DataHDF5`) |
+/// | `.bin` | one CIFAR-10 or CIFAR-100 binary batch (`CIFARBinary`, variant by name and size) |
+/// | a folder | the training split of the archive in it, or images (`DataFolder`, `ImageFolder`) |
+/// | `.png`, `.jpg`, `.jpeg` | one unlabelled image (`ImageFolder`) |
 /// | `…-images-idx3-ubyte[.gz]` | MNIST / Fashion-MNIST IDX images + the labels file next to them (`IDXFile`) |
 ///
+/// Python pickles (the archives' "python versions") are refused: unpickling can run code.
 /// Images stored NHWC or NCHW in `.npz`/`.h5` are read in the layout `stored` (the model's
-/// own by default) and converted once; CIFAR and IDX files have a fixed layout of their own,
+/// own by default) and converted once; CIFAR, ImageNet and IDX files have a fixed layout of their own,
 /// which wins. Then `Preprocessing` (scale, per-channel mean/std) is applied. Every problem
 /// is a one-line `ModelIOError` naming the file: x/y length mismatch, empty data, wrong rank,
 /// truncated files, bad magic numbers; label ranges are checked against the model by
@@ -34,28 +37,55 @@ public enum DataLoader {
         public var layout: DataLayout?
         /// What was read, e.g. "CIFAR-10 binary batch".
         public var description: String
+        /// Names of the classes, index = label, when the file (or the archive) has them.
+        public var classNames: [String]?
+        /// The format recognised.
+        public var format: DataFormat
 
         public init(x: Tensor, xIsInteger: Bool, y: [Int64]?, yShape: [Int]? = nil, layout: DataLayout?,
-                    description: String) {
+                    description: String, classNames: [String]? = nil, format: DataFormat = .arrays) {
             self.x = x; self.xIsInteger = xIsInteger; self.y = y
             self.yShape = yShape ?? y.map { [$0.count] }
             self.layout = layout; self.description = description
+            self.classNames = classNames; self.format = format
         }
     }
 
-    public static func load(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init()) throws -> DataSet {
-        try make(try read(path), file: path, stored: stored, preprocessing: preprocessing)
+    /// The formats `read` recognises.
+    public enum DataFormat: String, Sendable {
+        /// `.npz` / `.h5` arrays `x`, `y`.
+        case arrays
+        case cifar10 = "CIFAR-10 binary"
+        case cifar100 = "CIFAR-100 binary"
+        case imagenet = "downsampled ImageNet .npz"
+        case idx = "IDX (MNIST)"
+        /// JPEG/PNG files: a class-per-folder tree, a flat folder, or one image.
+        case imageFolder = "image folder"
+        case tinyImageNet = "Tiny ImageNet"
+    }
+
+    public static func load(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init(),
+                            options: ReadOptions = .init()) throws -> DataSet {
+        try make(try read(path, options: options), file: path, stored: stored, preprocessing: preprocessing)
     }
 
     /// Reads the arrays of any supported data file (see the type's table).
-    public static func read(_ path: String) throws -> RawData {
-        let url = URL(fileURLWithPath: path)
+    public static func read(_ path: String, options: ReadOptions = .init()) throws -> RawData {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             if path.unicodeScalars.contains("\u{FFFD}") { throw InputFile.notFound(path: path) }
             throw ModelIOError(.notFound, file: path, "no such data file")
         }
-        if isDirectory.boolValue { return try CIFARBinary.read(path) }
+        let raw = isDirectory.boolValue ? try DataFolder.read(path, options: options) : try readFile(path, options: options)
+        if let label = options.cifarLabel, raw.format != .cifar100 {
+            throw ModelIOError(.mismatch, file: path,
+                               "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(raw.description)")
+        }
+        return raw
+    }
+
+    static func readFile(_ path: String, options: ReadOptions) throws -> RawData {
+        let url = URL(fileURLWithPath: path)
         for reader in readers {
             if let r = try reader(url) {
                 return RawData(x: try r.x.tensor(file: path, key: "x"), xIsInteger: isInteger(r.x.dtype),
@@ -63,14 +93,21 @@ public enum DataLoader {
                                description: "arrays x, y")
             }
         }
+        if let p = pickleProtocol(url) { throw pickleError(path, protocolVersion: p) }
         if IDXFile.matches(path) { return try IDXFile.read(path) }
         switch url.pathExtension.lowercased() {
         case "npz": return try readNpz(url, file: path)
         case "h5", "hdf5": return try DataHDF5.read(url)
-        case "bin": return try CIFARBinary.read(path)
+        case "png", "jpg", "jpeg":
+            return try ImageFolder.assemble([.init(url: url, label: nil)], classNames: nil, file: path,
+                                            description: "one image", format: .imageFolder)
+        case "bin":
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let variant = try CIFARBinary.variant(of: path, size: size, labelGiven: options.cifarLabel != nil)
+            return try CIFARBinary.read([url], variant: variant, label: options.cifarLabel ?? .fine)
         default:
             throw ModelIOError(.unsupported, file: path,
-                               "unknown data file type '.\(url.pathExtension)'; expected .npz or .h5 with x and y, CIFAR-10 binary batches (.bin or their folder), or MNIST IDX files (…-images-idx3-ubyte[.gz])")
+                               "unknown data file type '.\(url.pathExtension)'; expected .npz or .h5 with x and y, a downsampled ImageNet .npz batch, CIFAR-10/CIFAR-100 binary batches (.bin or their folder), a PNG/JPEG image or folder of them, or MNIST IDX files (…-images-idx3-ubyte[.gz])")
         }
     }
 
@@ -143,14 +180,39 @@ public enum DataLoader {
     }
 
     static func readNpz(_ url: URL, file: String) throws -> RawData {
-        let entries = try Npz.read(url)
-        guard let x = entries.first(where: { $0.key == "x" })?.array else {
+        let entries = try Npz.readDictionary(url)
+        if ImageNetDownsampled.matches(Set(entries.keys)) { return try ImageNetDownsampled.read([url], first: entries) }
+        guard let x = entries["x"] else {
             throw ModelIOError(.notFound, file: file, location: "x",
-                               "no array 'x' (found: \(entries.isEmpty ? "nothing" : entries.map(\.key).joined(separator: ", ")))")
+                               "no array 'x' (found: \(entries.isEmpty ? "nothing" : entries.keys.sorted().joined(separator: ", "))); expected x and y, or data and labels of a downsampled ImageNet batch")
         }
-        let y = entries.first(where: { $0.key == "y" })?.array
+        let y = entries["y"]
+        var names: [String]?
+        if let n = entries["class_names"] {
+            guard n.shape.count == 1, let strings = n.strings() else {
+                throw ModelIOError(.mismatch, file: file, location: "class_names",
+                                   "expected a 1-D array of strings (numpy <U), found \(n.dtype.descr) of shape \(n.shape)")
+            }
+            names = strings
+        }
         return RawData(x: try x.tensor(file: file, key: "x"), xIsInteger: isInteger(x.dtype),
-                       y: try y?.int64s(file: file, key: "y"), yShape: y?.shape, layout: nil, description: "npz arrays x, y")
+                       y: try y?.int64s(file: file, key: "y"), yShape: y?.shape, layout: nil,
+                       description: "npz arrays x, y", classNames: names)
+    }
+
+    /// The pickle protocol (2-5) when `url` is a file starting with a pickle's PROTO opcode.
+    static func pickleProtocol(_ url: URL) -> UInt8? {
+        guard let h = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? h.close() }
+        let head = [UInt8]((try? h.read(upToCount: 2)) ?? Data())
+        guard head.count == 2, head[0] == 0x80, (2...5).contains(head[1]) else { return nil }
+        return head[1]
+    }
+
+    /// Pickles are refused: unpickling runs whatever code the file names.
+    static func pickleError(_ file: String, protocolVersion: UInt8) -> ModelIOError {
+        ModelIOError(.unsupported, file: file,
+                     "a Python pickle (protocol \(protocolVersion)), which bss does not read since unpickling can run code; use the archive's .npz release (downsampled ImageNet: Imagenet32_train_npz.zip / Imagenet32_val_npz.zip, or the 64x64 ones) or binary version (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz), or save it with numpy.savez(OUT.npz, x=..., y=...)")
     }
 
     static func isInteger(_ dtype: NumpyArray.DType) -> Bool {

@@ -62,7 +62,7 @@ enum IDXFile {
             throw ModelIOError(.notFound, file: path, "no labels file next to the images: expected \(expected) (or with/without .gz)")
         }
         return DataLoader.RawData(x: Tensor(shape: shape, data: x), xIsInteger: images.isInteger, y: labels,
-                                  layout: shape.count == 4 ? .nchw : nil, description: "IDX images \(name)\(labelsName)")
+                                  layout: shape.count == 4 ? .nchw : nil, description: "IDX images \(name)\(labelsName)", format: .idx)
     }
 
     /// The labels file belonging to images file `path`, if its name says (and it exists).

@@ -1,0 +1,109 @@
+import Foundation
+import Tensor
+
+/// Data sets of image files (JPEG, PNG), decoded by `ImageDecoder`:
+///
+/// - a class-per-folder tree `DATA/<class>/…/<image>` (torchvision's `ImageFolder` layout):
+///   classes are the sub-folders sorted by name, label = position in that order; images are
+///   collected recursively and taken in sorted path order;
+/// - a folder holding only images: an unlabelled set (for `predict`), sorted by name;
+/// - one image file: one unlabelled sample.
+///
+/// Every image must have the same width and height (nothing is resized). Grayscale images
+/// give one channel; if any image is colour, grayscale ones are repeated into R, G and B
+/// (what Pillow's `convert("RGB")` does). Samples come out NCHW with values 0–255.
+enum ImageFolder {
+    struct Item {
+        var url: URL
+        var label: Int64?
+    }
+
+    /// The images under `folder` (recursively, hidden entries skipped), sorted by path; an
+    /// image type that is not decoded is an error rather than a silently missing sample.
+    static func images(under folder: URL) throws -> [URL] {
+        let paths = (try? FileManager.default.subpathsOfDirectory(atPath: folder.path)) ?? []
+        var found: [URL] = []
+        for relative in paths.sorted() where !relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            let url = folder.appendingPathComponent(relative)
+            let ext = url.pathExtension.lowercased()
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if ImageDecoder.unsupportedExtensions.contains(ext) {
+                throw ModelIOError(.unsupported, file: url.relativePath, "'.\(ext)' images are not read; convert them to PNG or JPEG")
+            }
+            if ImageDecoder.extensions.contains(ext) { found.append(url) }
+        }
+        return found
+    }
+
+    /// Non-hidden sub-folders of `folder`, sorted by name.
+    static func subfolders(_ folder: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".")
+                && FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+        }.sorted()
+    }
+
+    /// `folder` as a class-per-folder tree or a flat folder of images; nil if it holds no images.
+    static func read(_ folder: URL, file: String) throws -> DataLoader.RawData? {
+        let classes = subfolders(folder)
+        let direct = try images(under: folder).filter { !$0.path.dropFirst(folder.path.count + 1).contains("/") }
+        var perClass: [[URL]] = []
+        for c in classes { perClass.append(try images(under: folder.appendingPathComponent(c, isDirectory: true))) }
+        let labelled = perClass.contains { !$0.isEmpty }
+        if !direct.isEmpty && labelled {
+            throw ModelIOError(.mismatch, file: file,
+                               "holds images both directly and in sub-folders; a class-per-folder data set keeps every image in its class's folder")
+        }
+        if !direct.isEmpty {
+            return try assemble(direct.map { Item(url: $0, label: nil) }, classNames: nil, file: file,
+                                description: "image folder (\(direct.count) unlabelled images)", format: .imageFolder)
+        }
+        guard labelled else { return nil }
+        if let empty = perClass.firstIndex(where: \.isEmpty) {
+            throw ModelIOError(.notFound, file: folder.appendingPathComponent(classes[empty]).relativePath,
+                               "class folder '\(classes[empty])' holds no PNG or JPEG images")
+        }
+        let items = perClass.enumerated().flatMap { c, urls in urls.map { Item(url: $0, label: Int64(c)) } }
+        return try assemble(items, classNames: classes, file: file,
+                            description: "image folder (\(classes.count) classes from sub-folder names)", format: .imageFolder)
+    }
+
+    /// Decodes `items` into x `[N, C, H, W]` (values 0–255) and their labels.
+    static func assemble(_ items: [Item], classNames: [String]?, file: String, description: String,
+                         format: DataLoader.DataFormat) throws -> DataLoader.RawData {
+        guard let first = items.first else { throw ModelIOError(.notFound, file: file, "no images") }
+        var decoded: [DecodedImage] = []
+        decoded.reserveCapacity(items.count)
+        for item in items {
+            let image = try ImageDecoder.decode(item.url)
+            if let d = decoded.first, d.width != image.width || d.height != image.height {
+                throw ModelIOError(.mismatch, file: item.url.relativePath,
+                                   "\(image.width)x\(image.height) pixels, but \(first.url.relativePath) has \(d.width)x\(d.height); every image must have the same size (bss does not resize)")
+            }
+            decoded.append(image)
+        }
+        let (h, w) = (decoded[0].height, decoded[0].width)
+        let c = decoded.contains { $0.channels == 3 } ? 3 : 1
+        let plane = h * w
+        var pixels = [Float](repeating: 0, count: decoded.count * c * plane)
+        pixels.withUnsafeMutableBufferPointer { out in
+            for (n, image) in decoded.enumerated() {
+                let base = n * c * plane
+                // HWC bytes -> CHW floats; a gray image fills every channel.
+                for ch in 0..<c {
+                    let source = image.channels == 1 ? 0 : ch
+                    for p in 0..<plane { out[base + ch * plane + p] = Float(image.pixels[p * image.channels + source]) }
+                }
+            }
+        }
+        let labels = items[0].label == nil ? nil : items.map { $0.label ?? 0 }
+        var what = description
+        if c == 3 && decoded.contains(where: { $0.channels == 1 }) { what += ", grayscale images repeated into RGB" }
+        return DataLoader.RawData(x: Tensor(shape: [decoded.count, c, h, w], data: pixels), xIsInteger: true, y: labels,
+                                  layout: .nchw, description: what, classNames: classNames, format: format)
+    }
+}
