@@ -72,7 +72,7 @@ final class SafeTensorsCommandTests: XCTestCase {
     func testBrokenFilesFailWithOneLine() throws {
         let cases: [([String], [String])] = [
             (["inspect", fixture("safetensors/malformed/overlap.safetensors"), "--arch", "cifar-resnet8"], ["overlap.safetensors", "b", "overlap"]),
-            (["convert", fixture("safetensors/malformed/duplicate-key.safetensors"), path("out.npz")], ["duplicate-key.safetensors", "more than once"]),
+            (["convert", fixture("safetensors/malformed/duplicate-key.safetensors"), path("out.npz")], ["duplicate-key.safetensors", "duplicate key \"w\""]),
             (["convert", fixture("safetensors/unsupported/f4.safetensors"), path("out.npz")], ["f4.safetensors", "F4"]),
             (["inspect", fixture("safetensors/small-cnn.safetensors")], ["--arch"]),
             (["convert", fixture("torch/cifar-resnet8.npz"), path("out.safetensors"), "--arch", "cifar-resnet8", "--to", "keras"], ["holds a state dict"]),

@@ -86,6 +86,8 @@ public enum DataLoader {
 
     static func readFile(_ path: String, options: ReadOptions) throws -> RawData {
         let url = URL(fileURLWithPath: path)
+        // Before any probe opens it: a FIFO or device would block or never end.
+        _ = try InputFile.checkRegular(url, name: path)
         for reader in readers {
             if let r = try reader(url) {
                 return RawData(x: try r.x.tensor(file: path, key: "x"), xIsInteger: isInteger(r.x.dtype),
