@@ -64,15 +64,13 @@ public enum Preflight {
         try checkOutput(c, student: student)
     }
 
-    /// Every parameter and buffer of `model` is finite.
+    /// Every parameter and buffer of `model` is finite. Checked even when loading let
+    /// non-finite weights through (`--allow-nonfinite`): training cannot use them.
     public static func checkFinite(_ model: Model, role: String) throws {
         for (key, p) in model.stateDictParameters() {
-            let bad = p.value.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
-            if bad > 0 {
-                let kind = p.value.data.contains { $0.isNaN } ? "NaN" : "infinite"
-                throw ModelIOError(.mismatch, file: model.file ?? model.architectureName, location: key,
-                                   "\(bad) of \(p.value.count) values are not finite (\(kind)); the \(role) must have finite weights")
-            }
+            guard let (bad, first, isNaN) = p.value.data.withUnsafeBufferPointer({ NonFinite.scan($0) }) else { continue }
+            throw ModelIOError(.mismatch, file: model.file ?? model.architectureName, location: key,
+                               "\(bad) of \(p.value.count) values are not finite (the first, at index \(first), is \(isNaN ? "NaN" : "infinite")); the \(role) must have finite weights to train")
         }
     }
 

@@ -39,12 +39,45 @@ public enum MemoryBudget {
     }
 
     /// "1234 bytes" or "2.5 GB".
-    static func describe(_ count: UInt64) -> String {
+    public static func describe(_ count: UInt64) -> String {
         if count < 10_000 { return "\(count) bytes" }
         let units = ["kB", "MB", "GB", "TB", "PB", "EB"]
         var value = Double(count) / 1000
         var unit = 0
         while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
         return String(format: "%.1f", value) + " " + units[unit]
+    }
+}
+
+extension MemoryBudget {
+    /// The syntax `parse` accepts, for help texts.
+    public static let syntax = "a size with a binary unit (512M, 8G, 1.5G; K, M, G, T = 1024-based, an optional B or iB after it), plain bytes, or a percentage of physical memory (25%)"
+
+    /// Parses a `--max-memory` value (`syntax`) into bytes; throws `.malformed` naming `option`.
+    public static func parse(_ text: String, option: String = "--max-memory",
+                             physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory) throws -> Int {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        func bad(_ why: String) -> ModelIOError {
+            ModelIOError(.malformed, file: option, "'\(text)': \(why); expected \(syntax)")
+        }
+        var number = Substring(t), scale: Double = 1
+        if t.hasSuffix("%") {
+            number = number.dropLast()
+            scale = Double(physicalMemory) / 100
+        } else {
+            var unit = number.drop { $0.isNumber || $0 == "." }.uppercased()
+            number = number.prefix(number.count - unit.count)
+            if unit.hasSuffix("IB") { unit.removeLast(2) } else if unit.hasSuffix("B") { unit.removeLast() }
+            let units: [String: Double] = ["": 1, "K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+            guard let u = units[unit] else { throw bad("unknown unit") }
+            scale = u
+        }
+        guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(number) else {
+            throw bad("not a number")
+        }
+        let bytes = value * scale
+        guard bytes >= 1 else { throw bad("the budget must be at least one byte") }
+        guard bytes < Double(Int.max) else { throw bad("too large") }
+        return Int(bytes)
     }
 }

@@ -30,8 +30,15 @@ public enum ModelLoader {
         return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
     }
 
-    /// Loads the model at `path`, using `arch` where the file holds weights only.
+    /// Loads the model at `path`, using `arch` where the file holds weights only. Weights that
+    /// are NaN or infinite are an error naming the key (`NonFinite`) unless `NonFinite.allowed`.
     public static func load(_ path: String, arch: String? = nil) throws -> Model {
+        let model = try loadFile(path, arch: arch)
+        try NonFinite.check(model)
+        return model
+    }
+
+    static func loadFile(_ path: String, arch: String?) throws -> Model {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: path) else { throw InputFile.notFound(path: path) }
         // Keras files first (Keras/ModelLoader+Keras.swift): .keras, .h5 full models, and

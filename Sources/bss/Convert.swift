@@ -39,6 +39,7 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Kind of output where .h5 allows both: keras or state-dict (default: the model's own).",
                                valueName: "kind"))
     var to: String?
+    @OptionGroup var safety: InputSafetyOptions
 
     func validate() throws {
         if let to, ModelWriter.Target(rawValue: to) == nil {
@@ -47,6 +48,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        safety.apply()
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         try OutputPath.checkDistinct(outputs: [output, specOut], inputs: [input, arch])
         guard FileManager.default.fileExists(atPath: input) else { throw InputFile.notFound(path: input) }
@@ -55,6 +57,7 @@ struct Convert: ParsableCommand {
         if arch == nil, specOut == nil, target != .keras,
            StateDict.isStateDictFile(inURL), ["npz", "safetensors", "h5", "hdf5"].contains(outURL.pathExtension.lowercased()) {
             var sd = try StateDict.read(from: inURL)
+            try NonFinite.check(sd, file: input)
             let outExt = outURL.pathExtension.lowercased()
             let kept = sd.metadata
             if outExt == "safetensors" { sd.metadata = SafeTensors.metadataForWriting(kept) }

@@ -20,9 +20,11 @@ struct DataInspect: ParsableCommand {
 
     @Argument(help: "Data set (any format --data accepts).") var data: String
     @OptionGroup var reading: DataReadOptions
+    @OptionGroup var safety: InputSafetyOptions
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
+        safety.apply()
         let raw = try DataLoader.read(data, options: reading.options)
         let x = raw.x
         let per = Array(x.shape.dropFirst())
@@ -79,6 +81,7 @@ struct DataConvert: ParsableCommand {
     @Argument(help: "Data set (any format --data accepts).") var data: String
     @Argument(help: "Output: .npz or .h5/.hdf5.") var out: String
     @OptionGroup var reading: DataReadOptions
+    @OptionGroup var safety: InputSafetyOptions
     @Option(help: ArgumentHelp("Layout to write images of a format with its own layout (CIFAR, ImageNet, IDX: NCHW) in: nchw (default) or nhwc (what Keras models read).",
                                valueName: "nchw|nhwc"))
     var layout: String?
@@ -92,6 +95,7 @@ struct DataConvert: ParsableCommand {
     }
 
     func run() throws {
+        safety.apply()
         let raw = try DataLoader.read(data, options: reading.options)
         let shape = raw.x.shape
         let written = try DataWriter.write(raw, to: URL(fileURLWithPath: out), layout: layout.flatMap { DataLayout(rawValue: $0.lowercased()) })

@@ -19,9 +19,14 @@ struct DistillCommand: ParsableCommand {
             SGD lr 0.1 (÷10 after 50% and 75% of the epochs), momentum 0.9, weight decay 1e-4, T 3, \
             alpha 4 -> 1, beta 2 -> 0 by 75%, 64 BSS per batch, paper-mode search.
             Every option is also a key of a YAML or JSON --config file (--batch-size ↔ batch_size); \
-            flags override the file. Next to OUT the run writes OUT-stem.config.yaml (the resolved \
-            config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
-            every epoch); --resume DIR continues an interrupted run and ends with the same student.
+            flags override the file. Next to OUT the run writes OUT.config.yaml (the resolved \
+            config; OUT is the whole output file name, e.g. s.npz.config.yaml), OUT.metrics.jsonl (one JSON \
+            line per epoch), OUT.curves.svg and OUT.checkpoint.npz (after every epoch, with SHA-256 \
+            digests of its arrays and config); --resume DIR continues an interrupted run and ends with the \
+            same student (a checkpoint whose digests do not match is refused; paths inside the run folder \
+            are kept relative to it, so a copied run folder resumes into the copy). A new run refuses to \
+            replace an earlier run's files unless --overwrite is given. A loss that becomes NaN or \
+            infinite stops the run with the epoch and step.
             --student is a model file (Keras .h5/.keras; .npz/.safetensors/.h5 state dict with --student-arch) or an \
             architecture (preset such as cifar-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
             weights initialised from --seed. A Keras student is written back as .h5/.keras, any student \
@@ -43,6 +48,8 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "YAML or JSON run config; flags override its keys.") var config: String?
     @Option(help: ArgumentHelp("Continue the run whose checkpoint is in DIR (or the checkpoint file itself).", valueName: "dir"))
     var resume: String?
+    @Flag(help: "Replace the output and side files of an earlier run with the same OUT (default: refuse).")
+    var overwrite = false
 
     // Method, optimiser, loss.
     @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS). Default bss.") var method: String?
@@ -76,6 +83,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Samples per forward pass for teacher logits and validation (default 256).") var evalBatchSize: String?
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var safety: InputSafetyOptions
 
     /// Flags given on the command line, as config overrides (`--batch-size` → `batch_size`).
     var overrides: [(flag: String, key: String, value: ConfigValue)] {
@@ -99,12 +107,14 @@ struct DistillCommand: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        safety.apply()
         let run: DistillRun
         if let resume {
             if config != nil || !overrides.isEmpty {
                 throw UserError("--resume continues a run with the configuration saved in its checkpoint; remove "
                                 + ((config != nil ? ["--config"] : []) + overrides.map(\.flag)).joined(separator: ", "))
             }
+            if overwrite { throw UserError("--resume continues a run in place; remove --overwrite") }
             let (r, checkpoint) = try DistillRun.resume(from: resume)
             run = r
             note("resuming \(r.artifacts.checkpoint.path) after epoch \(checkpoint.state.completedEpochs) of \(r.config.epochs)")
@@ -113,6 +123,7 @@ struct DistillCommand: ParsableCommand {
             }
         } else {
             let resolved = try RunConfig.resolve(file: config, overrides: overrides)
+            if !overwrite { try DistillRun.checkNoExistingRun(resolved) }
             run = try DistillRun.prepare(resolved)
             try run.writeConfig()
         }

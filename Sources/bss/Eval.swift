@@ -14,8 +14,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Samples per forward pass.") var batchSize = 128
     @Flag(help: "Print JSON instead of text.") var json = false
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var safety: InputSafetyOptions
 
     func run() throws {
+        safety.apply()
         runtime.apply()
         let m = try model.load()
         let ds = try data.load(for: m)

@@ -65,6 +65,7 @@ struct Generate: ParsableCommand {
     var json = false
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var safety: InputSafetyOptions
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -110,6 +111,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        safety.apply()
         let parameters = try search.parameters()
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         let model = try ModelLoader.load(teacher, arch: arch)

@@ -10,8 +10,10 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Flag(help: "Print JSON instead of text.") var json = false
+    @OptionGroup var safety: InputSafetyOptions
 
     func run() throws {
+        safety.apply()
         let m = try model.load()
         let g = m.graph
         if json {

@@ -15,6 +15,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Samples per forward pass.") var batchSize = 128
     @Flag(help: "Also write softmax probabilities under key 'probabilities'.") var probabilities = false
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var safety: InputSafetyOptions
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -23,6 +24,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        safety.apply()
         try OutputPath.checkNotAnInput(out, inputs: [model.model, model.arch, data.data])
         let m = try model.load()
         let ds = try data.load(for: m)

@@ -70,6 +70,7 @@ struct Similarity: ParsableCommand {
     var plot: String?
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var safety: InputSafetyOptions
 
     var comparesDatasets: Bool { aBSS != nil || bBSS != nil }
 
@@ -102,6 +103,7 @@ struct Similarity: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        safety.apply()
         if let plot {
             try OutputPath.checkNotAnInput(plot, inputs: [a, b, aArch, bArch, aBSS, bBSS, data.data])
             // Fail before the searches, not after them.

@@ -71,7 +71,12 @@ final class PreflightTests: XCTestCase {
         try Npz.write(entries, to: bad)
         var c = DistillFixtures.digitsConfig(dir)
         c.teacher = bad.path
-        assertFails(c, mentions: ["nan-teacher.npz", "conv2.weight", "not finite", "NaN", "teacher"])
+        // Refused when the teacher is loaded (ModelLoader), and by the preflight when loading
+        // was told to let it through.
+        assertFails(c, mentions: ["nan-teacher.npz", "conv2.weight", "not finite", "NaN", "--allow-nonfinite"])
+        NonFinite.allowed = true
+        defer { NonFinite.allowed = false }
+        assertFails(c, mentions: ["nan-teacher.npz", "conv2.weight", "not finite", "NaN", "teacher must have finite weights"])
     }
 
     func testUnknownConfigKeyAndMissingFiles() throws {

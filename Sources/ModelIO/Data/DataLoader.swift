@@ -18,7 +18,7 @@ import Tensor
 /// own by default) and converted once; CIFAR, ImageNet and IDX files have a fixed layout of their own,
 /// which wins. Then `Preprocessing` (scale, per-channel mean/std) is applied. Every problem
 /// is a one-line `ModelIOError` naming the file: x/y length mismatch, empty data, wrong rank,
-/// truncated files, bad magic numbers; label ranges are checked against the model by
+/// truncated files, bad magic numbers, NaN or infinite inputs (`NonFinite`); label ranges are checked against the model by
 /// `DataSet.validate`.
 public enum DataLoader {
     /// Extra readers registered by later ModelIO files: return nil when the file is not theirs.
@@ -77,6 +77,8 @@ public enum DataLoader {
             throw ModelIOError(.notFound, file: path, "no such data file")
         }
         let raw = isDirectory.boolValue ? try DataFolder.read(path, options: options) : try readFile(path, options: options)
+        // Integer pixels are always finite; float inputs with a NaN would poison every batch.
+        if !raw.xIsInteger { try NonFinite.check(raw.x, file: path, key: "x", role: "inputs", sampleAxis: true) }
         if let label = options.cifarLabel, raw.format != .cifar100 {
             throw ModelIOError(.mismatch, file: path,
                                "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(raw.description)")
