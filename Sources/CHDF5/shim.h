@@ -57,6 +57,8 @@ static inline hid_t sh5_p_default(void)        { return H5P_DEFAULT; }
 static inline hid_t sh5_p_file_access(void)    { return H5P_FILE_ACCESS; }
 static inline hid_t sh5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t sh5_p_link_create(void)    { return H5P_LINK_CREATE; }
+static inline hid_t sh5_p_group_create(void)   { return H5P_GROUP_CREATE; }
+static inline hid_t sh5_p_file_create(void)    { return H5P_FILE_CREATE; }
 static inline hid_t sh5_s_all(void)            { return H5S_ALL; }
 static inline hid_t sh5_e_default(void)        { return H5E_DEFAULT; }
 static inline hsize_t sh5_unlimited(void)      { return H5S_UNLIMITED; }

@@ -161,22 +161,27 @@ extension HDF5File {
         try requireWritable(path)
         if exists(path) { throw error(.mismatch, at: path, "already exists") }
         try requireGroupParents(of: path)
+        try createUntimedParents(of: path, file: file)
         var dims = shape.map { hsize_t($0) }
         let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil)
         if space < 0 { throw failure(.io, at: path, "cannot create dataspace for shape \(shape)") }
         defer { H5Sclose(space) }
         let dcpl = try creationList(shape: shape, layout: layout, elementSize: elementSize, path: path)
-        defer { if dcpl != sh5_p_default() { H5Pclose(dcpl) } }
-        let lcpl = try intermediateGroupsList(at: path)
-        defer { H5Pclose(lcpl) }
-        let dataset = H5Dcreate2(file, path, type, space, lcpl, dcpl, sh5_p_default())
+        defer { H5Pclose(dcpl) }
+        let dataset = H5Dcreate2(file, path, type, space, sh5_p_default(), dcpl, sh5_p_default())
         if dataset < 0 { throw failure(.io, at: path, "cannot create dataset") }
         return dataset
     }
 
-    /// The dataset-creation list for `layout`; `H5P_DEFAULT` (contiguous) for scalars.
+    /// The dataset-creation list for `layout` (contiguous for scalars), without timestamps
+    /// (`HDF5Untimed`); the caller closes it.
     private func creationList(shape: [Int], layout: HDF5Layout, elementSize: Int, path: String) throws -> hid_t {
-        guard case let .chunked(requested, shuffle, gzipLevel) = layout, !shape.isEmpty else { return sh5_p_default() }
+        guard case let .chunked(requested, shuffle, gzipLevel) = layout, !shape.isEmpty else {
+            guard let dcpl = HDF5Untimed.creationList(sh5_p_dataset_create()) else {
+                throw failure(.io, at: path, "cannot create dataset-creation list")
+            }
+            return dcpl
+        }
         let chunks = requested ?? Self.defaultChunks(shape: shape, elementSize: elementSize)
         guard chunks.count == shape.count,
               zip(chunks, shape).allSatisfy({ $0 >= 1 && $0 <= max($1, 1) }) else {
@@ -188,8 +193,9 @@ extension HDF5File {
         if let level = gzipLevel, !(0...9).contains(level) {
             throw error(.mismatch, at: path, "gzip level \(level) is not in 0...9")
         }
-        let dcpl = H5Pcreate(sh5_p_dataset_create())
-        if dcpl < 0 { throw failure(.io, at: path, "cannot create dataset-creation list") }
+        guard let dcpl = HDF5Untimed.creationList(sh5_p_dataset_create()) else {
+            throw failure(.io, at: path, "cannot create dataset-creation list")
+        }
         var chunkDims = chunks.map { hsize_t($0) }
         var ok = H5Pset_chunk(dcpl, Int32(chunks.count), &chunkDims) >= 0
         if ok, shuffle { ok = H5Pset_shuffle(dcpl) >= 0 }

@@ -62,7 +62,12 @@ public final class HDF5File: @unchecked Sendable {
         fileID = try HDF5Lock.run {
             let fapl = try Self.fileAccessList(name: name, image: nil)
             defer { H5Pclose(fapl) }
-            let id = H5Fcreate(url.path, sh5_acc_trunc(), sh5_p_default(), fapl)
+            // The root group without timestamps too (HDF5Untimed).
+            guard let fcpl = HDF5Untimed.creationList(sh5_p_file_create()) else {
+                throw ModelIOError(.io, file: name, "cannot create file-creation list (\(HDF5Lock.takeErrorMessage()))")
+            }
+            defer { H5Pclose(fcpl) }
+            let id = H5Fcreate(url.path, sh5_acc_trunc(), fcpl, fapl)
             if id < 0 {
                 throw ModelIOError(.io, file: name, "cannot create HDF5 file (\(HDF5Lock.takeErrorMessage()))")
             }
@@ -96,7 +101,11 @@ public final class HDF5File: @unchecked Sendable {
         fileID = try HDF5Lock.run {
             let fapl = try Self.fileAccessList(name: name, image: nil, inMemory: true)
             defer { H5Pclose(fapl) }
-            let id = H5Fcreate(Self.uniqueMemoryName(), sh5_acc_trunc(), sh5_p_default(), fapl)
+            guard let fcpl = HDF5Untimed.creationList(sh5_p_file_create()) else {
+                throw ModelIOError(.io, file: name, "cannot create file-creation list (\(HDF5Lock.takeErrorMessage()))")
+            }
+            defer { H5Pclose(fcpl) }
+            let id = H5Fcreate(Self.uniqueMemoryName(), sh5_acc_trunc(), fcpl, fapl)
             if id < 0 {
                 throw ModelIOError(.io, file: name, "cannot create in-memory HDF5 file (\(HDF5Lock.takeErrorMessage()))")
             }

@@ -99,9 +99,12 @@ extension HDF5File {
             case nil: break
             }
             try requireGroupParents(of: path)
-            let lcpl = try intermediateGroupsList(at: path)
-            defer { H5Pclose(lcpl) }
-            let group = H5Gcreate2(file, path, lcpl, sh5_p_default(), sh5_p_default())
+            try createUntimedParents(of: path, file: file)
+            guard let gcpl = HDF5Untimed.creationList(sh5_p_group_create()) else {
+                throw failure(.io, at: path, "cannot create group-creation list")
+            }
+            defer { H5Pclose(gcpl) }
+            let group = H5Gcreate2(file, path, sh5_p_default(), gcpl, sh5_p_default())
             if group < 0 { throw failure(.io, at: path, "cannot create group") }
             H5Gclose(group)
         }
@@ -130,19 +133,6 @@ extension HDF5File {
                 throw error(.mismatch, at: path, "'\(Self.displayPath(prefix))' is a \(found.rawValue), not a group")
             }
         }
-    }
-
-    /// A link-creation list that creates missing intermediate groups, as h5py does for
-    /// `create_dataset("a/b/kernel:0")`. Caller closes it.
-    func intermediateGroupsList(at path: String) throws -> hid_t {
-        let lcpl = H5Pcreate(sh5_p_link_create())
-        if lcpl < 0 { throw failure(.io, at: path, "cannot create link-creation list") }
-        if H5Pset_create_intermediate_group(lcpl, 1) < 0 {
-            let e = failure(.io, at: path, "cannot enable intermediate groups")
-            H5Pclose(lcpl)
-            throw e
-        }
-        return lcpl
     }
 
     /// `parent/child` without doubled slashes.
