@@ -7,7 +7,7 @@ import Tensor
 ///
 /// | member | content |
 /// |---|---|
-/// | `meta` | 0-d unicode JSON: `format` "bss-distill-checkpoint", `version` 1, `role` "student", `holds` (what the file is), `epoch` (completed), `epochs`, `student_file`, `student_format`, `teacher_file`, `inputs_sha256` (SHA-256 of the teacher, initial student and data files the run read), `working_directory` (what relative paths in the config are relative to), `config_yaml` (the resolved run config), `rng` (training stream, 4 words as decimal strings), `dropout_rng` (per dropout node), `optimizer_steps`, `threads`, `metrics` (one object per completed epoch), `created_by` |
+/// | `meta` | 0-d unicode JSON: `format` "bss-distill-checkpoint", `version` 1, `role` "student", `holds` (what the file is), `epoch` (completed), `epochs`, `student_file`, `student_format`, `teacher_file`, `inputs_sha256` (SHA-256 of the teacher, initial student and data files the run read), `working_directory` (what relative paths in the config are relative to), `run_paths` (config paths inside the run folder, relative to it), `config_yaml` (the resolved run config), `config_sha256`, `arrays_sha256` (per member; see Checkpoint+Integrity.swift), `rng` (training stream, 4 words as decimal strings), `dropout_rng` (per dropout node), `optimizer_steps`, `threads`, `metrics` (one object per completed epoch), `created_by` |
 /// | `student.<key>` | the student's state dict (PyTorch keys; BatchNorm running statistics and `num_batches_tracked` included) |
 /// | `optimizer.<key>` | the SGD momentum buffers (`momentum_buffer.<i>`, i over the trainable parameters) |
 ///
@@ -15,7 +15,8 @@ import Tensor
 /// state, the random streams and the epoch makes the resumed run continue exactly.
 public struct Checkpoint {
     public static let format = "bss-distill-checkpoint"
-    public static let version = 1
+    /// 2: integrity digests and run-folder paths (version 1 had neither and is not resumed).
+    public static let version = 2
 
     public var config: RunConfig
     public var configYAML: String
@@ -29,11 +30,16 @@ public struct Checkpoint {
     public var inputs: [String: String]
     /// The directory the run was started in: relative paths in `config` are relative to it.
     public var workingDirectory: String?
+    /// Config paths inside the run folder, relative to it (`Checkpoint+Integrity.swift`).
+    public var runPaths: [String: String] = [:]
 
-    /// The checkpoint of `distiller` as it is now.
-    public init(_ distiller: Distiller, threads: Int, inputs: [String: String] = [:]) {
+    /// The checkpoint of `distiller` as it is now, to be written into `runFolder` (whose
+    /// paths are then recorded relative to it).
+    public init(_ distiller: Distiller, threads: Int, inputs: [String: String] = [:], runFolder: URL? = nil) {
         self.inputs = inputs
-        workingDirectory = FileManager.default.currentDirectoryPath
+        let cwd = FileManager.default.currentDirectoryPath
+        workingDirectory = cwd
+        if let runFolder { runPaths = Self.runRelativePaths(distiller.config, runFolder: runFolder, workingDirectory: cwd) }
         config = distiller.config
         configYAML = distiller.config.yaml
         state = distiller.trainingState
@@ -45,13 +51,18 @@ public struct Checkpoint {
     }
 
     public func write(to url: URL, createdBy: String) throws {
+        var arrays: [(key: String, array: NumpyArray)] = student.entries.map { (key: "student." + $0.key, array: $0.array) }
+        arrays += state.optimizer.sorted { $0.key < $1.key }.map { (key: "optimizer." + $0.key, array: NumpyArray($0.value)) }
+        var digests: [String: String] = [:]
+        for (k, a) in arrays { digests[k] = Self.arrayDigest(a) }
         let meta: [String: Any] = [
             "format": Self.format, "version": Self.version, "role": "student",
             "holds": "a student being distilled by bss: its weights (student.*, a PyTorch state dict), SGD momentum buffers (optimizer.*), random-stream states, the completed epoch and the resolved run config; resume with `bss distill --resume DIR`",
             "epoch": state.completedEpochs, "epochs": config.epochs,
             "student_file": studentFile as Any? ?? NSNull(), "student_format": studentFormat,
             "teacher_file": teacherFile as Any? ?? NSNull(), "config_yaml": configYAML, "inputs_sha256": inputs,
-            "working_directory": workingDirectory as Any? ?? NSNull(),
+            "working_directory": workingDirectory as Any? ?? NSNull(), "run_paths": runPaths,
+            "config_sha256": Self.configDigest(configYAML), "arrays_sha256": digests,
             "rng": state.generator.map { String($0) },
             "dropout_rng": state.dropout.mapValues { $0.map { String($0) } },
             "optimizer_steps": state.optimizerSteps, "threads": threads,
@@ -62,8 +73,7 @@ public struct Checkpoint {
         ]
         let json = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
         var entries: [(key: String, array: NumpyArray)] = [("meta", NumpyArray(string: String(decoding: json, as: UTF8.self)))]
-        entries += student.entries.map { (key: "student." + $0.key, array: $0.array) }
-        entries += state.optimizer.sorted { $0.key < $1.key }.map { (key: "optimizer." + $0.key, array: NumpyArray($0.value)) }
+        entries += arrays
         try Npz.write(entries, to: url)
     }
 
@@ -79,6 +89,10 @@ public struct Checkpoint {
         guard let version = meta["version"] as? Int, version <= Self.version else {
             throw ModelIOError(.unsupported, file: file, location: "meta.version", "written by a newer bss; expected version \(Self.version)")
         }
+        guard version == Self.version else {
+            throw ModelIOError(.unsupported, file: file, location: "meta.version",
+                               "version \(version) has no integrity digests and cannot be resumed by this bss; start the run again")
+        }
         func field<T>(_ key: String, _ type: T.Type) throws -> T {
             guard let v = meta[key] as? T else {
                 throw ModelIOError(.malformed, file: file, location: "meta.\(key)", "missing or of the wrong type")
@@ -92,6 +106,8 @@ public struct Checkpoint {
             return w
         }
         let yaml = try field("config_yaml", String.self)
+        try verify(arrays: entries, recorded: meta["arrays_sha256"], configYAML: yaml,
+                   configDigest: meta["config_sha256"], file: file)
         let config = try RunConfig.parse(yaml: yaml, source: file + " (config_yaml)")
         let metricsObjects = try field("metrics", [Any].self)
         let history = try metricsObjects.enumerated().map { i, o -> EpochMetrics in
@@ -123,6 +139,7 @@ public struct Checkpoint {
                            inputs: (meta["inputs_sha256"] as? [String: String]) ?? [:])
         c.configYAML = yaml
         c.workingDirectory = meta["working_directory"] as? String
+        c.runPaths = (meta["run_paths"] as? [String: String]) ?? [:]
         return c
     }
 
@@ -158,9 +175,11 @@ public struct Checkpoint {
     }
 }
 
-/// The files a run writes next to its output `OUT` (say `runs/student.h5`):
-/// `student.config.yaml` (resolved config), `student.metrics.jsonl` (one line per epoch),
-/// `student.curves.svg` (the curves), `student.checkpoint.npz` (the latest end-of-epoch state).
+/// The files a run writes next to its output `OUT` (say `runs/student.h5`), named from OUT's
+/// whole file name so that two outputs with one stem (`s.npz`, `s.h5`) never share them:
+/// `student.h5.config.yaml` (resolved config), `student.h5.metrics.jsonl` (one line per epoch),
+/// `student.h5.curves.svg` (the curves), `student.h5.checkpoint.npz` (the latest end-of-epoch
+/// state). The folder holding them is the run folder.
 public struct RunArtifacts: Sendable {
     public static let checkpointSuffix = ".checkpoint.npz"
     public var output: URL
@@ -171,11 +190,13 @@ public struct RunArtifacts: Sendable {
 
     public init(output: String) {
         self.output = URL(fileURLWithPath: output)
-        let stem = self.output.deletingPathExtension()
-        let dir = stem.deletingLastPathComponent(), name = stem.lastPathComponent
+        let dir = self.output.deletingLastPathComponent(), name = self.output.lastPathComponent
         config = dir.appendingPathComponent(name + ".config.yaml")
         metrics = dir.appendingPathComponent(name + ".metrics.jsonl")
         curves = dir.appendingPathComponent(name + ".curves.svg")
         checkpoint = dir.appendingPathComponent(name + Self.checkpointSuffix)
     }
+
+    /// Every file of the run: the output and its side files.
+    public var all: [URL] { [output, config, metrics, curves, checkpoint] }
 }

@@ -45,16 +45,30 @@ public final class DistillRun {
         return out
     }
 
+    /// The exported model and the files written next to it (`RunArtifacts`) against every input.
+    static func checkOutputsAreNotInputs(_ config: RunConfig) throws {
+        guard let out = config.out else { return }
+        try OutputPath.checkDistinct(outputs: RunArtifacts(output: out).all.map(\.path),
+                                     inputs: [config.student, config.teacher, config.data, config.val,
+                                              config.teacherArch, config.studentArch])
+    }
+
+    /// Refuses to start a new run whose output or side files (`RunArtifacts`) exist: they
+    /// belong to another run, continued with `--resume` or replaced with `--overwrite`. (An
+    /// output that is one of the inputs gets that error first.)
+    public static func checkNoExistingRun(_ config: RunConfig) throws {
+        guard let out = config.out else { return }
+        try checkOutputsAreNotInputs(config)
+        let existing = RunArtifacts(output: out).all.filter { FileManager.default.fileExists(atPath: $0.path) }
+        guard let first = existing.first else { return }
+        throw ModelIOError(.mismatch, file: first.path,
+                           "exists (\(existing.count) file\(existing.count == 1 ? "" : "s") of an earlier run for \(out)); continue it with --resume \(first.deletingLastPathComponent().path), or pass --overwrite to replace it")
+    }
+
     /// Loads and checks everything `config` names; the student is initialised when fresh.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
         try config.validateFiles()
-        if let out = config.out {
-            // The exported model and the files written next to it (RunArtifacts) against every input.
-            let a = RunArtifacts(output: out)
-            try OutputPath.checkDistinct(outputs: [out] + [a.config, a.metrics, a.curves, a.checkpoint].map(\.path),
-                                         inputs: [config.student, config.teacher, config.data, config.val,
-                                                  config.teacherArch, config.studentArch])
-        }
+        try checkOutputsAreNotInputs(config)
         let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
         let student = try loadStudent(config, classes: teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
@@ -68,6 +82,8 @@ public final class DistillRun {
         let url = try Checkpoint.locate(path)
         var checkpoint = try Checkpoint.read(url)
         if let cwd = checkpoint.workingDirectory { checkpoint.config.rebase(onto: cwd) }
+        // Paths inside the run folder follow the folder (a copied run resumes into the copy).
+        Checkpoint.anchor(&checkpoint.config, runPaths: checkpoint.runPaths, runFolder: url.deletingLastPathComponent())
         let run = try prepare(checkpoint.config, threads: threads)
         // The same inputs, or the continuation would not be the run that was interrupted.
         for (role, hash) in checkpoint.inputs.sorted(by: { $0.key < $1.key }) where run.inputs[role] != hash {
@@ -127,7 +143,8 @@ public final class DistillRun {
 
     /// After every epoch: the checkpoint, the metrics log and the curves (each atomically).
     public func endEpoch(createdBy: String) throws {
-        try Checkpoint(distiller, threads: threads, inputs: inputs).write(to: artifacts.checkpoint, createdBy: createdBy)
+        try Checkpoint(distiller, threads: threads, inputs: inputs, runFolder: artifacts.checkpoint.deletingLastPathComponent())
+            .write(to: artifacts.checkpoint, createdBy: createdBy)
         try MetricsLog.write(distiller.history, to: artifacts.metrics)
         let title = "bss distill: \(config.method.rawValue)" + (config.method == .bss ? " (\(config.bssMode.rawValue))" : "")
             + " — \(URL(fileURLWithPath: config.student ?? "").lastPathComponent)"

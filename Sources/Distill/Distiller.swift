@@ -80,9 +80,11 @@ public final class Distiller {
         teacherLogits = teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
     }
 
-    /// Trains one epoch and appends its metrics to `history`.
+    /// Trains one epoch and appends its metrics to `history`. A loss that is NaN or infinite
+    /// stops the run with an error naming the epoch and step (`nonFiniteLoss`): the weights are
+    /// lost from then on, and the last checkpoint is the state before this epoch.
     @discardableResult
-    public func trainEpoch(onBatch: ((BatchProgress) -> Void)? = nil) -> EpochMetrics {
+    public func trainEpoch(onBatch: ((BatchProgress) -> Void)? = nil) throws -> EpochMetrics {
         precondition(completedEpochs < config.epochs, "all \(config.epochs) epochs are done")
         prepareTeacherLogits()
         let e = completedEpochs + 1
@@ -107,6 +109,10 @@ public final class Distiller {
             }
             let r = step.run(x: x, labels: y, teacherLogits: t, alpha: w.alpha, beta: w.beta, learningRate: w.lr,
                              generator: &generator)
+            if !r.loss.isFinite {
+                throw Self.nonFiniteLoss(r, epoch: e, step: b + 1, steps: batches.count,
+                                         optimizerStep: optimizer.stepCount, file: train.file)
+            }
             let n = Double(idx.count)
             m.loss += Double(r.loss) * n
             m.ce += Double(r.crossEntropy) * n
@@ -140,9 +146,18 @@ public final class Distiller {
                     onEpoch: ((EpochMetrics) throws -> Void)? = nil) throws {
         while completedEpochs < config.epochs {
             if let stopAfter, completedEpochs >= stopAfter { break }
-            let m = trainEpoch(onBatch: onBatch)
+            let m = try trainEpoch(onBatch: onBatch)
             try onEpoch?(m)
         }
+    }
+
+    /// The one-line error for a non-finite loss at `step` (1-based) of `epoch`, with the terms.
+    static func nonFiniteLoss(_ r: DistillationStep.Result, epoch: Int, step: Int, steps: Int,
+                              optimizerStep: Int, file: String) -> ModelIOError {
+        var terms = "CE \(r.crossEntropy), KD \(r.distillation)"
+        if r.bssUsed > 0 { terms += ", KD_BSS \(r.bssDistillation)" }
+        return ModelIOError(.mismatch, file: "distillation", location: "epoch \(epoch), step \(step) of \(steps)",
+                            "the loss is \(r.loss) (\(terms)) after \(optimizerStep) optimizer steps; training stopped (the last checkpoint holds the state after epoch \(epoch - 1)); look for extreme values in \(file) or lower the learning rate")
     }
 
     /// Validation accuracy and mean cross-entropy of the student (inference mode), nil without

@@ -137,7 +137,7 @@ final class DataCommandTests: XCTestCase {
                             "--val", data("cifar100/test.bin"), "--label", "coarse", "--normalize", "cifar10",
                             "--epochs", "1", "--batch-size", "10", "--bss-per-batch", "2", "--threads", "1", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let config = try String(contentsOfFile: dir.appendingPathComponent("s.config.yaml").path, encoding: .utf8)
+        let config = try String(contentsOfFile: dir.appendingPathComponent("s.npz.config.yaml").path, encoding: .utf8)
         XCTAssertTrue(config.contains("label: \"coarse\""), config)
         let wrong = try runBSS(["distill", "--teacher", data("tiny-c100.npz"), "--teacher-arch", data("tiny-c100.json"),
                                 "--student", data("tiny-c100.json"), "--data", data("imagenet32/val_data.npz"),

@@ -25,24 +25,24 @@ final class DistillCommandTests: XCTestCase {
     func testShortRunWritesStudentAndArtifacts() throws {
         let r = try runBSS(base + ["--student", "mlp:64-48-10", "--out", path("student.npz"), "--epochs", "2", "--seed", "3"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(files(), ["student.checkpoint.npz", "student.config.yaml", "student.curves.svg",
-                                 "student.metrics.jsonl", "student.npz"])
+        XCTAssertEqual(files(), ["student.npz", "student.npz.checkpoint.npz", "student.npz.config.yaml",
+                                 "student.npz.curves.svg", "student.npz.metrics.jsonl"])
         XCTAssertTrue(r.stdout.contains("wrote \(path("student.npz")): PyTorch state dict (npz)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("final epoch 2: train accuracy"), r.stdout)
         // Progress and per-epoch summaries go to stderr (plain lines: not a terminal).
         XCTAssertTrue(r.stderr.contains("epoch 1/2: loss"), r.stderr)
         XCTAssertTrue(r.stderr.contains("BSS accepted"), r.stderr)
-        let lines = try String(contentsOfFile: path("student.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: path("student.npz.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
         for key in ["\"lr\"", "\"alpha\"", "\"beta\"", "\"ce\"", "\"kd\"", "\"kd_bss\"", "\"train_accuracy\"",
                     "\"val_accuracy\"", "\"bss_accepted\"", "\"bss_attempted\"", "\"seconds\""] {
             XCTAssertTrue(lines[0].contains(key), "\(key) in \(lines[0])")
         }
-        let config = try String(contentsOfFile: path("student.config.yaml"), encoding: .utf8)
+        let config = try String(contentsOfFile: path("student.npz.config.yaml"), encoding: .utf8)
         XCTAssertTrue(config.contains("epochs: 2"), config)
         XCTAssertTrue(config.contains("seed: 3"), config)
         // The resolved config repeats the run exactly.
-        let again = try runBSS(["distill", "--config", path("student.config.yaml"), "--out", path("again.npz"), "--threads", "1"])
+        let again = try runBSS(["distill", "--config", path("student.npz.config.yaml"), "--out", path("again.npz"), "--threads", "1"])
         XCTAssertEqual(again.status, 0, again.stderr)
         let a = try Npz.read(URL(fileURLWithPath: path("student.npz"))), b = try Npz.read(URL(fileURLWithPath: path("again.npz")))
         XCTAssertEqual(a.map(\.array), b.map(\.array), "same config and seed: the same student")
@@ -60,7 +60,7 @@ final class DistillCommandTests: XCTestCase {
         let out = path("s.npz")
         let r = try runBSS(base + ["--config", yaml, "--epochs", "2", "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let resolved = try String(contentsOfFile: path("s.config.yaml"), encoding: .utf8)
+        let resolved = try String(contentsOfFile: path("s.npz.config.yaml"), encoding: .utf8)
         XCTAssertTrue(resolved.contains("epochs: 2") && resolved.contains("method: \"hinton\"") && resolved.contains("alpha: 0.9 "), resolved)
 
         // Resuming a finished run trains nothing more and writes the same student again.

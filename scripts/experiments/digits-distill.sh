@@ -43,12 +43,12 @@ mkdir -p "$OUT"
 
 run() {  # method fraction seed
   local dir="$OUT/$1-f$2-s$3"
-  if [ -f "$dir/student.h5" ] && [ "$(wc -l < "$dir/student.metrics.jsonl" 2>/dev/null || echo 0)" -eq "$EPOCHS" ]; then
+  if [ -f "$dir/student.h5" ] && [ "$(wc -l < "$dir/student.h5.metrics.jsonl" 2>/dev/null || echo 0)" -eq "$EPOCHS" ]; then
     return 0
   fi
   mkdir -p "$dir"
   "$BSS" distill --teacher "$D/teacher-cnn.h5" --student "$D/student-mlp.h5" \
-    --data "$D/digits-train.npz" --val "$D/digits-test.npz" --out "$dir/student.h5" \
+    --data "$D/digits-train.npz" --val "$D/digits-test.npz" --out "$dir/student.h5" --overwrite \
     --method "$1" --train-fraction "$2" --seed "$3" --epochs "$EPOCHS" --batch-size "$BATCH" \
     --bss-per-batch "$BSS_PER_BATCH" --threads 1 > "$dir/stdout.txt" 2> "$dir/stderr.txt" \
     || { echo "run $dir failed:"; tail -3 "$dir/stderr.txt"; return 1; }

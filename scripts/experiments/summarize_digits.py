@@ -5,8 +5,8 @@
 The main tables use the `--seeds` given (default: every seed found); when the folder holds more
 seeds than that, a last section repeats the comparison over all of them.
 
-Reads, per run folder `<method>-f<fraction>-s<seed>`: `student.metrics.jsonl` (the last line is
-the final epoch: `val_accuracy` = accuracy on the 450 test digits) and `student.config.yaml`
+Reads, per run folder `<method>-f<fraction>-s<seed>`: `student.h5.metrics.jsonl` (the last line is
+the final epoch: `val_accuracy` = accuracy on the 450 test digits) and `student.h5.config.yaml`
 (the resolved run config, for the settings line); and `teacher-eval.json` (`bss eval` of the
 teacher). Needs only the Python standard library (numpy, if present, for the sample counts).
 """
@@ -25,7 +25,7 @@ def load_runs(root):
         m = re.fullmatch(r"(original|hinton|bss)-f([0-9.]+)-s(\d+)", name)
         if not m:
             continue
-        path = os.path.join(root, name, "student.metrics.jsonl")
+        path = os.path.join(root, name, "student.h5.metrics.jsonl")
         if not os.path.exists(path):
             continue
         with open(path) as fh:
@@ -37,7 +37,7 @@ def load_runs(root):
             "bss_accepted": sum(x["bss_accepted"] for x in lines),
             "bss_attempted": sum(x["bss_attempted"] for x in lines),
             "seconds": sum(x["seconds"] for x in lines),
-            "config": os.path.join(root, name, "student.config.yaml"),
+            "config": os.path.join(root, name, "student.h5.config.yaml"),
         }
     return runs
 
