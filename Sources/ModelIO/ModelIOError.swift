@@ -34,7 +34,30 @@ public struct ModelIOError: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
+    /// One line whatever the parts hold: control characters and line separators that came
+    /// from the file (a quoted value, a key, a file name) are written as escapes (`\n`, `\u{2028}`).
     public var description: String {
-        [file, location, message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+        Self.oneLine([file, location, message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": "))
+    }
+
+    /// `text` with control characters (C0, DEL, C1) and U+2028/U+2029 escaped.
+    static func oneLine(_ text: String) -> String {
+        func isBreaking(_ u: Unicode.Scalar) -> Bool {
+            u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
+        }
+        guard text.unicodeScalars.contains(where: isBreaking) else { return text }
+        var out = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            guard isBreaking(u) else { out.append(u); continue }
+            let escape: String
+            switch u {
+            case "\n": escape = "\\n"
+            case "\r": escape = "\\r"
+            case "\t": escape = "\\t"
+            default: escape = "\\u{" + String(u.value, radix: 16) + "}"
+            }
+            out.append(contentsOf: escape.unicodeScalars)
+        }
+        return String(out)
     }
 }

@@ -1,0 +1,23 @@
+import Distill
+import Foundation
+import TestSupport
+import XCTest
+
+/// Run-config inputs found by the libFuzzer harness fuzz-run-config (Fuzz/), kept as tests.
+final class RunConfigFuzzRegressionTests: XCTestCase {
+    /// A flow mapping left open across lines became the value of `epochs`; the error quoted it
+    /// with its newlines (Fuzz/.build/artifacts/fuzz-run-config/crash-3b8beb4f…).
+    func testQuotedValueWithNewlinesGivesOneLine() throws {
+        let dir = temporaryDirectory("fuzz-regression")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("run.yaml")
+        let bytes: [UInt8] = Array("method: bss\nepochs:\n  poep".utf8) + [0xEF, 0xFF, 0xFE]
+            + Array("s:'{b".utf8) + [0xC6, 0xDF, 0xA2] + Array("chs:%epo c-  {pochs::2-}b}]\n  \r \n 8{".utf8)
+        try Data(bytes).write(to: url)
+        XCTAssertThrowsError(try RunConfig.resolve(file: url.path, overrides: [])) { e in
+            let s = "\(e)"
+            XCTAssertFalse(s.contains("\n") || s.contains("\r"), s)
+            XCTAssertTrue(s.hasPrefix(url.path + ": "), s)
+        }
+    }
+}
