@@ -16,6 +16,10 @@ public enum GraphBuilder {
         guard !spec.layers.isEmpty else {
             throw ModelIOError(.malformed, file: origin, location: "layers", "the spec has no layers")
         }
+        guard !spec.inputShape.isEmpty, spec.inputShape.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }) else {
+            throw ModelIOError(.malformed, file: origin, location: "input_shape",
+                               "expected positive extents (at most 16777216), found \(spec.inputShape)")
+        }
         let graph = Graph(inputShape: spec.inputShape)
         var index: [String: Int] = [:]
         for (i, ls) in spec.layers.enumerated() {
@@ -36,6 +40,7 @@ public enum GraphBuilder {
             } else {
                 sources = [i == 0 ? .input : .node(i - 1)]
             }
+            try checkValues(ls, origin: origin)
             let layer = try makeLayer(ls, origin: origin)
             do {
                 index[ls.name] = try graph.add(ls.name, layer, inputs: sources)
