@@ -15,6 +15,18 @@ import ModelIO
 enum YAMLInput {
     static let maxDepth = 64
 
+    /// A key Yams keeps as the same string: a letter or `_` first, then letters, digits, `_`
+    /// or `-`, and not a word the YAML core schema reads as null or a boolean.
+    static func isName(_ key: String) -> Bool {
+        guard let first = key.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+            return false
+        }
+        guard key.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }) else {
+            return false
+        }
+        return !["null", "true", "false", "yes", "no", "on", "off", "y", "n"].contains(key.lowercased())
+    }
+
     static func validate(_ text: String, file: String) throws {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
@@ -49,6 +61,12 @@ enum YAMLInput {
                         let scalar = event.data.scalar
                         let key = String(decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
                                          as: UTF8.self)
+                        // Only names: Yams resolves other keys ("", "~", "null", "1", "01", "true")
+                        // to values that can collide after differing as text, and its
+                        // dictionary then traps (found by Fuzz/fuzz-run-config).
+                        guard Self.isName(key) else {
+                            throw fail(line, "keys must be names (letters, digits, '_', '-'), found '\(key)'")
+                        }
                         guard stack[stack.count - 1].keys.insert(key).inserted else {
                             throw fail(line, "duplicate key '\(key)'")
                         }

@@ -21,3 +21,25 @@ final class RunConfigFuzzRegressionTests: XCTestCase {
         }
     }
 }
+
+extension RunConfigFuzzRegressionTests {
+    /// Two complex keys that Yams resolves to the same value trapped in its dictionary
+    /// (crash-4d1bd89e…); keys that are not names are refused first.
+    func testKeysThatAreNotNamesAreRefused() throws {
+        let dir = temporaryDirectory("fuzz-regression")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("run.yaml")
+        let cases: [[UInt8]] = [
+            [0x0d, 0x0d, 0x3f, 0x64, 0x22, 0x3a, 0x20, 0x23, 0xf1, 0x0d, 0x0d, 0x3f, 0x0d, 0x20, 0x3f, 0x0d, 0x20, 0x0d, 0x23, 0x2a, 0xbb],
+            Array("~: 1\nnull: 2\n".utf8), Array("1: a\n01: b\n".utf8),
+        ]
+        for bytes in cases {
+            try Data(bytes).write(to: url)
+            XCTAssertThrowsError(try RunConfig.resolve(file: url.path, overrides: [])) { e in
+                XCTAssertFalse("\(e)".contains("\n"), "\(e)")
+            }
+        }
+        try Data("epochs: 2\nbatch_size: 8\n".utf8).write(to: url)
+        XCTAssertEqual(try RunConfig.resolve(file: url.path, overrides: []).epochs, 2)
+    }
+}
