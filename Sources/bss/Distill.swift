@@ -23,7 +23,7 @@ struct DistillCommand: ParsableCommand {
             config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
             every epoch); --resume DIR continues an interrupted run and ends with the same student.
             --student is a model file (Keras .h5/.keras; .npz/.safetensors/.h5 state dict with --student-arch) or an \
-            architecture (preset such as cifar-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
+            architecture (preset such as heo2019-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
             weights initialised from --seed. A Keras student is written back as .h5/.keras, any student \
             as a PyTorch state dict (.npz, .safetensors or .h5) with BatchNorm statistics and num_batches_tracked.
             """)

@@ -120,7 +120,7 @@ final class RunConfigTests: XCTestCase {
     func testResolvedYAMLReadsBackEqual() throws {
         var c = RunConfig()
         c.teacher = "models/teacher \"quoted\".h5"
-        c.student = "cifar-resnet8"
+        c.student = "heo2019-resnet8"
         c.method = .bss
         c.bssMode = .official
         c.alpha = .constant(0.25)
