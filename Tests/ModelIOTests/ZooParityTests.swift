@@ -17,6 +17,7 @@ final class ZooParityTests: XCTestCase {
         let scale = reference.map(abs).max() ?? 1
         let diff = maxAbsDiff(y.data, reference)
         XCTAssertLessThanOrEqual(diff, Self.tolerance * scale, "\(name): max |Δ| \(diff), largest logit \(scale)", line: line)
+        print("zoo parity \(name): max |Δ| / largest logit = \(diff / scale)")
     }
 
     func testEveryPresetHasTheSourcesKeysShapesAndParameterCount() throws {
@@ -30,7 +31,7 @@ final class ZooParityTests: XCTestCase {
             XCTAssertTrue(zip(ours, e.keys).allSatisfy { $0.1 == $1.shape }, "\(e.name): shapes")
             XCTAssertEqual(m.graph.parameterCount, e.parameters, e.name)
             XCTAssertEqual(m.graph.inputShape, [3, 32, 32], e.name)
-            XCTAssertEqual(Presets.family(of: e.name)?.source, Presets.families.first { e.source.hasPrefix($0.source.split(separator: " ")[0]) }?.source, e.name)
+            XCTAssertEqual(Presets.source(of: e.name), e.source, e.name)
         }
     }
 

@@ -94,6 +94,14 @@ public enum Presets {
         families.first { name.hasPrefix($0.prefix + (($0.prefix == "mlp") ? ":" : "-")) }
     }
 
+    /// The source file a preset reproduces, e.g. "HobbitLong/RepDistiller models/wrn.py".
+    public static func source(of name: String) -> String? {
+        guard let f = family(of: name) else { return nil }
+        guard f.prefix == "repdistiller" else { return f.source }
+        let file = name.contains("-wrn") ? "wrn" : name.contains("-vgg") ? "vgg" : "resnet"
+        return "HobbitLong/RepDistiller models/\(file).py"
+    }
+
     /// State-dict key of a preset's classifier weight (`[classes, features]`), whose rows give
     /// the class count of a checkpoint; nil for presets whose name fixes it (`mlp:`).
     public static func classifierWeightKey(of name: String) -> String? {
