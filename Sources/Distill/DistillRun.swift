@@ -52,7 +52,7 @@ public final class DistillRun {
             throw ModelIOError(.mismatch, file: out, "the output would overwrite an input of the run")
         }
         let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
-        let student = try loadStudent(config, classes: teacher?.classes)
+        let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
         return try DistillRun(config: config, distiller: distiller, threads: threads)
