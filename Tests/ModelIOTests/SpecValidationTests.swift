@@ -108,7 +108,8 @@ final class SpecValidationTests: XCTestCase {
         for (layer, needles) in cases { try assertRejected(spec(first: layer), needles) }
         try assertRejected(spec(extra: #"{"name":"c","type":"relu"},"#), ["layer 'c'", "duplicate layer name"])
         try assertRejected(spec(top: #""input_shape":[3,8,8],"classes":0"#), ["field 'classes'", "must be ≥ 1, found 0"])
-        try assertRejected(spec(top: #""input_shape":[3,8],"classes":2"#), ["field 'input_shape'", "[channels, height, width]"])
+        try assertRejected(spec(top: #""input_shape":[3,8,8,1],"classes":2"#), ["field 'input_shape'", "[channels, height, width]"])
+        try assertRejected(spec(extra: #"{"name":"r","type":"reshape","shape":[-1,-1]},"#), ["layer 'r': field 'shape'", "at most one of them -1"])
         try assertRejected(spec(top: #""input_shape":[3,0,8],"classes":2"#), ["field 'input_shape'", "integers ≥ 1"])
         try assertRejected(spec(top: #""input_shape":[3,8,8],"classes":2,"output":"nope""#), ["field 'output'", "no layer named 'nope'"])
         try assertRejected(spec(top: #""input_shape":[3,8,8],"classes":2,"version":2"#), ["field 'version'", "not supported yet"])

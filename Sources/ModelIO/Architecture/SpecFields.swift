@@ -23,6 +23,8 @@ enum SpecFields {
         case oneOf([String])
         /// A non-empty array of integers ≥ 1.
         case positiveInts
+        /// A non-empty array of integers ≥ 1, one of which may be -1 (inferred), as `Reshape`.
+        case reshapeShape
         /// A non-empty array of layer names (or `"input"`).
         case names
         /// An object mapping parameter names to state-dict keys.
@@ -106,7 +108,7 @@ enum SpecFields {
                        Field(name: "pad_before", kind: .nonNegativeInt)],
         "dropout": [Field(name: "p", kind: .probability)],
         "zeropad2d": [Field(name: "padding", kind: .padding, required: true)],
-        "reshape": [Field(name: "shape", kind: .positiveInts, required: true)],
+        "reshape": [Field(name: "shape", kind: .reshapeShape, required: true)],
     ]
 
     /// Every field a layer of `type` may have, in table order (common fields first; a

@@ -25,8 +25,8 @@ public enum SpecValidator {
             throw fail(nil, "an architecture spec is a JSON object, found \(abbreviated(root))")
         }
         try checkFields(top, SpecFields.topLevel, place: nil, what: "the top level of a spec", origin: origin)
-        guard let shape = root["input_shape"]?.array, shape.count == 1 || shape.count == 3 else {
-            throw fail("field 'input_shape'", "must be [features] or [channels, height, width], found \(root["input_shape"]!.text)")
+        guard let shape = root["input_shape"]?.array, shape.count <= 3 else {
+            throw fail("field 'input_shape'", "must be [features], or up to [channels, height, width], found \(root["input_shape"]!.text)")
         }
         var defined: Set<String> = []
         for (i, layer) in root["layers"]!.array!.enumerated() {
@@ -130,6 +130,10 @@ public enum SpecValidator {
         case .positiveInts:
             if let a = v.array, !a.isEmpty, ints(a, min: 1) { return nil }
             return "expected a non-empty array of integers ≥ 1, \(found)"
+        case .reshapeShape:
+            if let a = v.array, !a.isEmpty, a.allSatisfy({ ($0.int ?? 0) >= 1 || $0.int == -1 }),
+               a.filter({ $0.int == -1 }).count <= 1 { return nil }
+            return "expected a non-empty array of integers ≥ 1, at most one of them -1, \(found)"
         case .names:
             if let a = v.array, !a.isEmpty, a.allSatisfy({ $0.string != nil }) { return nil }
             return "expected a non-empty array of layer names, \(found)"
