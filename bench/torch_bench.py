@@ -9,15 +9,15 @@ Workloads (float32, CPU, torch.set_num_threads(--threads); each: --warmup untime
 set during the workload minus the resident set before it, via /proc/self/clear_refs and
 VmHWM, as bss-bench measures itself); wall clock via time.perf_counter):
   sgemm                   torch.mm of two 1024x1024 float32 matrices -> GFLOP/s (2*1024^3 flop)
-  inference               cifar-resnet26, batch 128 x 3x32x32, eval mode, torch.no_grad()
-  margin_grad             cifar-resnet26, batch 128, eval mode: forward + gradient w.r.t. the
+  inference               heo2019-resnet26, batch 128 x 3x32x32, eval mode, torch.no_grad()
+  margin_grad             heo2019-resnet26, batch 128, eval mode: forward + gradient w.r.t. the
                           input of sum_n (f_b - f_k) (one backward)
   bss                     BSS generation, paper mode (eta 1, eps 1e-4, I_max 10, ||g||^2, no clip)
-                          through cifar-resnet26 (eval mode) for 64 base samples with one target
+                          through heo2019-resnet26 (eval mode) for 64 base samples with one target
                           each, drawn from p_t(k)/(1-p_t(b)); stopped pairs leave the batch
                           -> pairs/s (and the number of per-sample forward/backward evaluations)
-  distill_step            one BSS distillation step, teacher cifar-resnet26 (eval) -> student
-                          cifar-resnet8 (training mode), batch 128: student forward, teacher
+  distill_step            one BSS distillation step, teacher heo2019-resnet26 (eval) -> student
+                          heo2019-resnet8 (training mode), batch 128: student forward, teacher
                           forward (no_grad), base selection (64) + target sampling, BSS
                           generation as above, teacher forward on the 64 BSS (no_grad), student
                           forward on them (training mode), loss CE + alpha*KD + beta*KD (T=3,
@@ -179,7 +179,7 @@ def run_workloads(a, run, fmt, res):
             with torch.inference_mode():
                 teacher(x)
         med, ts = timeit(inf, a.reps, a.warmup)
-        W["inference"] = entry(med, ts, images_per_s=BATCH / min(ts), batch=BATCH, model="cifar-resnet26")
+        W["inference"] = entry(med, ts, images_per_s=BATCH / min(ts), batch=BATCH, model="heo2019-resnet26")
 
     if "margin_grad" in run:
         k = sample_targets(t_logits, y, g)
@@ -190,7 +190,7 @@ def run_workloads(a, run, fmt, res):
             L = (out.gather(1, y[:, None]) - out.gather(1, k[:, None])).sum()
             torch.autograd.grad(L, xx)
         med, ts = timeit(mg, a.reps, a.warmup)
-        W["margin_grad"] = entry(med, ts, images_per_s=BATCH / min(ts), batch=BATCH, model="cifar-resnet26")
+        W["margin_grad"] = entry(med, ts, images_per_s=BATCH / min(ts), batch=BATCH, model="heo2019-resnet26")
 
     if "bss" in run:
         xb, yb = x[:N_BSS], y[:N_BSS]
@@ -202,7 +202,7 @@ def run_workloads(a, run, fmt, res):
         med, ts = timeit(bss, a.reps, a.warmup)
         r = out["r"]
         evals = int((r["argmax_trace"] >= 0).sum())
-        W["bss"] = entry(med, ts, pairs_per_s=N_BSS / min(ts), pairs=N_BSS, model="cifar-resnet26",
+        W["bss"] = entry(med, ts, pairs_per_s=N_BSS / min(ts), pairs=N_BSS, model="heo2019-resnet26",
                          per_sample_evaluations=evals,
                          status_counts=torch.bincount(r["status"].long(), minlength=4)[1:].tolist(),
                          steps_hist=torch.bincount(r["steps"].long(), minlength=11).tolist())
@@ -238,13 +238,13 @@ def run_workloads(a, run, fmt, res):
         if "distill_step" in run:
             med, ts = timeit(lambda: step(True), a.reps, a.warmup)
             W["distill_step"] = entry(med, ts, steps_per_s=1 / min(ts), batch=BATCH, bss=N_BSS,
-                                      teacher="cifar-resnet26", student="cifar-resnet8")
+                                      teacher="heo2019-resnet26", student="heo2019-resnet8")
         if "distill_step_fixed_bss" in run:
             if "x" not in fixed:
                 step(True)
             med, ts = timeit(lambda: step(False), a.reps, a.warmup)
             W["distill_step_fixed_bss"] = entry(med, ts, steps_per_s=1 / min(ts), batch=BATCH, bss=N_BSS,
-                                                teacher="cifar-resnet26", student="cifar-resnet8")
+                                                teacher="heo2019-resnet26", student="heo2019-resnet8")
     return W
 
 

@@ -10,7 +10,7 @@ import Tensor
 ///
 /// - Teacher: `ModelLoader.load(teacher, arch: teacher_arch)`; not loaded for `original`.
 /// - Student: a model file (`ModelLoader.load`), or an architecture (a preset such as
-///   `cifar-resnet8` or `mlp:64-48-10`, or a JSON spec) built fresh with the teacher's class
+///   `heo2019-resnet8` or `mlp:64-48-10`, or a JSON spec) built fresh with the teacher's class
 ///   count for presets and initialised as PyTorch does (`initialiseLikePyTorch`) from the
 ///   seed's initialisation stream.
 /// - Data: read in `data_layout` (default: the teacher's native layout) with `scale` and
@@ -56,7 +56,7 @@ public final class DistillRun {
                                                   config.teacherArch, config.studentArch])
         }
         let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
-        let student = try loadStudent(config, classes: teacher?.classes)
+        let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
         return try DistillRun(config: config, distiller: distiller, threads: threads)
@@ -144,7 +144,7 @@ public final class DistillRun {
 extension RunConfig {
     /// Relative file paths made absolute under `directory` (the directory a checkpointed run was
     /// started in), so `--resume` works from anywhere. Names that are not files there (presets
-    /// such as `cifar-resnet8`) stay as they are; `out` follows its directory.
+    /// such as `heo2019-resnet8`) stay as they are; `out` follows its directory.
     mutating func rebase(onto directory: String) {
         let fm = FileManager.default
         func rebased(_ p: String?, parentOnly: Bool = false) -> String? {

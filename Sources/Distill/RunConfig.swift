@@ -47,6 +47,9 @@ public struct RunConfig: Equatable, Sendable {
     public var student: String?
     /// Architecture of a weight-only student file.
     public var studentArch: String?
+    /// Class count of a fresh student built from a preset; nil = the teacher's (10 without one).
+    /// A student file or JSON spec has its own.
+    public var classes: Int?
     /// Training data.
     public var data: String?
     /// Validation data (accuracy reported each epoch), optional.

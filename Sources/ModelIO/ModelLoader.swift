@@ -22,9 +22,10 @@ public enum ModelLoader {
         return (try ArchitectureSpec.load(url), arch)
     }
 
-    /// A model with the architecture `arch` and zero weights (callers initialise).
-    public static func fresh(arch: String) throws -> Model {
-        let (spec, origin) = try architecture(arch)
+    /// A model with the architecture `arch` and zero weights (callers initialise); `classes`
+    /// sets a preset's class count.
+    public static func fresh(arch: String, classes: Int = 10) throws -> Model {
+        let (spec, origin) = try architecture(arch, classes: classes)
         let graph = try GraphBuilder.build(spec, origin: origin)
         let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
         return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
@@ -40,7 +41,7 @@ public enum ModelLoader {
         switch url.pathExtension.lowercased() {
         case "npz":
             guard let arch else {
-                throw ModelIOError(.mismatch, file: path, "a state dict holds weights only: give its architecture with --arch (a preset such as cifar-resnet26, or a JSON spec)")
+                throw ModelIOError(.mismatch, file: path, "a state dict holds weights only: give its architecture with --arch (a preset such as heo2019-resnet26, or a JSON spec; `bss presets` lists them)")
             }
             let entries = try Npz.read(url)
             return try fromStateDict(StateDict(entries: entries), arch: arch, file: path, format: .stateDictNPZ)
@@ -56,9 +57,16 @@ public enum ModelLoader {
         }
     }
 
-    /// Builds `arch` and loads `stateDict` into it strictly.
+    /// Builds `arch` and loads `stateDict` into it strictly. A preset takes its class count
+    /// from the state dict's classifier weight (`[classes, features]`).
     public static func fromStateDict(_ stateDict: StateDict, arch: String, file: String, format: ModelFormat) throws -> Model {
-        let (spec, origin) = try architecture(arch)
+        var classes = 10
+        if let key = Presets.classifierWeightKey(of: arch),
+           let w = stateDict.entries.first(where: { $0.key == key || $0.key == "module." + key }), w.array.shape.count == 2,
+           w.array.shape[0] >= 1 {
+            classes = w.array.shape[0]
+        }
+        let (spec, origin) = try architecture(arch, classes: classes)
         let graph = try GraphBuilder.build(spec, origin: origin)
         let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
         let model = Model(graph: graph, format: format, architectureName: arch, inputLayout: layout, spec: spec, file: file)

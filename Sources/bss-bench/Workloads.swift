@@ -44,7 +44,7 @@ func benchInputs(_ n: Int, seed: UInt64) -> Tensor {
     return x
 }
 
-/// A cifar-resnet with the authors' random initialisation (PyTorch defaults, BN identity).
+/// A heo2019-resnet with the authors' random initialisation (PyTorch defaults, BN identity).
 func benchModel(_ arch: String, seed: UInt64) throws -> Model {
     let m = try ModelLoader.fresh(arch: arch)
     var g = SeededGenerator(seed: seed)

@@ -29,7 +29,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output file: .npz, .safetensors, .h5 or .keras.")
     var output: String
 
-    @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (cifar-resnet8..110, mlp:I-H-C) or a JSON spec path.")
+    @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (`bss presets` lists them) or a JSON spec path.")
     var arch: String?
 
     @Option(help: ArgumentHelp("Where to write the architecture spec of a state-dict output (default: OUT with .json when one is needed).",

@@ -23,7 +23,7 @@ struct DistillCommand: ParsableCommand {
             config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
             every epoch); --resume DIR continues an interrupted run and ends with the same student.
             --student is a model file (Keras .h5/.keras; .npz/.safetensors/.h5 state dict with --student-arch) or an \
-            architecture (preset such as cifar-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
+            architecture (preset such as heo2019-resnet8 or mlp:64-48-10, or a JSON spec) for fresh \
             weights initialised from --seed. A Keras student is written back as .h5/.keras, any student \
             as a PyTorch state dict (.npz, .safetensors or .h5) with BatchNorm statistics and num_batches_tracked.
             """)
@@ -33,6 +33,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Architecture of a weight-only teacher: preset or JSON spec.") var teacherArch: String?
     @Option(help: "Student model file, or an architecture (preset or JSON spec) for fresh weights.") var student: String?
     @Option(help: "Architecture of a weight-only student file.") var studentArch: String?
+    @Option(help: "Class count of a fresh preset student (default: the teacher's, 10 without one).") var classes: String?
     @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10/CIFAR-100 binaries, ImageNet .npz batches, image folders, IDX files.") var data: String?
     @Option(help: "Validation data, evaluated after every epoch.") var val: String?
     @Option(help: "Output: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student.") var out: String?
@@ -81,6 +82,7 @@ struct DistillCommand: ParsableCommand {
     var overrides: [(flag: String, key: String, value: ConfigValue)] {
         let strings: [(String, String?)] = [
             ("teacher", teacher), ("teacher_arch", teacherArch), ("student", student), ("student_arch", studentArch),
+            ("classes", classes),
             ("data", data), ("val", val), ("out", out), ("data_layout", dataLayout), ("scale", scale), ("label", label),
             ("normalize", normalize), ("method", method), ("epochs", epochs), ("batch_size", batchSize), ("lr", lr),
             ("lr_milestones", lrMilestones), ("lr_decay", lrDecay), ("momentum", momentum),

@@ -93,7 +93,7 @@ final class DistillCommandTests: XCTestCase {
         let cases: [([String], [String])] = [
             (base + ["--config", yaml, "--student", "mlp:64-48-10", "--out", path("o.npz")], ["bad.yaml", "learning_rate", "unknown key"]),
             (base + ["--student", "mlp:64-48-7", "--out", path("o.npz")], ["mlp:64-48-7", "7 classes"]),
-            (base + ["--student", "cifar-resnet8", "--out", path("o.npz")], ["[3, 32, 32]"]),
+            (base + ["--student", "heo2019-resnet8", "--out", path("o.npz")], ["[3, 32, 32]"]),
             (base + ["--student", "mlp:64-48-10", "--out", path("o.keras")], ["did not come from Keras"]),
             (base + ["--student", "mlp:64-48-10", "--out", path("o.npz"), "--epochs", "zero"], ["--epochs", "expected an integer"]),
             (base + ["--student", "mlp:64-48-10"], ["missing", "--out"]),

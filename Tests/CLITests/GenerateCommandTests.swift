@@ -148,7 +148,7 @@ final class GenerateCommandTests: XCTestCase {
             (teacher + ["--data", data, "--out", out.path, "--eta", "0"], ["eta"]),
             (["--teacher", dir.appendingPathComponent("missing.npz").path, "--arch", "mlp:4-3", "--data", data, "--out", out.path],
              ["missing.npz"]),
-            (["--teacher", fixture("torch/bss-teacher.npz"), "--arch", "cifar-resnet8", "--data", data, "--out", out.path],
+            (["--teacher", fixture("torch/bss-teacher.npz"), "--arch", "heo2019-resnet8", "--data", data, "--out", out.path],
              ["bss-teacher.npz"]),
         ]
         for (args, mentions) in cases {

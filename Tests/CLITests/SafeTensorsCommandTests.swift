@@ -43,7 +43,7 @@ final class SafeTensorsCommandTests: XCTestCase {
         XCTAssertEqual(b.count, a.count)
         for (k, v) in b { XCTAssertEqual(v, a[k], k) }
         // With --arch, npz → safetensors: what safetensors.torch.save_file wrote for the same state dict.
-        r = try runBSS(["convert", fixture("torch/cifar-resnet8.npz"), path("r8.safetensors"), "--arch", "cifar-resnet8"])
+        r = try runBSS(["convert", fixture("torch/cifar-resnet8.npz"), path("r8.safetensors"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("r8.safetensors"))),
                        try Data(contentsOf: URL(fileURLWithPath: fixture("safetensors/cifar-resnet8.safetensors"))))
@@ -71,11 +71,11 @@ final class SafeTensorsCommandTests: XCTestCase {
 
     func testBrokenFilesFailWithOneLine() throws {
         let cases: [([String], [String])] = [
-            (["inspect", fixture("safetensors/malformed/overlap.safetensors"), "--arch", "cifar-resnet8"], ["overlap.safetensors", "b", "overlap"]),
+            (["inspect", fixture("safetensors/malformed/overlap.safetensors"), "--arch", "heo2019-resnet8"], ["overlap.safetensors", "b", "overlap"]),
             (["convert", fixture("safetensors/malformed/duplicate-key.safetensors"), path("out.npz")], ["duplicate-key.safetensors", "duplicate key \"w\""]),
             (["convert", fixture("safetensors/unsupported/f4.safetensors"), path("out.npz")], ["f4.safetensors", "F4"]),
             (["inspect", fixture("safetensors/small-cnn.safetensors")], ["--arch"]),
-            (["convert", fixture("torch/cifar-resnet8.npz"), path("out.safetensors"), "--arch", "cifar-resnet8", "--to", "keras"], ["holds a state dict"]),
+            (["convert", fixture("torch/cifar-resnet8.npz"), path("out.safetensors"), "--arch", "heo2019-resnet8", "--to", "keras"], ["holds a state dict"]),
         ]
         for (args, mentions) in cases {
             assertCleanFailure(try runBSS(args), mentions: mentions)

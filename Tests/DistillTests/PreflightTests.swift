@@ -39,9 +39,9 @@ final class PreflightTests: XCTestCase {
 
     func testDifferentInputShapes() {
         var c = DistillFixtures.digitsConfig(dir)
-        c.student = "cifar-resnet8"
+        c.student = "heo2019-resnet8"
         c.studentArch = nil
-        assertFails(c, mentions: ["cifar-resnet8", "[3, 32, 32]", "[1, 8, 8]"])
+        assertFails(c, mentions: ["heo2019-resnet8", "[3, 32, 32]", "[1, 8, 8]"])
     }
 
     func testLabelsOutOfRange() throws {

@@ -66,7 +66,8 @@ public enum Reference64 {
             let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2]), s = l.stride
             let oh = (h + s - 1) / s, ow = (w + s - 1) / s
             var y = [Double](repeating: 0, count: l.outChannels * oh * ow)
-            for ch in 0..<c { for i in 0..<oh { for j in 0..<ow { y[(ch * oh + i) * ow + j] = x.data[(ch * h + i * s) * w + j * s] } } }
+            let b = l.padBefore
+            for ch in 0..<c { for i in 0..<oh { for j in 0..<ow { y[((b + ch) * oh + i) * ow + j] = x.data[(ch * h + i * s) * w + j * s] } } }
             return Value(data: y, shape: [l.outChannels, oh, ow])
         default: return nil
         }

@@ -39,11 +39,14 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
         inputLayout = try c.decodeIfPresent(String.self, forKey: .inputLayout)
     }
 
-    /// Reads and validates a JSON spec file; errors name the file and the offending layer.
+    /// Reads and validates a JSON spec file; errors name the file, the offending layer and field.
     public static func load(_ url: URL) throws -> ArchitectureSpec {
         let data = try FileBytes.read(url)
         do {
             try JSONInput.validate(data, file: url.path)
+            // Validate the text first (SpecValidator.swift): unknown fields, wrong types and
+            // out-of-range values are errors, never ignored or left to a precondition.
+            try SpecValidator.validate(json: try JSONDecoder().decode(JSONValue.self, from: data), origin: url.path)
             let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: data)
             guard spec.format == "bss-architecture" else {
                 throw ModelIOError(.malformed, file: url.path, location: "format",
@@ -99,13 +102,16 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var order: String?
     public var p: Float?
     public var shape: [Int]?
+    /// `shortcut_a`: zero channels placed before the input's channels (the rest go after).
+    public var padBefore: Int?
     /// State-dict key overrides: parameter name → key.
     public var keys: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
              inChannels = "in_channels", outChannels = "out_channels", channels, kernel, stride,
-             padding, bias, eps, momentum, countIncludePad = "count_include_pad", order, p, shape, keys
+             padding, bias, eps, momentum, countIncludePad = "count_include_pad", order, p, shape, keys,
+             padBefore = "pad_before"
     }
 
     public init(name: String, type: String, inputs: [String]? = nil) {
@@ -138,6 +144,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         p = try c.decodeIfPresent(Float.self, forKey: .p)
         shape = try c.decodeIfPresent([Int].self, forKey: .shape)
         keys = try c.decodeIfPresent([String: String].self, forKey: .keys)
+        padBefore = try c.decodeIfPresent(Int.self, forKey: .padBefore)
     }
 
     /// An integer means the same value for height and width.

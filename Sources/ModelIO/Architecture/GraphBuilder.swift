@@ -13,6 +13,9 @@ public enum GraphBuilder {
                                         "add", "shortcut_a", "dropout", "zeropad2d", "reshape"]
 
     public static func build(_ spec: ArchitectureSpec, origin: String) throws -> Graph {
+        // Fields, types and ranges first (SpecValidator.swift), so no layer is ever made from
+        // a value it would trap on.
+        try SpecValidator.validate(spec, origin: origin)
         guard !spec.layers.isEmpty else {
             throw ModelIOError(.malformed, file: origin, location: "layers", "the spec has no layers")
         }
@@ -128,7 +131,7 @@ public enum GraphBuilder {
         case "add": return Add()
         case "shortcut_a":
             return ShortcutA(outChannels: try require(ls.outChannels, "out_channels", ls, origin),
-                             stride: ls.stride?.first ?? 2)
+                             stride: ls.stride?.first ?? 2, padBefore: ls.padBefore ?? 0)
         case "dropout": return Dropout(p: ls.p ?? 0.5)
         case "zeropad2d": return ZeroPad2D(padding: try padding(ls, origin))
         case "reshape": return Reshape(shape: try require(ls.shape, "shape", ls, origin))

@@ -101,6 +101,7 @@ extension ArchitectureSpec {
         case let l as ShortcutA:
             var s = LayerSpec(name: name, type: "shortcut_a")
             s.outChannels = l.outChannels; s.stride = [l.stride, l.stride]
+            if l.padBefore != 0 { s.padBefore = l.padBefore }
             return s
         case let l as Dropout:
             var s = LayerSpec(name: name, type: "dropout")

@@ -1,0 +1,77 @@
+/// Builds the layer list of a preset: each added layer reads the previous one unless told
+/// otherwise, and `inputs` is written only where it is not simply the previous layer, so the
+/// spec stays as short as a hand-written one.
+struct SpecBuilder {
+    private(set) var layers: [LayerSpec] = []
+    /// The most recently added layer ("input" before the first).
+    private(set) var last = "input"
+
+    /// Adds `layer`, reading `from` (default: the previous layer); returns its name.
+    @discardableResult
+    mutating func add(_ layer: LayerSpec, from: [String]? = nil) -> String {
+        var l = layer
+        let sources = from ?? [last]
+        if sources != [layers.last?.name ?? "input"] { l.inputs = sources }
+        layers.append(l)
+        last = l.name
+        return l.name
+    }
+
+    @discardableResult
+    mutating func conv(_ name: String, _ cin: Int, _ cout: Int, kernel: Int = 3, stride: Int = 1, padding: Int = 1,
+                       bias: Bool = false, from: String? = nil) -> String {
+        var l = LayerSpec(name: name, type: "conv2d")
+        l.inChannels = cin; l.outChannels = cout; l.kernel = [kernel, kernel]; l.stride = [stride, stride]
+        if padding > 0 { l.padding = [padding, padding, padding, padding] }
+        l.bias = bias
+        return add(l, from: from.map { [$0] })
+    }
+
+    /// PyTorch's `BatchNorm2d(c)` defaults: eps 1e-5, momentum 0.1.
+    @discardableResult
+    mutating func bn(_ name: String, _ channels: Int, from: String? = nil) -> String {
+        var l = LayerSpec(name: name, type: "batchnorm")
+        l.channels = channels; l.eps = 1e-5; l.momentum = 0.1
+        return add(l, from: from.map { [$0] })
+    }
+
+    @discardableResult
+    mutating func simple(_ name: String, _ type: String, from: String? = nil) -> String {
+        add(LayerSpec(name: name, type: type), from: from.map { [$0] })
+    }
+
+    @discardableResult
+    mutating func relu(_ name: String, from: String? = nil) -> String { simple(name, "relu", from: from) }
+
+    @discardableResult
+    mutating func sum(_ name: String, _ a: String, _ b: String) -> String {
+        add(LayerSpec(name: name, type: "add"), from: [a, b])
+    }
+
+    /// `nn.AvgPool2d(k)`/`F.avg_pool2d(x, k)`: kernel and stride k, no padding.
+    @discardableResult
+    mutating func avgPool(_ name: String, _ k: Int) -> String {
+        var l = LayerSpec(name: name, type: "avgpool2d")
+        l.kernel = [k, k]; l.stride = [k, k]
+        return add(l)
+    }
+
+    @discardableResult
+    mutating func maxPool(_ name: String, _ k: Int) -> String {
+        var l = LayerSpec(name: name, type: "maxpool2d")
+        l.kernel = [k, k]; l.stride = [k, k]
+        return add(l)
+    }
+
+    @discardableResult
+    mutating func linear(_ name: String, _ inFeatures: Int, _ outFeatures: Int) -> String {
+        var l = LayerSpec(name: name, type: "linear")
+        l.inFeatures = inFeatures; l.outFeatures = outFeatures
+        return add(l)
+    }
+
+    /// The finished spec for a CIFAR-sized (3×32×32) classifier.
+    func spec(_ name: String, classes: Int) -> ArchitectureSpec {
+        ArchitectureSpec(name: name, inputShape: [3, 32, 32], classes: classes, layers: layers)
+    }
+}
