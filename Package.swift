@@ -9,7 +9,7 @@ let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor", "Plot",
                                                 .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimised),
-        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor",
+        // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
+        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
+                                               .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
                           swiftSettings: optimised),
@@ -49,7 +52,7 @@ let package = Package(
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Plot"]),
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
