@@ -115,18 +115,39 @@ public struct Panel {
 
     public func svg() -> String { SVG.document(width: width, height: height, elements(at: 0, 0)) }
 
-    /// The drawing with its top-left corner at (`ox`, `oy`).
-    public func elements(at ox: Double, _ oy: Double) -> [String] {
-        let t = ticks()
+    /// Pixel mappings of the data to the frame placed at (`ox`, `oy`), values clamped just
+    /// outside the frame so stray marks stay near it.
+    func mapping(_ t: (x: Ticks, y: Ticks), _ ox: Double, _ oy: Double) -> (px: (Double) -> Double, py: (Double) -> Double, frame: (Double, Double, Double, Double)) {
         let f = frame(t)
         let x0 = ox + f.x0, x1 = ox + f.x1, y0 = oy + f.y0, y1 = oy + f.y1
+        let xLog = x.log, yLog = y.log
         func scale(_ v: Double, _ tk: Ticks, _ log: Bool) -> Double {
             let r = log ? (Foundation.log(v) - Foundation.log(tk.lo)) / (Foundation.log(tk.hi) - Foundation.log(tk.lo))
                         : (v - tk.lo) / (tk.hi - tk.lo)
-            return Swift.min(1.02, Swift.max(-0.02, r.isFinite ? r : 0))   // clamp marks to the frame
+            return Swift.min(1.02, Swift.max(-0.02, r.isFinite ? r : 0))
         }
-        func px(_ v: Double) -> Double { x0 + scale(v, t.x, x.log) * (x1 - x0) }
-        func py(_ v: Double) -> Double { y1 - scale(v, t.y, y.log) * (y1 - y0) }
+        return ({ x0 + scale($0, t.x, xLog) * (x1 - x0) }, { y1 - scale($0, t.y, yLog) * (y1 - y0) }, (x0, y0, x1, y1))
+    }
+
+    /// The drawing with its top-left corner at (`ox`, `oy`).
+    public func elements(at ox: Double, _ oy: Double) -> [String] {
+        // Headroom: when the legend would cover data in every corner, raise a free y axis
+        // (up to three times) so the legend fits above the data.
+        var p = self
+        let free = y.max == nil && !y.log && legend != .none
+        for _ in 0..<(free ? 3 : 0) {
+            let t = p.ticks()
+            let m = p.mapping(t, ox, oy)
+            guard let placed = p.legendPlacement(frame: m.frame, px: m.px, py: m.py), placed.covered > 0 else { break }
+            p.y.max = t.y.hi + (t.y.hi - t.y.lo) * 0.3
+        }
+        return p.draw(at: ox, oy)
+    }
+
+    func draw(at ox: Double, _ oy: Double) -> [String] {
+        let t = ticks()
+        let (px, py, f) = mapping(t, ox, oy)
+        let (x0, y0, x1, y1) = f
 
         var out = ["<g>"]
         if let title { out.append(SVG.text(title, x: (x0 + x1) / 2, y: oy + 18, anchor: "middle", size: 13, extra: " font-weight=\"bold\"")) }
@@ -169,42 +190,54 @@ public struct Panel {
         }
         out.append("<rect x=\(SVG.q(x0)) y=\(SVG.q(y0)) width=\(SVG.q(x1 - x0)) height=\(SVG.q(y1 - y0)) fill=\"none\" stroke=\"#888\"/>")
         if let note { out.append(SVG.text(note, x: (x0 + x1) / 2, y: (y0 + y1) / 2, anchor: "middle", extra: " fill=\"#666\"")) }
-        out += legendElements(frame: (x0, y0, x1, y1), px: px, py: py)
+        out += legendElements(frame: f, px: px, py: py)
         out.append("</g>")
         return out
     }
 
-    /// The legend box inside the frame, in the requested corner or the emptiest one.
-    func legendElements(frame: (Double, Double, Double, Double), px: (Double) -> Double, py: (Double) -> Double) -> [String] {
+    /// The legend's size.
+    var legendSize: (w: Double, h: Double) {
         let entries = marks.filter { $0.name != nil }
-        guard !entries.isEmpty, legend != .none else { return [] }
+        return ((entries.map { SVG.textWidth($0.name!) }.max() ?? 0) + 36, Double(entries.count) * 17 + 8)
+    }
+
+    /// Where the legend goes (top-left corner) and how many data positions it covers there;
+    /// nil without legend entries.
+    func legendPlacement(frame: (Double, Double, Double, Double), px: (Double) -> Double, py: (Double) -> Double) -> (x: Double, y: Double, covered: Int)? {
+        guard marks.contains(where: { $0.name != nil }), legend != .none else { return nil }
         let (x0, y0, x1, y1) = frame
-        let w = (entries.map { SVG.textWidth($0.name!) }.max() ?? 0) + 36, h = Double(entries.count) * 17 + 8
+        let (w, h) = legendSize
         let pad = 6.0
         let corners: [(LegendPlacement, Double, Double)] = [(.topRight, x1 - pad - w, y0 + pad), (.topLeft, x0 + pad, y0 + pad),
                                                              (.bottomRight, x1 - pad - w, y1 - pad - h), (.bottomLeft, x0 + pad, y1 - pad - h)]
-        var chosen = corners[0]
-        if let fixed = corners.first(where: { $0.0 == legend }) {
-            chosen = fixed
-        } else {
-            // Pixel positions of the data (line segments sampled at their midpoints too).
-            var pts: [(Double, Double)] = []
-            for m in marks {
-                let p = zip(m.x, m.y).map { (px($0.0), py($0.1)) }
-                pts += p
-                if m.kind == .line || m.kind == .guide, p.count > 1 {
-                    for i in 1..<p.count { for f in [0.25, 0.5, 0.75] { pts.append((p[i - 1].0 + (p[i].0 - p[i - 1].0) * f, p[i - 1].1 + (p[i].1 - p[i - 1].1) * f)) } }
+        // Pixel positions of the data: points, line segments sampled along their length, bars
+        // sampled over their area.
+        var pts: [(Double, Double)] = []
+        for m in marks {
+            let p = zip(m.x, m.y).map { (px($0.0), py($0.1)) }
+            if m.kind != .bars { pts += p }
+            if m.kind == .line || m.kind == .guide, p.count > 1 {
+                for i in 1..<p.count { for f in stride(from: 0.1, to: 1, by: 0.1) { pts.append((p[i - 1].0 + (p[i].0 - p[i - 1].0) * f, p[i - 1].1 + (p[i].1 - p[i - 1].1) * f)) } }
+            }
+            if m.kind == .bars {
+                for i in m.x.indices where m.y[i] != 0 {
+                    for fx in [0.0, 0.5, 1.0] { for fy in stride(from: 0.0, through: 1, by: 0.1) { pts.append((px(m.x[i] + (m.x1[i] - m.x[i]) * fx), py(m.y[i] * fy))) } }
                 }
-                if m.kind == .bars { for i in m.x.indices { for f in stride(from: 0.0, through: 1, by: 0.25) { pts.append((px(m.x[i]), py(m.y[i] * f))) } } }
             }
-            func covered(_ c: (LegendPlacement, Double, Double)) -> Int {
-                pts.filter { $0.0 >= c.1 - 4 && $0.0 <= c.1 + w + 4 && $0.1 >= c.2 - 4 && $0.1 <= c.2 + h + 4 }.count
-            }
-            chosen = corners.min { covered($0) < covered($1) } ?? corners[0]
         }
-        let (lx, ly) = (chosen.1, chosen.2)
+        func covered(_ c: (LegendPlacement, Double, Double)) -> Int {
+            pts.filter { $0.0 >= c.1 - 4 && $0.0 <= c.1 + w + 4 && $0.1 >= c.2 - 4 && $0.1 <= c.2 + h + 4 }.count
+        }
+        let chosen = corners.first { $0.0 == legend } ?? corners.min { covered($0) < covered($1) }!
+        return (chosen.1, chosen.2, covered(chosen))
+    }
+
+    /// The legend box inside the frame, in the requested corner or the emptiest one.
+    func legendElements(frame: (Double, Double, Double, Double), px: (Double) -> Double, py: (Double) -> Double) -> [String] {
+        guard let (lx, ly, _) = legendPlacement(frame: frame, px: px, py: py) else { return [] }
+        let (w, h) = legendSize
         var out = ["<rect x=\(SVG.q(lx)) y=\(SVG.q(ly)) width=\(SVG.q(w)) height=\(SVG.q(h)) fill=\"white\" fill-opacity=\"0.88\" stroke=\"#bbb\"/>"]
-        for (i, m) in entries.enumerated() {
+        for (i, m) in marks.filter({ $0.name != nil }).enumerated() {
             let cy = ly + 12 + Double(i) * 17
             switch m.kind {
             case .line, .guide:

@@ -50,7 +50,7 @@ public struct HTMLPage {
         svg.plot{max-width:100%;height:auto;display:block}
         table{border-collapse:collapse;font-size:.88em;margin:.4em 0;break-inside:avoid}td,th{border:1px solid #ddd;padding:2px 7px;text-align:right}
         th{background:#f4f4f4}td.l,th.l{text-align:left}td.best{font-weight:bold;background:#e8f5e9}
-        table.meta td{text-align:left}table.meta td:first-child{color:#555;white-space:nowrap}
+        table.meta td{text-align:left;overflow-wrap:anywhere}table.meta td:first-child{color:#555;white-space:nowrap}
         .grid td{border:1px solid #eee;padding:2px;text-align:center;vertical-align:top;font-size:.75em}
         .grid img{image-rendering:pixelated;display:block;margin:1px auto}.grid td.acc{background:#f0fbf0}.grid td.rej{background:#fdf0f0}
         .grid th{font-size:.8em}

@@ -52,8 +52,8 @@ enum RunSection {
             out.append("<p class=\"small\">Boundary similarity to the teacher: give a `bss similarity --json` report of teacher (A) and student (B) with the run, or put it in the run folder as *.similarity.json.</p>")
         }
         for s in matching {
-            out.append(Fragment.meta([("boundary similarity (A = \(s.nameA), B = \(s.nameB))",
-                                       "MagSim \(Fragment.num(s.magsim)), AngSim \(Fragment.num(s.angsim)) over \(s.pairsCompared) of \(s.pairsAttempted) pairs — \(s.file)")]))
+            out.append(Fragment.meta([("boundary similarity to the teacher",
+                                       "MagSim \(Fragment.num(s.magsim)), AngSim \(Fragment.num(s.angsim)) over \(s.pairsCompared) of \(s.pairsAttempted) pairs (A = \(s.nameA), B = \(s.nameB); \(s.file))")]))
         }
         return out
     }
@@ -71,7 +71,7 @@ enum RunSection {
         }
         if let last = h.last {
             rows.append(("final epoch", String(format: "train accuracy %.4f", last.trainAccuracy) + (last.valAccuracy.map { String(format: ", val accuracy %.4f", $0) } ?? "")
-                         + String(format: ", %.1f s per epoch on average", h.map(\.seconds).reduce(0, +) / Double(h.count))))
+                         + String(format: ", %.3g s per epoch on average", h.map(\.seconds).reduce(0, +) / Double(h.count))))
         }
         return rows
     }

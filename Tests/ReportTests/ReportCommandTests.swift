@@ -81,7 +81,7 @@ final class ReportCommandTests: XCTestCase {
             XCTAssertTrue(html.contains(text), text)
         }
         // The run's similarity (with per-pair values) is matched to its student and plotted.
-        XCTAssertTrue(html.contains("boundary similarity (A = "), "MagSim/AngSim in the run section")
+        XCTAssertTrue(html.contains("boundary similarity to the teacher</td><td>MagSim 0."), "MagSim/AngSim in the run section")
         XCTAssertFalse(html.contains("no per-pair distances"))
         XCTAssertFalse(html.contains("class=\"note\">The source data"), "base images found")
     }
