@@ -100,7 +100,9 @@ enum DatasetSection {
         if ds.meta.teacher.classes > classes {
             out.append("<p class=\"small\">Classes 0–\(classes - 1) of \(ds.meta.teacher.classes) shown.</p>")
         }
-        let rows = chosen.flatMap { c in [c.base].compactMap { $0 } + c.targets.compactMap { $0 } }
+        // Every row shown, each once: first one per base class, then the other targets.
+        var rows: [Int] = []
+        for r in chosen.compactMap(\.base) + chosen.flatMap({ $0.targets.compactMap { $0 } }) where !rows.contains(r) { rows.append(r) }
         guard !rows.isEmpty else { return [Fragment.note("The data set has no pairs.")] }
         let n = ds.x.sampleCount
         func values(_ t: Tensor, _ r: Int) -> ArraySlice<Float> { t.data[(r * n)..<((r + 1) * n)] }
@@ -145,8 +147,8 @@ enum DatasetSection {
         rows.map { r in
             let v = delta(r) ?? Array(ds.x.data[(r * ds.x.sampleCount)..<((r + 1) * ds.x.sampleCount)])
             let i = v.indices.map(Double.init)
-            let p = Panel(title: "pair \(r): class \(ds.baseClass[r]) → \(ds.targetClass[r]) (\(ds.status[r].meaning(in: ds.mode)))",
-                          x: Axis("feature index", integer: true), y: Axis(delta(r) == nil ? "x_bss (input units)" : "δ = x_bss − x_base (input units)", includeZero: true),
+            let p = Panel(title: "pair \(r): class \(ds.baseClass[r]) → \(ds.targetClass[r]), " + (ds.status[r] == .accepted ? "accepted" : "rejected"),
+                          x: Axis("feature index", min: -0.5, max: Double(v.count) - 0.5, integer: true), y: Axis(delta(r) == nil ? "x_bss (input units)" : "δ = x_bss − x_base (input units)", includeZero: true),
                           marks: [.bars(nil, color: "#1f77b4", left: i.map { $0 - 0.4 }, right: i.map { $0 + 0.4 }, heights: v.map(Double.init), opacity: 0.8)],
                           width: 360, height: 220)
             return Fragment.figure(p.svg())

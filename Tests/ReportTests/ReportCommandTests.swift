@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import TestSupport
 import XCTest
 
@@ -8,7 +9,7 @@ import XCTest
 /// headless Chromium when it is installed (skipped with a message otherwise).
 final class ReportCommandTests: XCTestCase {
     /// The inputs, made once for the whole class.
-    struct Inputs { var dir: URL; var dataset, run, similarity, experiment: String }
+    struct Inputs { var dir: URL; var dataset, vectors, run, similarity, experiment: String }
     nonisolated(unsafe) static var made: Inputs?
 
     static func inputs() throws -> Inputs {
@@ -24,6 +25,9 @@ final class ReportCommandTests: XCTestCase {
             return r.stdout
         }
         _ = try run(["generate"] + teacher + ["--arch", arch, "--data", data, "--out", p("bss.npz"), "--targets", "all", "--limit", "30", "--threads", "1"])
+        // Vector samples: the MLP reads the digits as 64 values.
+        _ = try run(["generate", "--teacher", fixture("torch/mlp-64-48-10.npz"), "--arch", fixture("torch/mlp-64-48-10.json"),
+                     "--data", data, "--out", p("vectors.npz"), "--targets", "all", "--limit", "10", "--threads", "1"])
         try FileManager.default.createDirectory(atPath: p("run"), withIntermediateDirectories: true)
         _ = try run(["distill"] + teacher + ["--teacher-arch", arch, "--data", fixture("digits/digits-train.npz"), "--val", data,
                                              "--train-fraction", "0.1", "--batch-size", "32", "--bss-per-batch", "8", "--threads", "1",
@@ -47,7 +51,7 @@ final class ReportCommandTests: XCTestCase {
         }
         try "{\"format\": \"bss-experiment-results\", \"format_version\": 1, \"title\": \"test\", \"rows\": [\n\(rows.joined(separator: ",\n"))]}\n"
             .write(toFile: p("experiment/results.json"), atomically: true, encoding: .utf8)
-        made = Inputs(dir: dir, dataset: p("bss.npz"), run: p("run"), similarity: p("sim.json"), experiment: p("experiment"))
+        made = Inputs(dir: dir, dataset: p("bss.npz"), vectors: p("vectors.npz"), run: p("run"), similarity: p("sim.json"), experiment: p("experiment"))
         return made!
     }
 
@@ -84,6 +88,41 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertTrue(html.contains("boundary similarity to the teacher</td><td>MagSim 0."), "MagSim/AngSim in the run section")
         XCTAssertFalse(html.contains("no per-pair distances"))
         XCTAssertFalse(html.contains("class=\"note\">The source data"), "base images found")
+    }
+
+    func testVectorSamplesAsBarsAndRunWithoutEvaluation() throws {
+        let i = try Self.inputs()
+        let (_, vectors) = try report([i.vectors], name: "vectors.html")
+        XCTAssertTrue(vectors.contains("feature index"))
+        XCTAssertFalse(vectors.contains("<img"), "vector samples are bar plots, not images")
+        let out = i.dir.appendingPathComponent("no-eval.html").path
+        let r = try runBSS(["report", i.run, "--no-eval", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertTrue(html.contains("Evaluation skipped (--no-eval)"))
+        XCTAssertFalse(html.contains("Confusion matrix"))
+    }
+
+    /// The PNG encoder's chunks: signature, IHDR, CRC-32 of each chunk, and an IDAT that zlib
+    /// (Python's, when present) inflates to the filtered scanlines.
+    func testPNGChunks() throws {
+        let pixels: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90]
+        let png = [UInt8](PNG.encode(width: 3, height: 2, channels: 3, pixels: pixels))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+        var at = 8, types: [String] = [], idat: [UInt8] = []
+        while at < png.count {
+            let n = Int(png[at]) << 24 | Int(png[at + 1]) << 16 | Int(png[at + 2]) << 8 | Int(png[at + 3])
+            let type = String(decoding: png[(at + 4)..<(at + 8)], as: UTF8.self)
+            types.append(type)
+            if type == "IHDR" { XCTAssertEqual(Array(png[(at + 8)..<(at + 21)]), [0, 0, 0, 3, 0, 0, 0, 2, 8, 2, 0, 0, 0]) }
+            if type == "IDAT" { idat = Array(png[(at + 8)..<(at + 8 + n)]) }
+            at += 12 + n
+        }
+        XCTAssertEqual(types, ["IHDR", "IDAT", "IEND"])
+        XCTAssertEqual(at, png.count)
+        let script = "import sys, zlib; print(list(zlib.decompress(bytes.fromhex(sys.argv[1]))))"
+        let out = try python(script, [idat.map { String(format: "%02x", $0) }.joined()])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "\([0] + pixels[0..<9] + [0] + pixels[9...])".replacingOccurrences(of: "ArraySlice", with: ""))
     }
 
     func testBadInputsAreOneLineErrorsWithoutOutput() throws {
@@ -134,7 +173,7 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertGreaterThan(batches.count, 2)
     }
 
-    /// Each kind of report, and all together, opened in headless Chromium: the page's own
+    /// Every kind of report opened in headless Chromium: the page's own
     /// check (HTMLPage) finds every image and plot with a size and no script error, and a
     /// screenshot of the whole report is written.
     func testReportsOpenInChromium() throws {
@@ -147,8 +186,9 @@ final class ReportCommandTests: XCTestCase {
             try runTool(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile)",
                                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"] + extra + [URL(fileURLWithPath: page).absoluteString])
         }
-        for (name, inputs) in [("dataset", [i.dataset]), ("run", [i.run]), ("similarity", [i.similarity]), ("experiment", [i.experiment]),
-                               ("all", [i.dataset, i.run, i.similarity, i.experiment])] {
+        // One page holds every kind (image data set, run, both similarity reports, experiment);
+        // vector data sets draw bar plots instead of images.
+        for (name, inputs) in [("vectors", [i.vectors]), ("all", [i.dataset, i.run, i.similarity, i.experiment])] {
             let (page, _) = try report(inputs, name: "browser-\(name).html")
             let (dom, log) = try browse(page, extra: ["--dump-dom"])
             let body = try XCTUnwrap(dom.range(of: "<body[^>]*>", options: .regularExpression).map { String(dom[$0]) }, "\(name): no <body> in the DOM")
