@@ -9,7 +9,7 @@ let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,11 +30,16 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 swiftSettings: optimised),
-        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor"], swiftSettings: optimised),
-        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor",
+        // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
+        .target(name: "Plot"),
+        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"], swiftSettings: optimised),
+        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor", "Plot",
                                                 .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimised),
-        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor",
+        // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
+        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
+                                               .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
                           swiftSettings: optimised),
@@ -47,6 +52,7 @@ let package = Package(
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

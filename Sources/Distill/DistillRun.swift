@@ -125,8 +125,27 @@ public final class DistillRun {
         try writeText(config.yaml, to: artifacts.config)
     }
 
-    /// After every epoch: the checkpoint, the metrics log and the curves (each atomically).
+    /// The TensorBoard log of the run (`tensorboard` key), opened on first use; nil without one.
+    public func tensorBoard() throws -> TrainingBoard? {
+        guard let dir = config.tensorboard else { return nil }
+        if board == nil { board = try TrainingBoard(directory: dir) }
+        return board
+    }
+    private var board: TrainingBoard?
+
+    /// Logs a batch to TensorBoard when the run has a log (errors surface at `endEpoch`).
+    public func logBatch(_ b: BatchProgress) {
+        if boardFailure == nil {
+            do { try tensorBoard()?.batch(b, bss: config.method == .bss) } catch { boardFailure = error }
+        }
+    }
+    private var boardFailure: Error?
+
+    /// After every epoch: the checkpoint, the metrics log and the curves (each atomically), and
+    /// the epoch's scalars in the TensorBoard log.
     public func endEpoch(createdBy: String) throws {
+        if let boardFailure { throw boardFailure }
+        if let last = distiller.history.last { try tensorBoard()?.epoch(last, bss: config.method == .bss) }
         try Checkpoint(distiller, threads: threads, inputs: inputs).write(to: artifacts.checkpoint, createdBy: createdBy)
         try MetricsLog.write(distiller.history, to: artifacts.metrics)
         let title = "bss distill: \(config.method.rawValue)" + (config.method == .bss ? " (\(config.bssMode.rawValue))" : "")
@@ -157,5 +176,6 @@ extension RunConfig {
         student = rebased(student); studentArch = rebased(studentArch)
         data = rebased(data); val = rebased(val)
         out = rebased(out, parentOnly: true)
+        tensorboard = rebased(tensorboard, parentOnly: true)
     }
 }

@@ -194,6 +194,7 @@ extension RunConfig {
         fileKey("data", "training data (.npz/.h5 with x, y; CIFAR-10 batches; IDX)", \.data),
         fileKey("val", "validation data, evaluated after every epoch", \.val),
         fileKey("out", "trained student: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student", \.out),
+        fileKey("tensorboard", "directory for TensorBoard event files: scalars per batch and epoch (default: none)", \.tensorboard),
         ConfigKey(name: "data_layout", help: "layout of images in data/val: nchw or nhwc (default: the teacher's)",
                   set: { c, v in
                       guard let s = try Read.string(v) else { c.dataLayout = nil; return }

@@ -56,6 +56,8 @@ public struct RunConfig: Equatable, Sendable {
     public var val: String?
     /// Where the trained student goes (`.npz`/`.h5` state dict, `.h5`/`.keras` for Keras students).
     public var out: String?
+    /// Directory for TensorBoard event files (`TrainingBoard`), nil for none.
+    public var tensorboard: String?
     /// Layout of images in `data`/`val` (`nchw`/`nhwc`); nil = the teacher's native layout.
     public var dataLayout: String?
     /// Factor applied to inputs after reading (e.g. 1/255).

@@ -44,6 +44,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "YAML or JSON run config; flags override its keys.") var config: String?
     @Option(help: ArgumentHelp("Continue the run whose checkpoint is in DIR (or the checkpoint file itself).", valueName: "dir"))
     var resume: String?
+    @Option(help: ArgumentHelp("Write TensorBoard event files (scalars per batch and epoch) to DIR.", valueName: "dir")) var tensorboard: String?
 
     // Method, optimiser, loss.
     @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS). Default bss.") var method: String?
@@ -89,7 +90,7 @@ struct DistillCommand: ParsableCommand {
             ("weight_decay", weightDecay), ("temperature", temperature), ("alpha", alpha), ("beta", beta),
             ("bss_per_batch", bssPerBatch), ("bss_mode", bssMode), ("bss_eta", bssEta), ("bss_eps", bssEps),
             ("bss_max_steps", bssMaxSteps), ("bss_step_norm", bssStepNorm), ("bss_clip", bssClip), ("seed", seed),
-            ("train_fraction", trainFraction), ("augment_crop", augmentCrop), ("eval_batch_size", evalBatchSize),
+            ("train_fraction", trainFraction), ("augment_crop", augmentCrop), ("eval_batch_size", evalBatchSize), ("tensorboard", tensorboard),
         ]
         var out: [(flag: String, key: String, value: ConfigValue)] = strings.compactMap { k, v in
             v.map { (flag: "--" + k.replacingOccurrences(of: "_", with: "-"), key: k, value: ConfigValue.string($0)) }
@@ -118,6 +119,7 @@ struct DistillCommand: ParsableCommand {
             run = try DistillRun.prepare(resolved)
             try run.writeConfig()
         }
+        _ = try run.tensorBoard()   // a bad --tensorboard directory fails before training
         try train(run)
         let report = try run.export()
         for f in report.files { say("wrote \(f.path): \(f.what)") }
@@ -148,6 +150,7 @@ struct DistillCommand: ParsableCommand {
                     + (showBSS ? "  BSS \(b.bssAccepted)/\(b.bssAttempted)" : "")
             }
             progress!.update(b.samplesDone)
+            run.logBatch(b)
         }, onEpoch: { m in
             // Off a terminal the summary line below says what the bar's last line would.
             if progress?.isTTY == true { progress?.finish() }

@@ -65,6 +65,7 @@ struct Similarity: ParsableCommand {
     @Option(help: "Pairs per model pass.") var batchSize = 128
 
     @Flag(help: "Print the report as JSON (Schemas/similarity-report.schema.json).") var json = false
+    @Flag(help: "With --json: add the per-pair distances and cosines (key pairs), so `bss report` can plot them.") var pairs = false
 
     @Option(help: ArgumentHelp("Write an SVG plot of the distances and cosines.", valueName: "out.svg"))
     var plot: String?
@@ -75,6 +76,7 @@ struct Similarity: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if pairs && !json { throw ValidationError("--pairs adds the per-pair values to the --json report; give --json too") }
         if let plot, !plot.lowercased().hasSuffix(".svg") { throw ValidationError("--plot must name an .svg file, found '\(plot)'") }
         if comparesDatasets {
             guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
@@ -121,7 +123,9 @@ struct Similarity: ParsableCommand {
             try AtomicFile.write(to: URL(fileURLWithPath: plot)) { try Data(svg.utf8).write(to: $0) }
         }
         if json {
-            say(jsonString(report.jsonObject))
+            var object = report.jsonObject
+            if pairs { object["pairs"] = report.result.pairsJSONObject }
+            say(jsonString(object))
         } else {
             report.lines.forEach(say)
             if let plot { say("plot: \(plot)") }
