@@ -67,9 +67,12 @@ public enum AtomicFile {
     nonisolated(unsafe) private static var abandoned = false
 
     private static func register(_ temporary: URL) throws {
-        lock.lock(); defer { lock.unlock() }
-        guard !abandoned else { throw ModelIOError(.io, file: temporary.path, "interrupted") }
+        lock.lock()
+        // After an interruption no new file is started: the process is about to exit, and an
+        // error here would race its exit status and message.
+        while abandoned { lock.unlock(); sleep(1); lock.lock() }
         pending.insert(temporary.path)
+        lock.unlock()
     }
 
     private static func unregister(_ temporary: URL) {
@@ -77,7 +80,7 @@ public enum AtomicFile {
         pending.remove(temporary.path)
     }
 
-    /// Removes the temporary file of every write in progress and refuses new writes: called on
+    /// Removes the temporary file of every write in progress and holds back new writes: called on
     /// Ctrl-C (SIGINT) just before the process exits, so an interrupted command leaves neither a
     /// partial output nor a stray `.name.tmp-…` file. Returns the paths removed.
     @discardableResult

@@ -53,6 +53,7 @@ struct BSSCommand: ParsableCommand {
     }
 
     static func fail(_ message: String, status: Int32 = 1) -> Never {
+        while Interrupt.inProgress { sleep(1) }   // Interrupt exits with 130
         FileHandle.standardError.write(Data("bss: error: \(message)\n".utf8))
         Foundation.exit(status)
     }

@@ -46,7 +46,7 @@ struct DataInspect: ParsableCommand {
             return names[Int(l)]
         }
         let layout = raw.layout.map { $0.rawValue.uppercased() + " (fixed by the format)" }
-            ?? "as stored (read NCHW or NHWC per the model or --data-layout)"
+            ?? "as stored (a model reads it in its own layout, or as `bss eval --data-layout` says)"
         if json {
             let classes: [[String: Any]] = known.map { l in
                 var c: [String: Any] = ["label": l, "count": counts[l] ?? 0]
@@ -63,7 +63,7 @@ struct DataInspect: ParsableCommand {
         say("format:       \(raw.description)")
         say("samples:      \(x.batch)")
         say("sample shape: \(per), layout \(layout)")
-        say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before --scale/--normalize)")
+        say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before `bss eval --scale/--normalize`)")
         guard raw.y != nil else {
             say("labels:       none" + (raw.classNames.map { " (\($0.count) class names)" } ?? ""))
             return
@@ -112,7 +112,7 @@ struct DataConvert: ParsableCommand {
         if let n = raw.classNames { parts.append("class_names \(n.count)") }
         note("wrote \(out): " + parts.joined(separator: ", ") + " (from \(raw.description))")
         if written == .nchw && shape.count == 4 {
-            note("note: images are NCHW; a Keras model reads them with --data-layout nchw (or convert with --layout nhwc)")
+            note("note: images are NCHW; a Keras model reads them with `bss eval --data-layout nchw` (or convert with --layout nhwc)")
         }
     }
 }

@@ -19,6 +19,14 @@ enum Interrupt {
     nonisolated(unsafe) private static var pipeFDs: [Int32] = [-1, -1]
     private static let lock = NSLock()
     nonisolated(unsafe) private static var hintText: String?
+    nonisolated(unsafe) private static var interrupted = false
+
+    /// Whether Ctrl-C is being handled: an error the main thread meets now (a temporary file
+    /// removed under it) must not print or exit before the interruption does.
+    static var inProgress: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return interrupted
+    }
 
     /// What to print when interrupted (nil: "interrupted; nothing was written").
     static var hint: String? {
@@ -40,6 +48,7 @@ enum Interrupt {
     private static func waitAndExit() {
         var byte: UInt8 = 0
         while read(pipeFDs[0], &byte, 1) != 1 {}
+        lock.lock(); interrupted = true; lock.unlock()
         // A write may be creating its temporary file right now: remove, give it a moment, remove again.
         AtomicFile.abandonWritesInProgress()
         usleep(100_000)
