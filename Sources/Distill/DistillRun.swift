@@ -46,8 +46,12 @@ public final class DistillRun {
     }
 
     /// Loads and checks everything `config` names; the student is initialised when fresh.
+    /// The run uses `config.threads` worker threads when set (it sets `Parallel.threads`, since
+    /// results are bit-identical only for one count), else `threads`.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
         try config.validateFiles()
+        let threads = config.threads ?? threads
+        Parallel.threads = threads
         if let out = config.out {
             // The exported model and the files written next to it (RunArtifacts) against every input.
             let a = RunArtifacts(output: out)
@@ -55,7 +59,7 @@ public final class DistillRun {
                                          inputs: [config.student, config.teacher, config.data, config.val,
                                                   config.teacherArch, config.studentArch])
         }
-        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
+        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch, archFlag: "--teacher-arch") : nil
         let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
@@ -63,12 +67,16 @@ public final class DistillRun {
     }
 
     /// Rebuilds the run saved in the checkpoint at `path` (a file or the run's directory) and
-    /// restores its state, ready to train the remaining epochs.
-    public static func resume(from path: String, threads: Int = Parallel.threads) throws -> (run: DistillRun, checkpoint: Checkpoint) {
+    /// restores its state, ready to train the remaining epochs. It runs with the thread count
+    /// the checkpoint recorded (a bit-identical continuation) unless `threads` says otherwise.
+    public static func resume(from path: String, threads: Int? = nil) throws -> (run: DistillRun, checkpoint: Checkpoint) {
         let url = try Checkpoint.locate(path)
         var checkpoint = try Checkpoint.read(url)
         if let cwd = checkpoint.workingDirectory { checkpoint.config.rebase(onto: cwd) }
-        let run = try prepare(checkpoint.config, threads: threads)
+        var config = checkpoint.config
+        // Checkpoints from before the `threads` key recorded the count only in their meta.
+        config.threads = threads ?? config.threads ?? (checkpoint.threads > 0 ? checkpoint.threads : nil)
+        let run = try prepare(config)
         // The same inputs, or the continuation would not be the run that was interrupted.
         for (role, hash) in checkpoint.inputs.sorted(by: { $0.key < $1.key }) where run.inputs[role] != hash {
             let file = [("teacher", checkpoint.config.teacher), ("student", checkpoint.config.student),
@@ -85,7 +93,7 @@ public final class DistillRun {
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: s, isDirectory: &isDirectory) && !isDirectory.boolValue
         if isFile && URL(fileURLWithPath: s).pathExtension.lowercased() != "json" {
-            return try ModelLoader.load(s, arch: c.studentArch)
+            return try ModelLoader.load(s, arch: c.studentArch, archFlag: "--student-arch")
         }
         // An architecture: fresh weights, initialised from the seed.
         let (spec, origin) = try ModelLoader.architecture(s, classes: classes ?? 10)

@@ -312,5 +312,8 @@ extension RunConfig {
                   set: { c, v in c.augmentFlip = try Read.bool(v) }, get: { String($0.augmentFlip) }),
         ConfigKey(name: "eval_batch_size", help: "samples per forward pass for teacher logits and validation",
                   set: { c, v in c.evalBatchSize = try Read.int(v, "an integer >= 1", { $0 >= 1 }) }, get: { String($0.evalBatchSize) }),
+        ConfigKey(name: "threads", help: "worker threads; the same count gives the same student bit for bit (default: all cores, recorded here)",
+                  set: { c, v in c.threads = v == .null ? nil : try Read.int(v, "an integer >= 1", { $0 >= 1 }) },
+                  get: { $0.threads.map(String.init) }),
     ]
 }

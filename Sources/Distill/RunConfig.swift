@@ -108,6 +108,9 @@ public struct RunConfig: Equatable, Sendable {
     public var augmentFlip = false
     /// Samples per forward pass when evaluating (teacher logits, validation).
     public var evalBatchSize = 256
+    /// Worker threads (`Parallel.threads`). Results are bit-identical only for the same count,
+    /// so the CLI records the count it used (nil: all cores) and a resumed run reuses it.
+    public var threads: Int?
 
     public init() {}
 

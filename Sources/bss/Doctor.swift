@@ -7,7 +7,11 @@ import Tensor
 /// choice, the rate of the kernel the tool would have chosen, so the setting's cost is visible.
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the BLAS library and kernels in use, their sgemm rate, and the thread count.")
+        abstract: "Show the BLAS library and kernels in use, their sgemm rate, and the thread count.",
+        discussion: """
+            Example:
+              bss doctor --threads 2
+            """)
 
     @OptionGroup var runtime: RuntimeOptions
 
@@ -31,7 +35,7 @@ struct Doctor: ParsableCommand {
         say("OpenBLAS core:  \(s.coreName) (\(describe(s)))")
         say("BLAS threads:   1 per worker (the engine runs one product per sample on its own workers)")
         say("kernel threads: \(Parallel.threads)")
-        if let note = s.note { say("note:           \(note)") }
+        if let n = s.note { say("note:           \(n)") }
         guard !noTiming else { return }
         say(String(format: "sgemm 1024³:    %.1f GFLOP/s with %@", BLAS.sgemmRate(), s.coreName))
         if s.choice == "user", let own = BLAS.preferredCoreType() {

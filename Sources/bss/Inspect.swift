@@ -6,7 +6,11 @@ import NN
 /// `bss inspect MODEL`: what the model is, layer by layer.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a model's source format, layers, output shapes, parameter counts and layout conversions.")
+        abstract: "Show a model's source format, layers, output shapes, parameter counts and layout conversions.",
+        discussion: """
+            Example:
+              bss inspect model.npz --arch heo2019-resnet26 --json
+            """)
 
     @OptionGroup var model: ModelOptions
     @Flag(help: "Print JSON instead of text.") var json = false

@@ -6,7 +6,11 @@ import ModelIO
 struct PresetsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "presets",
-        abstract: "List the built-in architectures (--arch NAME): source code base, parameter count, input size.")
+        abstract: "List the built-in architectures (--arch NAME): source code base, parameter count, input size.",
+        discussion: """
+            Example:
+              bss presets --classes 100
+            """)
 
     @Option(help: "Class count used for the parameter counts (a checkpoint's own count wins when loading one).")
     var classes = 10

@@ -15,6 +15,9 @@ struct ReportCommand: ParsableCommand {
             (bss similarity --json output) or an experiment folder with results.json (layout in docs/report.md). \
             The page has no external resources: plots are inline SVG, images inline PNG. A run's final student \
             is evaluated on the run's validation data for the confusion matrix (--no-eval skips it).
+
+            Example:
+              bss report out/bss.h5 out/run --out report.html
             """)
 
     @Argument(help: "Data sets, run folders or metrics logs, similarity .json files, experiment folders.")

@@ -16,6 +16,9 @@ struct Verify: ParsableCommand {
         discussion: """
             The reference is an .npz with the logits for DATA (N x classes) under key 'logits', or as its only \
             array. In PyTorch: model.eval(); numpy.savez("ref.npz", logits=model(torch.from_numpy(x)).detach().numpy()).
+
+            Example:
+              bss verify resnet20.npz --arch akamaster-resnet20 --data x.npz --reference ref.npz
             """)
 
     @OptionGroup var model: ModelOptions

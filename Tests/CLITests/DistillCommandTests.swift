@@ -27,7 +27,7 @@ final class DistillCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(files(), ["student.checkpoint.npz", "student.config.yaml", "student.curves.svg",
                                  "student.metrics.jsonl", "student.npz"])
-        XCTAssertTrue(r.stdout.contains("wrote \(path("student.npz")): PyTorch state dict (npz)"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("student.npz")): PyTorch state dict (npz)"), r.stderr)
         XCTAssertTrue(r.stdout.contains("final epoch 2: train accuracy"), r.stdout)
         // Progress and per-epoch summaries go to stderr (plain lines: not a terminal).
         XCTAssertTrue(r.stderr.contains("epoch 1/2: loss"), r.stderr)

@@ -35,7 +35,7 @@ final class HostileCLITests: XCTestCase {
             (predict + [path("hard.npz")], ["hard.npz", "hard link"]),
             (predict + [path("sub/../m.npz")], ["the output is the input file"]),
             (predict + [data], ["the output is the input file \(data)"]),
-            (["generate", "--teacher", model, "--arch", "heo2019-resnet8", "--data", data, "--out", data], ["d.npz", "the output is the input"]),
+            (["generate", "--teacher", model, "--teacher-arch", "heo2019-resnet8", "--data", data, "--out", data], ["d.npz", "the output is the input"]),
             (["convert", model, path("hard.npz")], ["hard link"]),
             (["similarity", model, model, "--a-arch", "heo2019-resnet8", "--b-arch", "heo2019-resnet8", "--data", data,
               "--plot", path("hard.svg")], ["hard.svg", "hard link"]),

@@ -20,9 +20,9 @@ final class SafeTensorsCommandTests: XCTestCase {
     func testKerasToSafeTensorsPredictsKerasLogits() throws {
         let r = try runBSS(["convert", fixture("keras/conv-flatten.h5"), path("cf.safetensors")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("cf.safetensors")): PyTorch state dict (safetensors)"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("cf.json")): architecture spec"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("safetensors __metadata__: format=pt"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("cf.safetensors")): PyTorch state dict (safetensors)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("cf.json")): architecture spec"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("safetensors __metadata__: format=pt"), r.stderr)
         XCTAssertEqual(files(), ["cf.json", "cf.safetensors"])
         let ref = try Npz.readDictionary(URL(fileURLWithPath: fixture("keras/conv-flatten-reference.npz")))
         try Npz.write([("x", ref["x"]!)], to: URL(fileURLWithPath: path("x.npz")))
@@ -36,8 +36,8 @@ final class SafeTensorsCommandTests: XCTestCase {
         // Verbatim (no --arch): the arrays of the .npz the safetensors file was made from.
         var r = try runBSS(["convert", fixture("safetensors/cifar-resnet8.safetensors"), path("r8.npz")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("bit for bit"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("__metadata__ (1 entry) is not written: .npz has no place for it"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("bit for bit"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("__metadata__ (1 entry) is not written: .npz has no place for it"), r.stderr)
         let a = Dictionary(uniqueKeysWithValues: try Npz.read(URL(fileURLWithPath: fixture("torch/cifar-resnet8.npz"))).map { ($0.key, $0.array) })
         let b = try Npz.read(URL(fileURLWithPath: path("r8.npz")))
         XCTAssertEqual(b.count, a.count)
@@ -50,8 +50,8 @@ final class SafeTensorsCommandTests: XCTestCase {
         // bfloat16 verbatim: the widening is said, and the metadata carried over.
         r = try runBSS(["convert", fixture("safetensors/small-cnn-bf16.safetensors"), path("cnn.safetensors")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("21 BF16 tensors widened to float32"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("format=pt, source=make_safetensors_fixtures.py"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("21 BF16 tensors widened to float32"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("format=pt, source=make_safetensors_fixtures.py"), r.stderr)
         XCTAssertEqual(try SafeTensors.read(URL(fileURLWithPath: path("cnn.safetensors"))).metadata,
                        ["format": "pt", "source": "make_safetensors_fixtures.py"])
         XCTAssertEqual(files(), ["cnn.safetensors", "r8.npz", "r8.safetensors"])

@@ -141,7 +141,7 @@ final class ConvertTests: XCTestCase {
             (dir.appendingPathComponent("m.h5"), .keras, "option-A shortcut"),
             (dir.appendingPathComponent("m.npz"), .keras, "holds a state dict"),
             (dir.appendingPathComponent("m.onnx"), nil, "cannot write '.onnx'"),
-            (dir.appendingPathComponent("missing/m.npz"), nil, "does not exist"),
+            (URL(fileURLWithPath: fixture("torch/cifar-resnet8.npz")).appendingPathComponent("m.npz"), nil, "is a file, not a directory"),
         ]
         for (url, target, message) in cases {
             XCTAssertThrowsError(try ModelWriter.write(model, to: url, as: target)) { e in
