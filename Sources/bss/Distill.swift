@@ -46,7 +46,7 @@ struct DistillCommand: ParsableCommand {
     var resume: String?
 
     // Method, optimiser, loss.
-    @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS). Default bss.") var method: String?
+    @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS), fitnet, at, fsp (CE + feature term), bss+fsp. Default bss.") var method: String?
     @Option(help: "Epochs (default 80).") var epochs: String?
     @Option(help: "Batch size (default 256).") var batchSize: String?
     @Option(help: "Initial learning rate (default 0.1).") var lr: String?
@@ -58,6 +58,15 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Temperature T (default 3).") var temperature: String?
     @Option(help: "KD weight on clean samples: 'schedule' (4 -> 1) or a constant.") var alpha: String?
     @Option(help: "KD weight on BSS: 'schedule' (2 -> 0 by 75%) or a constant.") var beta: String?
+
+    // Feature methods (docs/algorithm.md, "Feature methods").
+    @Option(help: ArgumentHelp("Feature taps matched: TEACHER_NODE:STUDENT_NODE[,...] (names as `bss inspect` prints them; default: the presets' taps).", valueName: "pairs"))
+    var featurePairs: String?
+    @Option(help: "FitNets hint weight (default 100).") var fitnetWeight: String?
+    @Option(help: "Attention-transfer weight (default 1000).") var atWeight: String?
+    @Option(help: "FSP weight (default 50).") var fspWeight: String?
+    @Option(help: ArgumentHelp("Feature terms added to the method's: KIND[=WEIGHT][@T:S;...][,...], KIND fitnet, at or fsp.", valueName: "terms"))
+    var featureLosses: String?
 
     // BSS.
     @Option(help: "Base samples (BSS attempts) per batch (default 64).") var bssPerBatch: String?
@@ -87,6 +96,8 @@ struct DistillCommand: ParsableCommand {
             ("normalize", normalize), ("method", method), ("epochs", epochs), ("batch_size", batchSize), ("lr", lr),
             ("lr_milestones", lrMilestones), ("lr_decay", lrDecay), ("momentum", momentum),
             ("weight_decay", weightDecay), ("temperature", temperature), ("alpha", alpha), ("beta", beta),
+            ("feature_pairs", featurePairs), ("fitnet_weight", fitnetWeight), ("at_weight", atWeight), ("fsp_weight", fspWeight),
+            ("feature_losses", featureLosses),
             ("bss_per_batch", bssPerBatch), ("bss_mode", bssMode), ("bss_eta", bssEta), ("bss_eps", bssEps),
             ("bss_max_steps", bssMaxSteps), ("bss_step_norm", bssStepNorm), ("bss_clip", bssClip), ("seed", seed),
             ("train_fraction", trainFraction), ("augment_crop", augmentCrop), ("eval_batch_size", evalBatchSize),
@@ -142,7 +153,7 @@ struct DistillCommand: ParsableCommand {
             if progress == nil {
                 progress = Progress(total: b.samples, label: "epoch \(b.epoch)/\(b.epochs)", unit: "samples")
             }
-            let showBSS = run.config.method == .bss
+            let showBSS = run.config.method.usesBSS
             progress!.extra = {
                 String(format: "loss %.4f acc %.4f", b.loss, b.accuracy)
                     + (showBSS ? "  BSS \(b.bssAccepted)/\(b.bssAttempted)" : "")
@@ -153,13 +164,14 @@ struct DistillCommand: ParsableCommand {
             if progress?.isTTY == true { progress?.finish() }
             progress = nil
             try run.endEpoch(createdBy: "bss \(BSSCommand.version)")
-            note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method == .bss))
+            note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method.usesBSS))
         })
     }
 
     static func summary(_ m: EpochMetrics, epochs: Int, bss: Bool) -> String {
         var s = String(format: "epoch %d/%d: loss %.4f (CE %.4f, KD %.4f", m.epoch, epochs, m.loss, m.ce, m.kd)
         if bss { s += String(format: ", KD_BSS %.4f", m.kdBSS) }
+        for (k, v) in m.features.sorted(by: { $0.key < $1.key }) { s += String(format: ", %@ %.4f", k.uppercased(), v) }
         s += String(format: "), train acc %.4f", m.trainAccuracy)
         if let v = m.valAccuracy { s += String(format: ", val acc %.4f", v) }
         if bss { s += ", BSS accepted \(m.bssAccepted)/\(m.bssAttempted)" }
