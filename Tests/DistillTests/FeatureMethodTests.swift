@@ -130,17 +130,23 @@ final class FeatureMethodTests: XCTestCase {
             try c.set("feature_pairs", .string(pairs), source: "test")
             do { _ = try DistillRun.prepare(c); return "no error" } catch { return "\(error)" }
         }
+        var all: [String] = []
         var e = try error(.at, "relu9:relu1")
         XCTAssertTrue(e.contains("teacher-cnn.h5") && e.contains("no node 'relu9'") && e.contains("bss inspect"), e)
+        all.append(e)
         e = try error(.fsp, "relu1:relu1,relu3:relu1")
         XCTAssertTrue(e.contains("fsp pair relu3:relu1") && e.contains("[32, 4, 4]") && e.contains("[16, 8, 8]") && e.contains("equal channel counts"), e)
+        all.append(e)
         e = try error(.fitnet, "relu1:relu2")
         XCTAssertTrue(e.contains("teacher node 'relu1' gives [16, 8, 8], student node 'relu2' gives [32, 4, 4]") && e.contains("smaller"), e)
+        all.append(e)
         e = try error(.at, "fc:fc")
         XCTAssertTrue(e.contains("[C, H, W]"), e)
+        all.append(e)
         e = try error(.fsp, "relu1:relu1")
         XCTAssertTrue(e.contains("two or more pairs"), e)
-        for e in [e] { XCTAssertFalse(e.contains("\n"), e) }
+        all.append(e)
+        for e in all { XCTAssertFalse(e.contains("\n"), e) }
         // No pairs and no presets.
         var c = try config(sub("nopairs"), method: .at, epochs: 1)
         try c.set("feature_pairs", .null, source: "test")

@@ -29,6 +29,7 @@ public enum FlowOfSolution {
         return (adaptiveAvgPool2d(a, height: h, width: w), adaptiveAvgPool2d(b, height: h, width: w))
     }
 
+    /// `G_n = (1/P) · B_n · A_nᵀ` per sample (one GEMM each: `[C₂, P] × [P, C₁]`).
     static func product(_ a: Tensor, _ b: Tensor) -> Tensor {
         let (n, c1, c2, p) = (a.shape[0], a.shape[1], b.shape[1], a.shape[2] * a.shape[3])
         var g = Tensor(shape: [n, c2, c1])
@@ -36,15 +37,8 @@ public enum FlowOfSolution {
             b.data.withUnsafeBufferPointer { y in
                 g.data.withUnsafeMutableBufferPointer { out in
                     for s in 0..<n {
-                        for j in 0..<c2 {
-                            let bj = y.baseAddress! + (s * c2 + j) * p
-                            for i in 0..<c1 {
-                                let ai = x.baseAddress! + (s * c1 + i) * p
-                                var sum: Float = 0
-                                for k in 0..<p { sum += bj[k] * ai[k] }
-                                out[(s * c2 + j) * c1 + i] = sum / Float(p)
-                            }
-                        }
+                        sgemm(transB: true, m: c2, n: c1, k: p, alpha: 1 / Float(p), a: y.baseAddress! + s * c2 * p,
+                              b: x.baseAddress! + s * c1 * p, c: out.baseAddress! + s * c2 * c1)
                     }
                 }
             }
@@ -67,16 +61,21 @@ public enum FlowOfSolution {
             let (n, c2, c1, p) = (a.shape[0], gs.shape[1], gs.shape[2], a.shape[2] * a.shape[3])
             let (pairLoss, dG) = hintLoss(student: gs, teacher: gt)
             total += pairLoss
-            // G[j,i] = mean_p b[j,p] a[i,p]: dL/da[i,p] = Σ_j dG[j,i] b[j,p] / P, dL/db[j,p] = Σ_i dG[j,i] a[i,p] / P.
+            // G = B·Aᵀ/P per sample: dL/dA = dGᵀ·B/P, dL/dB = dG·A/P.
             var da = Tensor(shape: a.shape), db = Tensor(shape: b.shape)
-            for s in 0..<n {
-                for j in 0..<c2 {
-                    for i in 0..<c1 {
-                        let g = dG.data[(s * c2 + j) * c1 + i] / Float(p)
-                        let ai = (s * c1 + i) * p, bj = (s * c2 + j) * p
-                        for q in 0..<p {
-                            da.data[ai + q] += g * b.data[bj + q]
-                            db.data[bj + q] += g * a.data[ai + q]
+            dG.data.withUnsafeBufferPointer { g in
+                a.data.withUnsafeBufferPointer { x in
+                    b.data.withUnsafeBufferPointer { y in
+                        da.data.withUnsafeMutableBufferPointer { dx in
+                            db.data.withUnsafeMutableBufferPointer { dy in
+                                for s in 0..<n {
+                                    let dGn = g.baseAddress! + s * c2 * c1
+                                    sgemm(transA: true, m: c1, n: p, k: c2, alpha: 1 / Float(p), a: dGn,
+                                          b: y.baseAddress! + s * c2 * p, c: dx.baseAddress! + s * c1 * p)
+                                    sgemm(m: c2, n: p, k: c1, alpha: 1 / Float(p), a: dGn,
+                                          b: x.baseAddress! + s * c1 * p, c: dy.baseAddress! + s * c2 * p)
+                                }
+                            }
                         }
                     }
                 }
