@@ -9,7 +9,7 @@ import Tensor
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
-        abstract: "Distil a student from a teacher (original, hinton or bss) and export it in its own format.",
+        abstract: "Distil a student from a teacher (original, hinton, bss, fitnet, at, fsp, bss+fsp) and export it in its own format.",
         discussion: """
             Loss (see docs/algorithm.md): CE(s(x), y) + alpha·KD_T(s(x), t(x)) + beta·KD_T(s(x~), t(x~)), \
             KD_T = -mean Σ softmax(t/T)·log_softmax(s/T) (no T² factor); x~ are boundary supporting \
@@ -18,6 +18,9 @@ struct DistillCommand: ParsableCommand {
             teacher's probabilities. Defaults are the authors' CIFAR-10 recipe: 80 epochs, batch 256, \
             SGD lr 0.1 (÷10 after 50% and 75% of the epochs), momentum 0.9, weight decay 1e-4, T 3, \
             alpha 4 -> 1, beta 2 -> 0 by 75%, 64 BSS per batch, paper-mode search.
+            Feature methods (fitnet, at, fsp, bss+fsp) add w·term on intermediate maps, named by node as \
+            `bss inspect` prints them (--feature-pairs TEACHER_NODE:STUDENT_NODE,...; presets have default \
+            taps); feature_losses lists more terms for any method (docs/algorithm.md, "Feature methods").
             Every option is also a key of a YAML or JSON --config file (--batch-size ↔ batch_size); \
             flags override the file. Next to OUT the run writes OUT-stem.config.yaml (the resolved \
             config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
