@@ -65,6 +65,10 @@ public final class Distiller {
         // Feature terms (and FitNets regressors, trained with the student: after its parameters).
         let terms = try config.featureTerms()
         let usedTeacher = config.method.usesTeacher ? teacher : nil
+        if terms.isEmpty, let pairs = config.features.pairs {
+            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+                               "pairs \(pairs.map(\.description).joined(separator: ",")) are given but method '\(config.method.rawValue)' has no feature term; use --method fitnet|at|fsp|bss+fsp or feature_losses")
+        }
         if !terms.isEmpty && usedTeacher == nil {
             throw ModelIOError(.mismatch, file: "run config", location: "feature_losses",
                                "feature terms learn from a teacher; method '\(config.method.rawValue)' has none")

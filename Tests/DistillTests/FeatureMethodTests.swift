@@ -147,6 +147,12 @@ final class FeatureMethodTests: XCTestCase {
         XCTAssertTrue(e.contains("two or more pairs"), e)
         all.append(e)
         for e in all { XCTAssertFalse(e.contains("\n"), e) }
+        // Pairs without a feature term would be ignored: an error instead.
+        var plain = try config(sub("plain"), method: .hinton, epochs: 1)
+        try plain.set("feature_pairs", .string("relu1:relu1"), source: "test")
+        XCTAssertThrowsError(try DistillRun.prepare(plain)) { e in
+            XCTAssertTrue("\(e)".contains("method 'hinton' has no feature term"), "\(e)")
+        }
         // No pairs and no presets.
         var c = try config(sub("nopairs"), method: .at, epochs: 1)
         try c.set("feature_pairs", .null, source: "test")
