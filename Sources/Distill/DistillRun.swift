@@ -156,7 +156,7 @@ public final class DistillRun {
         if let last = distiller.history.last { try tensorBoard()?.epoch(last, bss: config.method == .bss) }
         try Checkpoint(distiller, threads: threads, inputs: inputs).write(to: artifacts.checkpoint, createdBy: createdBy)
         try MetricsLog.write(distiller.history, to: artifacts.metrics)
-        let title = "bss distill: \(config.method.rawValue)" + (config.method == .bss ? " (\(config.bssMode.rawValue))" : "")
+        let title = "bss distill: \(config.method.rawValue)" + (config.method.usesBSS ? " (\(config.bssMode.rawValue))" : "")
             + " — \(URL(fileURLWithPath: config.student ?? "").lastPathComponent)"
         try CurvesPlot.write(distiller.history, title: title, to: artifacts.curves)
     }

@@ -62,11 +62,25 @@ public final class Distiller {
         labels = train.y!
         generator = RunStreams.training(config.seed)
         augmentation = Augmentation(cropPadding: config.augmentCrop, flip: config.augmentFlip)
-        optimizer = SGD(parameters: student.graph.trainableParameters, lr: config.lr, momentum: config.momentum,
-                        weightDecay: config.weightDecay, nesterov: config.nesterov)
+        // Feature terms (and FitNets regressors, trained with the student: after its parameters).
+        let terms = try config.featureTerms()
+        let usedTeacher = config.method.usesTeacher ? teacher : nil
+        if terms.isEmpty, let pairs = config.features.pairs {
+            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+                               "pairs \(pairs.map(\.description).joined(separator: ",")) are given but method '\(config.method.rawValue)' has no feature term; use --method fitnet|at|fsp|bss+fsp or feature_losses")
+        }
+        if !terms.isEmpty && usedTeacher == nil {
+            throw ModelIOError(.mismatch, file: "run config", location: "feature_losses",
+                               "feature terms learn from a teacher; method '\(config.method.rawValue)' has none")
+        }
+        let features = try terms.isEmpty ? nil : FeatureObjective(specs: terms, settings: config.features, teacher: usedTeacher!,
+                                                                  student: student, seed: config.seed)
+        optimizer = SGD(parameters: student.graph.trainableParameters + (features?.trainableParameters ?? []), lr: config.lr,
+                        momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov)
         step = DistillationStep(student: student.graph, teacher: self.teacher?.graph, optimizer: optimizer,
                                 method: config.method, temperature: config.temperature, bssPerBatch: config.bssPerBatch,
                                 bssParameters: config.bssParameters, studentLayout: student.inputLayout)
+        step.features = features
         // Dropout masks come from per-layer streams of the seed (saved in checkpoints).
         for (i, node) in student.graph.nodes.enumerated() {
             if let d = node.layer as? Dropout { d.generator = RunStreams.dropout(config.seed, node: i) }
@@ -111,6 +125,7 @@ public final class Distiller {
             m.loss += Double(r.loss) * n
             m.ce += Double(r.crossEntropy) * n
             m.kd += Double(r.distillation) * n
+            for (k, v) in r.featureValues { m.features[k.rawValue, default: 0] += Double(v) * n }
             bssWeighted += Double(r.bssDistillation) * Double(r.bssUsed)
             m.bssAttempted += r.bssAttempted
             m.bssAccepted += r.bssAccepted
@@ -125,6 +140,7 @@ public final class Distiller {
         }
         let n = Double(max(m.samples, 1))
         m.loss /= n; m.ce /= n; m.kd /= n
+        for k in m.features.keys { m.features[k]! /= n }
         m.kdBSS = m.bssUsed > 0 ? bssWeighted / Double(m.bssUsed) : 0
         m.trainAccuracy = Double(correct) / n
         if let (acc, loss) = evaluate() { m.valAccuracy = acc; m.valLoss = loss }
@@ -167,13 +183,16 @@ public final class Distiller {
         public var optimizer: [String: Tensor]
         public var optimizerSteps: Int
         public var history: [EpochMetrics]
+        /// Feature regressors' parameters and buffers (`FeatureObjective.state`).
+        public var features: [String: Tensor] = [:]
     }
 
     public var trainingState: TrainingState {
         var dropout: [String: [UInt64]] = [:]
         for node in student.graph.nodes { if let d = node.layer as? Dropout { dropout[node.name] = d.generator.state } }
         return TrainingState(completedEpochs: completedEpochs, generator: generator.state, dropout: dropout,
-                             optimizer: optimizer.state, optimizerSteps: optimizer.stepCount, history: history)
+                             optimizer: optimizer.state, optimizerSteps: optimizer.stepCount, history: history,
+                             features: step.features?.state ?? [:])
     }
 
     /// Restores a saved state (the student's weights are restored separately, from the
@@ -198,6 +217,10 @@ public final class Distiller {
                 throw ModelIOError(.malformed, file: file, location: "meta.dropout_rng", "no state for dropout layer '\(node.name)'")
             }
             d.generator.state = st
+        }
+        try step.features?.restore(s.features, file: file)
+        if step.features == nil, let k = s.features.keys.sorted().first {
+            throw ModelIOError(.mismatch, file: file, location: "features.\(k)", "the run has no feature regressors")
         }
         completedEpochs = s.completedEpochs
         generator.state = s.generator

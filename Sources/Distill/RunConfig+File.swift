@@ -99,6 +99,7 @@ extension RunConfig {
         var lines = ["# bss distill: resolved run configuration (defaults <- config file <- flags).",
                      "# Give it back to `bss distill --config` to repeat the run."]
         let groups: [(String, [ConfigKey])] = [("files", Self.fileKeys), ("method, optimiser and loss", Self.trainingKeys),
+                                               ("feature methods", Self.featureKeys),
                                                ("boundary supporting samples", Self.bssKeys),
                                                ("data handling and reproducibility", Self.dataKeys)]
         for (title, keys) in groups {

@@ -24,7 +24,7 @@ struct ConfigValueProblem: Error {
 
 extension RunConfig {
     /// Every key, in the order the resolved config lists them.
-    static let keys: [ConfigKey] = fileKeys + trainingKeys + bssKeys + dataKeys
+    static let keys: [ConfigKey] = fileKeys + trainingKeys + featureKeys + bssKeys + dataKeys
 
     /// Key names, for error messages and `--help`.
     public static var keyNames: [String] { keys.map(\.name) }
@@ -221,10 +221,10 @@ extension RunConfig {
     ]
 
     static let trainingKeys: [ConfigKey] = [
-        ConfigKey(name: "method", help: "original (CE), hinton (+ KD), bss (+ KD on BSS)",
+        ConfigKey(name: "method", help: "original (CE), hinton (+ KD), bss (+ KD on BSS), fitnet, at, fsp (CE + feature term), bss+fsp",
                   set: { c, v in
                       guard let s = try Read.string(v), let m = DistillMethod(rawValue: s.lowercased()) else {
-                          throw ConfigValueProblem(expected: "original, hinton or bss")
+                          throw ConfigValueProblem(expected: "original, hinton, bss, fitnet, at, fsp or bss+fsp")
                       }
                       c.method = m
                   }, get: { Write.string($0.method.rawValue) }),

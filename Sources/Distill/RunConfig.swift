@@ -6,11 +6,28 @@ import Foundation
 /// - `original`: cross-entropy on the labels only (no teacher);
 /// - `hinton`: `CE + α·KD_T` on the clean batch;
 /// - `bss`: `CE + α·KD_T + β·KD_T` on boundary supporting samples.
+/// - `fitnet`, `at`, `fsp`: `CE + w·term` on the teacher's and student's feature maps, as
+///   RepDistiller's scripts run them (no KD: its `-a 0`; FeatureSettings.swift);
+/// - `bss+fsp`: the `bss` loss plus `w·FSP`.
 public enum DistillMethod: String, Sendable, CaseIterable, Codable {
-    case original, hinton, bss
+    case original, hinton, bss, fitnet, at, fsp
+    case bssFSP = "bss+fsp"
 
     /// Whether the loss uses the teacher at all.
     public var usesTeacher: Bool { self != .original }
+    /// Whether the loss has the KD term on the clean batch (weight `alpha`).
+    public var usesKD: Bool { self == .hinton || usesBSS }
+    /// Whether the loss has the KD term on boundary supporting samples (weight `beta`).
+    public var usesBSS: Bool { self == .bss || self == .bssFSP }
+    /// The feature term the method adds, if any.
+    public var featureTerm: FeatureLossKind? {
+        switch self {
+        case .fitnet: return .fitnet
+        case .at: return .at
+        case .fsp, .bssFSP: return .fsp
+        default: return nil
+        }
+    }
 }
 
 /// A loss weight over epochs: the paper's schedule (`alpha` 4 → 1, `beta` 2 → 0 by 75 %) or a
@@ -85,6 +102,8 @@ public struct RunConfig: Equatable, Sendable {
     public var temperature: Float = 3
     public var alpha: WeightSchedule = .schedule
     public var beta: WeightSchedule = .schedule
+    /// Feature methods: pairs, weights, extra terms (RunConfig+FeatureKeys.swift).
+    public var features = FeatureSettings()
 
     // BSS search.
     /// Base samples (hence BSS attempts) per training batch, `N`.

@@ -9,7 +9,7 @@ import Tensor
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
-        abstract: "Distil a student from a teacher (original, hinton or bss) and export it in its own format.",
+        abstract: "Distil a student from a teacher (original, hinton, bss, fitnet, at, fsp, bss+fsp) and export it in its own format.",
         discussion: """
             Loss (see docs/algorithm.md): CE(s(x), y) + alpha·KD_T(s(x), t(x)) + beta·KD_T(s(x~), t(x~)), \
             KD_T = -mean Σ softmax(t/T)·log_softmax(s/T) (no T² factor); x~ are boundary supporting \
@@ -18,6 +18,9 @@ struct DistillCommand: ParsableCommand {
             teacher's probabilities. Defaults are the authors' CIFAR-10 recipe: 80 epochs, batch 256, \
             SGD lr 0.1 (÷10 after 50% and 75% of the epochs), momentum 0.9, weight decay 1e-4, T 3, \
             alpha 4 -> 1, beta 2 -> 0 by 75%, 64 BSS per batch, paper-mode search.
+            Feature methods (fitnet, at, fsp, bss+fsp) add w·term on intermediate maps, named by node as \
+            `bss inspect` prints them (--feature-pairs TEACHER_NODE:STUDENT_NODE,...; presets have default \
+            taps); feature_losses lists more terms for any method (docs/algorithm.md, "Feature methods").
             Every option is also a key of a YAML or JSON --config file (--batch-size ↔ batch_size); \
             flags override the file. Next to OUT the run writes OUT-stem.config.yaml (the resolved \
             config), .metrics.jsonl (one JSON line per epoch), .curves.svg and .checkpoint.npz (after \
@@ -52,7 +55,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write TensorBoard event files (scalars per batch and epoch) to DIR.", valueName: "dir")) var tensorboard: String?
 
     // Method, optimiser, loss.
-    @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS; the default).") var method: DistillMethod?
+    @Option(help: "original (CE), hinton (+ KD), bss (+ KD on BSS; the default), fitnet, at, fsp (CE + a feature term), bss+fsp.") var method: DistillMethod?
     @Option(help: "Epochs (default 80).") var epochs: String?
     @OptionGroup var batch: BatchSizeOption
     @Option(help: "Initial learning rate (default 0.1).") var lr: String?
@@ -64,6 +67,15 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Temperature T (default 3).") var temperature: String?
     @Option(help: "KD weight on clean samples: 'schedule' (4 -> 1) or a constant.") var alpha: String?
     @Option(help: "KD weight on BSS: 'schedule' (2 -> 0 by 75%) or a constant.") var beta: String?
+
+    // Feature methods (docs/algorithm.md, "Feature methods").
+    @Option(help: ArgumentHelp("Feature taps matched: TEACHER_NODE:STUDENT_NODE[,...] (names as `bss inspect` prints them; default: the presets' taps).", valueName: "pairs"))
+    var featurePairs: String?
+    @Option(help: "FitNets hint weight (default 100).") var fitnetWeight: String?
+    @Option(help: "Attention-transfer weight (default 1000).") var atWeight: String?
+    @Option(help: "FSP weight (default 50).") var fspWeight: String?
+    @Option(help: ArgumentHelp("Feature terms added to the method's: KIND[=WEIGHT][@T:S;...][,...], KIND fitnet, at or fsp.", valueName: "terms"))
+    var featureLosses: String?
 
     // BSS.
     @Option(help: "Base samples (BSS attempts) per batch (default 64).") var bssPerBatch: String?
@@ -86,6 +98,8 @@ struct DistillCommand: ParsableCommand {
             ("data", data), ("val", val), ("out", out), ("method", method?.rawValue), ("epochs", epochs), ("lr", lr),
             ("lr_milestones", lrMilestones), ("lr_decay", lrDecay), ("momentum", momentum),
             ("weight_decay", weightDecay), ("temperature", temperature), ("alpha", alpha), ("beta", beta),
+            ("feature_pairs", featurePairs), ("fitnet_weight", fitnetWeight), ("at_weight", atWeight), ("fsp_weight", fspWeight),
+            ("feature_losses", featureLosses),
             ("bss_per_batch", bssPerBatch), ("train_fraction", trainFraction), ("augment_crop", augmentCrop),
             ("eval_batch_size", evalBatchSize), ("classes", classes), ("tensorboard", tensorboard),
         ]
@@ -164,7 +178,7 @@ struct DistillCommand: ParsableCommand {
                 progress = Progress(total: b.samples, label: "epoch \(b.epoch)/\(b.epochs)", unit: "samples")
             }
             if firstEpoch == nil { firstEpoch = b.epoch }
-            let showBSS = run.config.method == .bss
+            let showBSS = run.config.method.usesBSS
             progress!.extra = {
                 String(format: "loss %.4f acc %.4f", b.loss, b.accuracy)
                     + (showBSS ? "  BSS \(b.bssAccepted)/\(b.bssAttempted)" : "")
@@ -184,13 +198,14 @@ struct DistillCommand: ParsableCommand {
             progress = nil
             try run.endEpoch(createdBy: "bss \(BSSCommand.version)")
             Interrupt.hint = Self.resumeHint(run)
-            note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method == .bss))
+            note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method.usesBSS))
         })
     }
 
     static func summary(_ m: EpochMetrics, epochs: Int, bss: Bool) -> String {
         var s = String(format: "epoch %d/%d: loss %.4f (CE %.4f, KD %.4f", m.epoch, epochs, m.loss, m.ce, m.kd)
         if bss { s += String(format: ", KD_BSS %.4f", m.kdBSS) }
+        for (k, v) in m.features.sorted(by: { $0.key < $1.key }) { s += String(format: ", %@ %.4f", k.uppercased(), v) }
         s += String(format: "), train acc %.4f", m.trainAccuracy)
         if let v = m.valAccuracy { s += String(format: ", val acc %.4f", v) }
         if bss { s += ", BSS accepted \(m.bssAccepted)/\(m.bssAttempted)" }

@@ -93,7 +93,10 @@ final class RunConfigTests: XCTestCase {
         let cases: [(String, String, String)] = [
             ("epochs", "0", "expected an integer >= 1, found '0'"),
             ("lr", "fast", "expected a number >= 0, found 'fast'"),
-            ("method", "fitnet", "expected original, hinton or bss"),
+            ("method", "nst", "expected original, hinton, bss, fitnet, at, fsp or bss+fsp"),
+            ("feature_pairs", "relu1", "expected a list of TEACHER_NODE:STUDENT_NODE pairs"),
+            ("at_weight", "-1", "expected a number >= 0"),
+            ("feature_losses", "at=x", "expected a list of terms KIND[=WEIGHT][@T:S;...] with KIND fitnet, at or fsp"),
             ("momentum", "1", "expected a number in [0, 1)"),
             ("train_fraction", "1.5", "expected a number in (0, 1]"),
             ("bss_clip", "3,1", "expected [lo, hi] with lo < hi"),
