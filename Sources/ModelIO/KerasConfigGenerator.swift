@@ -14,6 +14,7 @@ import Tensor
 /// | Conv2D | Conv2D, `padding="valid"`/`"same"` where the per-side padding is what TensorFlow's `'same'` gives, else ZeroPadding2D + `"valid"` |
 /// | BatchNorm | BatchNormalization (epsilon kept, momentum 1 − m) |
 /// | ReLU, Sigmoid, Tanh, Softmax, Identity | Activation (`relu`, `sigmoid`, `tanh`, `softmax`, `linear`) |
+/// | PointwiseActivation | ReLU6/SELU/GELU (erf)/SiLU/Hardswish/Hardsigmoid (PyTorch = Keras 3 formula): Activation (`relu6`, `selu`, `gelu`, `silu`, `hard_silu`, `hard_sigmoid`); LeakyReLU, ELU, Keras ReLU: the Keras layers with their options; GELU tanh and tf.keras 2's hard sigmoid have no Keras 3 layer and are refused |
 /// | MaxPool2D (no padding), AvgPool2D (no padding, or zero-padding counted) | MaxPooling2D / (ZeroPadding2D +) AveragePooling2D |
 /// | GlobalAvgPool | GlobalAveragePooling2D |
 /// | Flatten | Flatten |
@@ -33,12 +34,13 @@ enum KerasConfigGenerator {
         let config = try g.config(name: sanitised(model.architectureName, fallback: "model"))
         let text = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         let parsed = try KerasModelConfig.parse(try KerasJSON.parse(text, file: file, what: "the generated Keras config"), file: file)
-        let built = try KerasGraphBuilder.build(parsed, file: file)
+        let built = try KerasGraphBuilder.build(parsed, file: file, kerasVersion: "3")
         let twin = Model(graph: built.graph, format: .kerasH5, architectureName: parsed.name, inputLayout: .nhwc, spec: built.spec)
         try g.copyWeights(to: built.graph)
         try check(model.graph, against: twin.graph, softmaxSplitOff: built.softmaxSplitFrom != nil, file: file)
         twin.softmaxSplitOff = built.softmaxSplitFrom != nil
-        twin.formatPayload[KerasPayload.key] = KerasPayload(source: "h5", config: text).encoded()
+        // The config is Keras 3's (hard_sigmoid means relu6(x + 3)/6 there).
+        twin.formatPayload[KerasPayload.key] = KerasPayload(source: "h5", config: text, kerasVersion: "3.15.1").encoded()
         return twin
     }
 
@@ -177,6 +179,9 @@ enum KerasConfigGenerator {
                 default: activation = "linear"
                 }
                 emit("Activation", name, ["activation": activation], inputs: inputs)
+            case let l as PointwiseActivation:
+                let (cls, fields) = try Self.keras(l.function, node: i, fail: fail)
+                emit(cls, name, fields, inputs: inputs)
             case let l as Dropout:
                 emit("Dropout", name, ["rate": Self.number(l.p)], inputs: inputs)
             case is Add:
@@ -226,7 +231,7 @@ enum KerasConfigGenerator {
                 for k in graph.nodes.indices where graph.nodes[k].inputs.contains(.node(current)) {
                     switch graph.nodes[k].layer {
                     case is Linear: permuted[k] = columns
-                    case is ReLU, is Sigmoid, is Tanh, is Dropout, is Identity: frontier.append(k)
+                    case is ReLU, is Sigmoid, is Tanh, is Dropout, is Identity, is PointwiseActivation: frontier.append(k)
                     default:
                         throw fail(flatten, "its PyTorch-order features feed '\(graph.nodes[k].name)' (\(graph.nodes[k].layer.kind)); Keras flattens channels-last, so only Linear layers (after element-wise ones) can absorb the order")
                     }

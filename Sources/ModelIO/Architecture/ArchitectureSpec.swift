@@ -117,6 +117,19 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var padBefore: Int?
     /// State-dict key overrides: parameter name → key.
     public var keys: [String: String]?
+    // Activation constants (docs/architecture-spec.md): leaky_relu/relu_keras `negative_slope`,
+    // elu `alpha`, gelu `approximate` ("none" or "tanh"), relu_keras `max_value` and `threshold`.
+    public var negativeSlope: Float?
+    public var alpha: Float?
+    public var approximate: String?
+    public var maxValue: Float?
+    public var threshold: Float?
+    // Keras-derived layers: rescaling `scale`/`offset` (one value or one per channel),
+    // upsample2d `scale_factor` ([h, w]) and `mode` ("nearest" or "bilinear").
+    public var scale: [Float]?
+    public var offset: [Float]?
+    public var scaleFactor: [Int]?
+    public var mode: String?
 
     enum CodingKeys: String, CodingKey {
         case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
@@ -124,6 +137,8 @@ public struct LayerSpec: Codable, Equatable, Sendable {
              padding, dilation, groups, bias, eps, momentum, countIncludePad = "count_include_pad", ceilMode = "ceil_mode",
              outputSize = "output_size", start, end, order, p, shape, keys,
              padBefore = "pad_before"
+        case negativeSlope = "negative_slope", alpha, approximate, maxValue = "max_value", threshold
+        case scale, offset, scaleFactor = "scale_factor", mode
     }
 
     public init(name: String, type: String, inputs: [String]? = nil) {
@@ -163,6 +178,21 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         shape = try c.decodeIfPresent([Int].self, forKey: .shape)
         keys = try c.decodeIfPresent([String: String].self, forKey: .keys)
         padBefore = try c.decodeIfPresent(Int.self, forKey: .padBefore)
+        negativeSlope = try c.decodeIfPresent(Float.self, forKey: .negativeSlope)
+        alpha = try c.decodeIfPresent(Float.self, forKey: .alpha)
+        approximate = try c.decodeIfPresent(String.self, forKey: .approximate)
+        maxValue = try c.decodeIfPresent(Float.self, forKey: .maxValue)
+        threshold = try c.decodeIfPresent(Float.self, forKey: .threshold)
+        scale = try Self.numbers(c, .scale)
+        offset = try Self.numbers(c, .offset)
+        scaleFactor = try Self.pair(c, .scaleFactor)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode)
+    }
+
+    /// A number means one value for every channel.
+    static func numbers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Float]? {
+        if let one = try? c.decodeIfPresent(Float.self, forKey: key) { return [one] }
+        return try c.decodeIfPresent([Float].self, forKey: key)
     }
 
     /// An integer means the same value for height and width.

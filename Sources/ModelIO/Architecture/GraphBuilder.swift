@@ -13,6 +13,10 @@ public enum GraphBuilder {
                                         "add", "shortcut_a", "dropout", "zeropad2d", "reshape",
                                         "concat", "multiply", "slice", "channel_shuffle", "global_maxpool",
                                         "adaptive_avgpool2d"]
+                                        + activationTypes + ["rescaling", "normalization", "layernorm", "upsample2d", "dropout2d"]
+    /// The spec types of `PointwiseActivation` (GraphBuilder+Activations.swift).
+    public static let activationTypes = ["relu6", "leaky_relu", "relu_keras", "elu", "selu", "gelu", "silu",
+                                         "hardswish", "hardsigmoid_torch", "hardsigmoid_keras2"]
 
     public static func build(_ spec: ArchitectureSpec, origin: String) throws -> Graph {
         // Fields, types and ranges first (SpecValidator.swift), so no layer is ever made from
@@ -152,6 +156,14 @@ public enum GraphBuilder {
         case "dropout": return Dropout(p: ls.p ?? 0.5)
         case "zeropad2d": return ZeroPad2D(padding: try padding(ls, origin))
         case "reshape": return Reshape(shape: try require(ls.shape, "shape", ls, origin))
+        case "rescaling": return Rescaling(scale: try require(ls.scale, "scale", ls, origin), offset: ls.offset ?? [0])
+        case "normalization": return ChannelStandardize(channels: try require(ls.channels, "channels", ls, origin))
+        case "layernorm": return LayerNorm(channels: try require(ls.channels, "channels", ls, origin), eps: ls.eps ?? 1e-5)
+        case "upsample2d":
+            let f = try require(try pair(ls.scaleFactor, "scale_factor", ls, origin), "scale_factor", ls, origin)
+            return Upsample2D(factor: f, interpolation: ls.mode == "bilinear" ? .bilinear : .nearest)
+        case "dropout2d": return ChannelDropout(p: ls.p ?? 0.5)
+        case _ where activationTypes.contains(ls.type): return PointwiseActivation(try activation(ls, origin: origin))
         default:
             throw ModelIOError(.unsupported, file: origin, location: "layer '\(ls.name)'",
                                "unknown layer type '\(ls.type)'; supported: \(supportedTypes.joined(separator: ", "))")

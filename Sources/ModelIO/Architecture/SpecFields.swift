@@ -15,6 +15,12 @@ enum SpecFields {
         case bool
         /// A number > 0.
         case positiveNumber
+        /// A finite number.
+        case number
+        /// A finite number ≥ 0.
+        case nonNegativeNumber
+        /// A finite number or a non-empty array of them (one per channel).
+        case numbers
         /// A number in [0, 1].
         case unitInterval
         /// A number in [0, 1): a dropout probability.
@@ -68,6 +74,8 @@ enum SpecFields {
         "linear": ["weight", "bias"],
         "conv2d": ["weight", "bias"],
         "batchnorm": ["weight", "bias", "running_mean", "running_var"],
+        "layernorm": ["weight", "bias"],
+        "normalization": ["mean", "variance"],
     ]
 
     static let dilation = Field(name: "dilation", kind: .neutralOnly(neutral: [.int(1), .array([.int(1), .int(1)])],
@@ -116,6 +124,24 @@ enum SpecFields {
         "dropout": [Field(name: "p", kind: .probability)],
         "zeropad2d": [Field(name: "padding", kind: .padding, required: true)],
         "reshape": [Field(name: "shape", kind: .reshapeShape, required: true)],
+        // Activations beyond relu/sigmoid/tanh (PointwiseActivation.swift), named for the
+        // framework whose formula they follow where frameworks differ.
+        "relu6": [], "selu": [], "silu": [], "hardswish": [], "hardsigmoid_torch": [], "hardsigmoid_keras2": [],
+        "leaky_relu": [Field(name: "negative_slope", kind: .number)],
+        "relu_keras": [Field(name: "max_value", kind: .nonNegativeNumber),
+                       Field(name: "negative_slope", kind: .number),
+                       Field(name: "threshold", kind: .number)],
+        "elu": [Field(name: "alpha", kind: .number)],
+        "gelu": [Field(name: "approximate", kind: .oneOf(["none", "tanh"]))],
+        // Layers Keras models use (docs/keras-layers.md).
+        "rescaling": [Field(name: "scale", kind: .numbers, required: true),
+                      Field(name: "offset", kind: .numbers)],
+        "normalization": [Field(name: "channels", kind: .positiveInt, required: true)],
+        "layernorm": [Field(name: "channels", kind: .positiveInt, required: true),
+                      Field(name: "eps", kind: .nonNegativeNumber)],
+        "upsample2d": [Field(name: "scale_factor", kind: .pair, required: true),
+                       Field(name: "mode", kind: .oneOf(["nearest", "bilinear"]))],
+        "dropout2d": [Field(name: "p", kind: .probability)],
     ]
 
     /// Every field a layer of `type` may have, in table order (common fields first; a

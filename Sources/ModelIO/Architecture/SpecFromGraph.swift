@@ -83,6 +83,27 @@ extension ArchitectureSpec {
         case is ReLU: return LayerSpec(name: name, type: "relu")
         case is Sigmoid: return LayerSpec(name: name, type: "sigmoid")
         case is Tanh: return LayerSpec(name: name, type: "tanh")
+        case let l as PointwiseActivation: return GraphBuilder.activationSpec(l.function, name: name)
+        case let l as Rescaling:
+            var s = LayerSpec(name: name, type: "rescaling")
+            s.scale = l.scale; s.offset = l.offset
+            return s
+        case let l as ChannelStandardize:
+            var s = LayerSpec(name: name, type: "normalization")
+            s.channels = l.channels
+            return s
+        case let l as LayerNorm:
+            var s = LayerSpec(name: name, type: "layernorm")
+            s.channels = l.channels; s.eps = l.eps
+            return s
+        case let l as Upsample2D:
+            var s = LayerSpec(name: name, type: "upsample2d")
+            s.scaleFactor = [l.factor.0, l.factor.1]; s.mode = l.interpolation.rawValue
+            return s
+        case let l as ChannelDropout:
+            var s = LayerSpec(name: name, type: "dropout2d")
+            s.p = l.p
+            return s
         case is Softmax: return LayerSpec(name: name, type: "softmax")
         case is Identity: return LayerSpec(name: name, type: "identity")
         case is Add: return LayerSpec(name: name, type: "add")

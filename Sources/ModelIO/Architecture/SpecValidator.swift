@@ -133,6 +133,16 @@ public enum SpecValidator {
         case .positiveNumber:
             guard let d = v.double else { return "expected a number > 0, \(found)" }
             return d > 0 && d.isFinite ? nil : "must be > 0, \(found)"
+        case .number:
+            guard let d = v.double, d.isFinite else { return "expected a number, \(found)" }
+            return nil
+        case .nonNegativeNumber:
+            guard let d = v.double else { return "expected a number ≥ 0, \(found)" }
+            return d >= 0 && d.isFinite ? nil : "must be ≥ 0, \(found)"
+        case .numbers:
+            if let d = v.double, d.isFinite { return nil }
+            if let a = v.array, !a.isEmpty, a.allSatisfy({ $0.double?.isFinite == true }) { return nil }
+            return "expected a number or a non-empty array of numbers, \(found)"
         case .unitInterval:
             guard let d = v.double else { return "expected a number in [0, 1], \(found)" }
             return d >= 0 && d <= 1 ? nil : "must be in [0, 1], \(found)"

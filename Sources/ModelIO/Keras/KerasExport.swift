@@ -35,7 +35,8 @@ public enum KerasExport {
         let configJSON = try KerasJSON.parse(payload.config, file: file, what: "the kept Keras config")
         let config = try KerasModelConfig.parse(configJSON, file: file)
         // Rebuilding from the config gives the Keras structure and the shapes the config implies.
-        let reference = try KerasGraphBuilder.build(config, file: file)
+        let reference = try KerasGraphBuilder.build(config, file: file,
+                                                    kerasVersion: payload.kerasVersion ?? (payload.source == "keras" ? "3" : nil))
         let values = try collect(model, reference: reference, file: file)
         try AtomicFile.write(to: url) { temporary in
             do {
@@ -71,7 +72,8 @@ public enum KerasExport {
             }
             var vars: [String: (shape: [Int], values: [Float])] = [:]
             for v in w.variables {
-                guard let value = KerasVariables.kerasValue(v, of: layer), let shape = KerasVariables.kerasValue(v, of: expected)?.shape,
+                guard let value = KerasVariables.kerasValue(v, of: layer, kerasClass: w.className),
+                      let shape = KerasVariables.kerasValue(v, of: expected, kerasClass: w.className)?.shape,
                       value.shape == shape else {
                     throw ModelIOError(.mismatch, file: file, location: "\(location) weight '\(v)'",
                                        "the model's value does not have the shape \(KerasVariables.tuple(KerasVariables.kerasValue(v, of: expected)?.shape ?? [])) the Keras config implies")

@@ -11,6 +11,10 @@ import Tensor
 /// | Conv2D `kernel` | `[kh, kw, in, out]` (HWIO) | Conv2D `weight` | `[out, in, kh, kw]` (OIHW) |
 /// | Conv2D `bias` | `[out]` | Conv2D `bias` | `[out]` |
 /// | BatchNormalization `gamma`, `beta`, `moving_mean`, `moving_variance` | `[C]` | BatchNorm `weight`, `bias`, `running_mean`, `running_var` | `[C]` |
+/// | LayerNormalization `gamma`, `beta` | `[C]` | LayerNorm `weight`, `bias` | `[C]` |
+/// | Normalization `mean`, `variance` | `[C]` | ChannelStandardize `mean`, `variance` | `[C]` |
+/// | Normalization `count` | `()` int64 | not kept (only `adapt()` uses it); written back as 0 | |
+/// | Dense `kernel` on an image (a 1x1 Conv2D here) | `[in, out]` | Conv2D `weight` | `[out, in, 1, 1]` |
 ///
 /// A Dense kernel after a Flatten keeps Keras' row order: the Flatten node itself emits
 /// features in Keras' (h, w, c) order, so only the transpose is needed.
@@ -26,6 +30,10 @@ enum KerasVariables {
         case let (b as BatchNorm, "beta"): return (b.bias, [b.channels])
         case let (b as BatchNorm, "moving_mean"): return (b.runningMean, [b.channels])
         case let (b as BatchNorm, "moving_variance"): return (b.runningVar, [b.channels])
+        case let (l as LayerNorm, "gamma"): return (l.weight, [l.channels])
+        case let (l as LayerNorm, "beta"): return (l.bias, [l.channels])
+        case let (n as ChannelStandardize, "mean"): return (n.mean, [n.channels])
+        case let (n as ChannelStandardize, "variance"): return (n.variance, [n.channels])
         default: return nil
         }
     }
@@ -36,6 +44,11 @@ enum KerasVariables {
                        file: String, location: String) throws {
         guard let (parameter, expected) = target(variable, of: layer) else {
             throw ModelIOError(.mismatch, file: file, location: location, "\(layer.kind) has no variable '\(variable)'")
+        }
+        // A Dense kernel on images is a 1x1 convolution here: [in, out] is HWIO with h = w = 1.
+        if let c = layer as? Conv2D, variable == "kernel", c.kernel == (1, 1), shape == [c.inChannels, c.outChannels] {
+            parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, [1, 1] + shape))
+            return
         }
         guard shape == expected, values.count == expected.reduce(1, *) else {
             throw ModelIOError(.mismatch, file: file, location: location,
@@ -52,7 +65,11 @@ enum KerasVariables {
     }
 
     /// The variable in Keras' layout: shape and row-major values.
-    static func kerasValue(_ variable: String, of layer: Layer) -> (shape: [Int], values: [Float])? {
+    static func kerasValue(_ variable: String, of layer: Layer, kerasClass: String? = nil) -> (shape: [Int], values: [Float])? {
+        if variable == "count", layer is ChannelStandardize { return ([], [0]) }
+        if kerasClass == "Dense", let c = layer as? Conv2D, variable == "kernel" {
+            return ([c.inChannels, c.outChannels], oihwToHWIO(c.weight.value.data, [1, 1, c.inChannels, c.outChannels]))
+        }
         guard let (parameter, shape) = target(variable, of: layer) else { return nil }
         let v = parameter.value.data
         switch (layer, variable) {
@@ -88,6 +105,10 @@ enum KerasVariables {
         } } } }
         return out
     }
+
+    /// Variables read from files but not kept: Normalization's `count` (an int64 that only
+    /// `adapt()` uses).
+    static func isSkipped(_ variable: String, of layer: Layer) -> Bool { variable == "count" && layer is ChannelStandardize }
 
     static func tuple(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + (s.count == 1 ? ",)" : ")") }
 }
