@@ -17,7 +17,8 @@ pytorch_resnet_cifar10/resnet.py (`ResNet(BasicBlock, [n, n, n])`), RepDistiller
 {resnet,wrn,vgg,mobilenetv2,ShuffleNetv1,ShuffleNetv2}.py (the `model_dict` constructors:
 `resnet8` ... `resnet32x4`, `wrn_16_1` ..., for `vggN` the batch-norm `vggN_bn`, as
 RepDistiller's `model_dict` maps them, `mobile_half`, `ShuffleV1`, `ShuffleV2`), and the
-installed torchvision's `models.{resnet18,resnet34,resnet50,resnet101,vgg11_bn,vgg16_bn}`
+installed torchvision's `models.{resnet18,resnet34,resnet50,resnet101,vgg11_bn,vgg16_bn,
+mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0}`
 (`weights=None`; `pip install torchvision`), evaluated at 64x64 (x64 below).
 
 Weights: deterministic "pattern" values, a pure function of the state-dict key and the element
@@ -191,6 +192,10 @@ def presets(bss, aka, rd, tv):
     for name in ["vgg11_bn", "vgg16_bn"]:
         out[f"torchvision-{name}"] = (lambda f=getattr(tv, name): f(weights=None), 1000,
                                       "pytorch/vision torchvision/models/vgg.py", 64)
+    for name, file in [("mobilenet_v2", "mobilenetv2"), ("mobilenet_v3_small", "mobilenetv3"),
+                       ("mobilenet_v3_large", "mobilenetv3"), ("efficientnet_b0", "efficientnet")]:
+        out[f"torchvision-{name}"] = (lambda f=getattr(tv, name): f(weights=None), 1000,
+                                      f"pytorch/vision torchvision/models/{file}.py", 64)
     return out
 
 

@@ -16,8 +16,9 @@
 ///   (`model_dict` names; its `vggN` are the batch-norm VGGs).
 /// - `repdistiller-{mobilenetv2, shufflev1, shufflev2}`: its `mobile_half`, `ShuffleV1`,
 ///   `ShuffleV2` (MobilePresetFamilies.swift).
-/// - `torchvision-{resnet18,34,50,101, vgg11_bn, vgg16_bn}`: torchvision 0.29's ImageNet models
-///   (TorchvisionPresetFamilies.swift); input 3×224×224 by default, any size via `inputSize`
+/// - `torchvision-{resnet18,34,50,101, vgg11_bn, vgg16_bn, mobilenet_v2, mobilenet_v3_small,
+///   mobilenet_v3_large, efficientnet_b0}`: torchvision 0.29's ImageNet models
+///   (TorchvisionPresetFamilies.swift, TorchvisionMobilePresets.swift); input 3×224×224 by default, any size via `inputSize`
 ///   (their adaptive pooling makes them size-agnostic).
 /// - `mlp:I-H1-...-C`: fully connected ReLU network, layers `fc1`, `fc2`, ... (keys
 ///   `fc1.weight`, `fc1.bias`, ...), e.g. `mlp:784-800-800-10` (Hinton's MNIST nets).
@@ -38,8 +39,8 @@ public enum Presets {
                note: "option-A shortcut: zero channels split before and after"),
         Family(prefix: "repdistiller", source: "HobbitLong/RepDistiller models/{resnet,wrn,vgg,mobilenetv2,ShuffleNetv1,ShuffleNetv2}.py",
                note: "ResNets with 1x1 conv+BN shortcuts, pre-activation WRNs, VGG with BN, MobileNetV2 x0.5, ShuffleNet v1/v2"),
-        Family(prefix: "torchvision", source: "pytorch/vision torchvision/models/{resnet,vgg}.py (0.29)",
-               note: "ImageNet ResNets (v1.5) and VGG with BN; adaptive pooling, any input size (default 224)"),
+        Family(prefix: "torchvision", source: "pytorch/vision torchvision/models/{resnet,vgg,mobilenetv2,mobilenetv3,efficientnet}.py (0.29)",
+               note: "ImageNet ResNets (v1.5), VGG with BN, MobileNet V2/V3, EfficientNet-B0; any input size (default 224)"),
         Family(prefix: "mlp", source: "bss", note: "fully connected ReLU network, sizes in the name"),
     ]
 
@@ -73,7 +74,12 @@ public enum Presets {
             ("torchvision-resnet\(d)", { TorchvisionPresets.resnet(name: $0, depth: d, classes: $1, size: $2) })
         } + [11, 16].map { d in
             ("torchvision-vgg\(d)_bn", { TorchvisionPresets.vggBN(name: $0, depth: d, classes: $1, size: $2) })
-        }
+        } + [
+            ("torchvision-mobilenet_v2", TorchvisionMobilePresets.mobileNetV2),
+            ("torchvision-mobilenet_v3_small", { TorchvisionMobilePresets.mobileNetV3(name: $0, large: false, classes: $1, size: $2) }),
+            ("torchvision-mobilenet_v3_large", { TorchvisionMobilePresets.mobileNetV3(name: $0, large: true, classes: $1, size: $2) }),
+            ("torchvision-efficientnet_b0", TorchvisionMobilePresets.efficientNetB0),
+        ]
 
     /// The spec for a preset name, or nil if the name is not a preset. `inputSize` (height =
     /// width) is for the size-agnostic torchvision presets (default 224); the CIFAR families'
@@ -140,7 +146,9 @@ public enum Presets {
     public static func source(of name: String) -> String? {
         guard let f = family(of: name) else { return nil }
         if f.prefix == "torchvision" {
-            return "pytorch/vision torchvision/models/\(name.contains("-vgg") ? "vgg" : "resnet").py"
+            let file = name.contains("-vgg") ? "vgg" : name.contains("-mobilenet_v2") ? "mobilenetv2"
+                : name.contains("-mobilenet_v3") ? "mobilenetv3" : name.contains("-efficientnet") ? "efficientnet" : "resnet"
+            return "pytorch/vision torchvision/models/\(file).py"
         }
         guard f.prefix == "repdistiller" else { return f.source }
         let file = name.contains("-wrn") ? "wrn" : name.contains("-vgg") ? "vgg" : name.contains("-mobilenetv2") ? "mobilenetv2"

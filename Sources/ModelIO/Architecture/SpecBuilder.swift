@@ -28,11 +28,11 @@ struct SpecBuilder {
         return add(l, from: from.map { [$0] })
     }
 
-    /// PyTorch's `BatchNorm2d(c)` defaults: eps 1e-5, momentum 0.1.
+    /// PyTorch's `BatchNorm2d(c)`; defaults eps 1e-5, momentum 0.1.
     @discardableResult
-    mutating func bn(_ name: String, _ channels: Int, from: String? = nil) -> String {
+    mutating func bn(_ name: String, _ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1, from: String? = nil) -> String {
         var l = LayerSpec(name: name, type: "batchnorm")
-        l.channels = channels; l.eps = 1e-5; l.momentum = 0.1
+        l.channels = channels; l.eps = eps; l.momentum = momentum
         return add(l, from: from.map { [$0] })
     }
 
