@@ -103,5 +103,14 @@ final class ZooParityTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(try Presets.spec(named: "torchvision-resnet18", inputSize: 96)).inputShape, [3, 96, 96])
         let m = try ModelLoader.fresh(arch: "torchvision-resnet18", classes: 5, inputSize: 40)
         XCTAssertEqual(m.graph.outputShape, [5])
+        // NAME@SIZE works wherever an architecture name does.
+        let at = try ModelLoader.fresh(arch: "torchvision-mobilenet_v3_small@64", classes: 3)
+        XCTAssertEqual(at.graph.inputShape, [3, 64, 64])
+        XCTAssertEqual(Presets.source(of: "torchvision-mobilenet_v3_small@64"), "pytorch/vision torchvision/models/mobilenetv3.py")
+        XCTAssertEqual(Presets.classifierWeightKey(of: "torchvision-vgg11_bn@64"), "classifier.6.weight")
+        for (bad, needle) in [("repdistiller-resnet8@64", "only the torchvision presets"), ("torchvision-resnet18@x", "positive integer"),
+                              ("torchvision-resnet18@16", "must be ≥ 32")] {
+            XCTAssertThrowsError(try ModelLoader.fresh(arch: bad)) { XCTAssertTrue("\($0)".contains(needle), "\(bad): \($0)") }
+        }
     }
 }

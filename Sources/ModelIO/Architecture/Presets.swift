@@ -18,7 +18,8 @@
 ///   `ShuffleV2` (MobilePresetFamilies.swift).
 /// - `torchvision-{resnet18,34,50,101, vgg11_bn, vgg16_bn, mobilenet_v2, mobilenet_v3_small,
 ///   mobilenet_v3_large, efficientnet_b0}`: torchvision 0.29's ImageNet models
-///   (TorchvisionPresetFamilies.swift, TorchvisionMobilePresets.swift); input 3×224×224 by default, any size via `inputSize`
+///   (TorchvisionPresetFamilies.swift, TorchvisionMobilePresets.swift); input 3×224×224 by
+///   default, any size ≥ 32 as `NAME@SIZE` (`torchvision-resnet18@64`) or via `inputSize`
 ///   (their adaptive pooling makes them size-agnostic).
 /// - `mlp:I-H1-...-C`: fully connected ReLU network, layers `fc1`, `fc2`, ... (keys
 ///   `fc1.weight`, `fc1.bias`, ...), e.g. `mlp:784-800-800-10` (Hinton's MNIST nets).
@@ -87,6 +88,25 @@ public enum Presets {
     public static func spec(named name: String, classes: Int = 10, inputSize: Int? = nil) throws -> ArchitectureSpec? {
         guard classes >= 1 else {
             throw ModelIOError(.malformed, file: name, "the class count must be ≥ 1, found \(classes)")
+        }
+        if let at = name.firstIndex(of: "@") {
+            // `torchvision-resnet18@64`: a size-agnostic preset built for 64×64 inputs, usable
+            // wherever an architecture name is (`--arch`, run configurations).
+            let base = String(name[..<at]), suffix = name[name.index(after: at)...]
+            guard let size = Int(suffix), size >= 1 else {
+                throw ModelIOError(.malformed, file: name, "the input size after '@' must be a positive integer, found '\(suffix)'")
+            }
+            guard base.hasPrefix("torchvision-") else {
+                throw ModelIOError(.unsupported, file: name, "only the torchvision presets take an input size (NAME@SIZE); '\(base)' has a fixed input")
+            }
+            guard inputSize == nil || inputSize == size else {
+                throw ModelIOError(.malformed, file: name, "two input sizes given: \(size) in the name and \(inputSize!)")
+            }
+            return try spec(named: base, classes: classes, inputSize: size).map { s in
+                var s = s
+                s.name = name
+                return s
+            }
         }
         if name.hasPrefix("torchvision-") {
             guard let entry = torchvision.first(where: { $0.name == name }) else {
