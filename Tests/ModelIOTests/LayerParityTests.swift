@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import ModelIO
+@testable import ModelIO
 import NN
 import Tensor
 import TestSupport
@@ -32,6 +32,17 @@ final class LayerParityTests: XCTestCase {
 
     func testEveryCaseMatchesPyTorch() throws {
         for name in Self.cases { try check(name) }
+    }
+
+    /// Keras export refuses what it would otherwise write wrongly (as a dense, floor-mode model).
+    func testKerasExportRefusesGroupedDilatedAndCeilModeLayers() throws {
+        for (name, layer) in [("conv-groups", "c"), ("conv-dilation", "c"), ("pool-ceil", "mp")] {
+            let m = try ModelLoader.fresh(arch: fixture("layers/\(name).json"))
+            XCTAssertThrowsError(try KerasConfigGenerator.kerasTwin(of: m, file: "out.h5")) { e in
+                let msg = "\(e)"
+                XCTAssertTrue(msg.contains("layer '\(layer)'") && msg.contains("cannot be written as a Keras file"), msg)
+            }
+        }
     }
 
     /// Every fixture in the folder is in the list (a new case cannot be forgotten).
