@@ -14,8 +14,12 @@ state-dict-keys.json) and run from the bss repository root (CPU, about a minute)
 
 Modules imported: BSS_distillation/models/resnet.py (`ResNet(ZeroPadBlock, [n, n, n])`),
 pytorch_resnet_cifar10/resnet.py (`ResNet(BasicBlock, [n, n, n])`), RepDistiller/models/
-{resnet,wrn,vgg}.py (the `model_dict` constructors: `resnet8` ... `resnet32x4`, `wrn_16_1` ...,
-and for `vggN` the batch-norm `vggN_bn`, as RepDistiller's `model_dict` maps them).
+{resnet,wrn,vgg,mobilenetv2,ShuffleNetv1,ShuffleNetv2}.py (the `model_dict` constructors:
+`resnet8` ... `resnet32x4`, `wrn_16_1` ..., for `vggN` the batch-norm `vggN_bn`, as
+RepDistiller's `model_dict` maps them, `mobile_half`, `ShuffleV1`, `ShuffleV2`), and the
+installed torchvision's `models.{resnet18,resnet34,resnet50,resnet101,vgg11_bn,vgg16_bn,
+mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0}`
+(`weights=None`; `pip install torchvision`), evaluated at 64x64 (x64 below).
 
 Weights: deterministic "pattern" values, a pure function of the state-dict key and the element
 index, so that the Swift tests can rebuild every state dict without storing it (the deep
@@ -37,7 +41,9 @@ statistics, which are then perturbed so that they matter (mean += 0.2 u' sqrt(va
 1 + 0.4 u'', u', u'' uniform in [-1, 1), torch seed 2) and stored (bn-statistics.npz).
 
 Files (all numpy.savez, uncompressed):
-inputs.npz              x: [4, 3, 32, 32] float32, smooth_images(4, torch seed 0).
+inputs.npz              x: [4, 3, 32, 32] float32, smooth_images(4, torch seed 0); x64: [4, 3, 64, 64],
+                        smooth_images(4, torch seed 0, size=64), for the torchvision models (their
+                        calibration batch: smooth_images(16, seed 1, size=64)).
 bn-statistics.npz       per preset, its running_mean / running_var arrays concatenated in state-dict
                         order, flattened (float32).
 logits.npz              one array per preset name: the source model's logits for x, eval mode,
@@ -52,7 +58,7 @@ state-dict-keys.json    per preset: source file and commit, classes, parameter c
 <preset>-logits.npz     logits: that preset's reference, alone (for `bss verify --reference`).
 
 Class counts: 10 for the CIFAR-10 families (heo2019, akamaster), 100 for RepDistiller (it is a
-CIFAR-100 code base), so the tests also check that a preset takes its class count from the weights.
+CIFAR-100 code base), 1000 for torchvision (ImageNet), so the tests also check that a preset takes its class count from the weights.
 """
 import argparse
 import importlib.util
@@ -126,13 +132,13 @@ def pattern_state_dict(model):
     return sd
 
 
-def smooth_images(n, gen):
+def smooth_images(n, gen, size=32):
     """Images that differ in their low frequencies (random 4x4 images upsampled bilinearly, one
     random contrast per image) plus pixel noise: unlike i.i.d. noise images, whose global
     averages all agree, they give each input its own logits and argmax."""
     low = torch.randn(n, 3, 4, 4, generator=gen) * (0.5 + torch.rand(n, 1, 1, 1, generator=gen) * 1.5)
-    up = torch.nn.functional.interpolate(low, size=(32, 32), mode="bilinear", align_corners=False)
-    return (up + 0.3 * torch.randn(n, 3, 32, 32, generator=gen)).contiguous()
+    up = torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+    return (up + 0.3 * torch.randn(n, 3, size, size, generator=gen)).contiguous()
 
 
 def calibrate(model, x_calib, gen):
@@ -152,8 +158,8 @@ def calibrate(model, x_calib, gen):
     model.eval()
 
 
-def presets(bss, aka, rd):
-    """name -> (constructor, classes, source file)."""
+def presets(bss, aka, rd, tv):
+    """name -> (constructor, classes, source file[, input size, default 32])."""
     out = {}
     for d in [8, 14, 20, 26, 32, 44, 56, 110]:
         n = (d - 2) // 6
@@ -173,6 +179,23 @@ def presets(bss, aka, rd):
     for d in [8, 11, 13, 16, 19]:
         out[f"repdistiller-vgg{d}"] = (lambda f=getattr(rd["vgg"], f"vgg{d}_bn"): f(num_classes=100), 100,
                                        "HobbitLong/RepDistiller models/vgg.py")
+    out["repdistiller-mobilenetv2"] = (lambda: rd["mobilenetv2"].mobile_half(100), 100,
+                                       "HobbitLong/RepDistiller models/mobilenetv2.py")
+    out["repdistiller-shufflev1"] = (lambda: rd["ShuffleNetv1"].ShuffleV1(num_classes=100), 100,
+                                     "HobbitLong/RepDistiller models/ShuffleNetv1.py")
+    out["repdistiller-shufflev2"] = (lambda: rd["ShuffleNetv2"].ShuffleV2(num_classes=100), 100,
+                                     "HobbitLong/RepDistiller models/ShuffleNetv2.py")
+    # torchvision at 64x64 (adaptive pooling makes its models size-agnostic), 1000 classes.
+    for name in ["resnet18", "resnet34", "resnet50", "resnet101"]:
+        out[f"torchvision-{name}"] = (lambda f=getattr(tv, name): f(weights=None), 1000,
+                                      "pytorch/vision torchvision/models/resnet.py", 64)
+    for name in ["vgg11_bn", "vgg16_bn"]:
+        out[f"torchvision-{name}"] = (lambda f=getattr(tv, name): f(weights=None), 1000,
+                                      "pytorch/vision torchvision/models/vgg.py", 64)
+    for name, file in [("mobilenet_v2", "mobilenetv2"), ("mobilenet_v3_small", "mobilenetv3"),
+                       ("mobilenet_v3_large", "mobilenetv3"), ("efficientnet_b0", "efficientnet")]:
+        out[f"torchvision-{name}"] = (lambda f=getattr(tv, name): f(weights=None), 1000,
+                                      f"pytorch/vision torchvision/models/{file}.py", 64)
     return out
 
 
@@ -193,30 +216,37 @@ def main():
     bss = load_module("bss_resnet", os.path.join(a.bss, "models", "resnet.py"))
     aka = load_module("akamaster_resnet", os.path.join(a.akamaster, "resnet.py"))
     rd = {m: load_module(f"repdistiller_{m}", os.path.join(a.repdistiller, "models", f"{m}.py"))
-          for m in ["resnet", "wrn", "vgg"]}
+          for m in ["resnet", "wrn", "vgg", "mobilenetv2", "ShuffleNetv1", "ShuffleNetv2"]}
+    import torchvision
+    import torchvision.models as tv
     commits = {"bhheo/BSS_distillation": commit_of(a.bss),
                "akamaster/pytorch_resnet_cifar10": commit_of(a.akamaster),
-               "HobbitLong/RepDistiller": commit_of(a.repdistiller)}
+               "HobbitLong/RepDistiller": commit_of(a.repdistiller),
+               "pytorch/vision": "torchvision " + torchvision.__version__}
 
     x = smooth_images(4, torch.Generator().manual_seed(0))
-    save_npz("inputs.npz", {"x": x.numpy()})
+    x64 = smooth_images(4, torch.Generator().manual_seed(0), size=64)
+    save_npz("inputs.npz", {"x": x.numpy(), "x64": x64.numpy()})
     x_calib = smooth_images(16, torch.Generator().manual_seed(1))
+    x64_calib = smooth_images(16, torch.Generator().manual_seed(1), size=64)
     logits, listing, stats = {}, {}, {}
-    for name, (make, classes, source) in presets(bss, aka, rd).items():
+    for name, (make, classes, source, *size) in presets(bss, aka, rd, tv).items():
+        size = size[0] if size else 32
+        xs, xc = (x, x_calib) if size == 32 else (x64, x64_calib)
         torch.manual_seed(0)
         model = make().eval()
         model.load_state_dict(pattern_state_dict(model), strict=True)
-        calibrate(model, x_calib, torch.Generator().manual_seed(2))
+        calibrate(model, xc, torch.Generator().manual_seed(2))
         sd = {k: v.clone() for k, v in model.state_dict().items()}
         stats[name] = np.concatenate([v.numpy().ravel() for k, v in sd.items() if k.endswith(("running_mean", "running_var"))])
         with torch.no_grad():
-            ref64 = model.double()(x.double()).numpy()
-            ref32 = model.float()(x).numpy()
-        assert ref64.shape == (len(x), classes), (name, ref64.shape)
+            ref64 = model.double()(xs.double()).numpy()
+            ref32 = model.float()(xs).numpy()
+        assert ref64.shape == (len(xs), classes), (name, ref64.shape)
         logits[name] = ref64.astype(np.float32)
         repo = source.split(" ")[0]
         listing[name] = {
-            "source": source, "commit": commits[repo], "classes": classes,
+            "source": source, "commit": commits[repo], "classes": classes, "input_shape": [3, size, size],
             "parameters": int(sum(p.numel() for p in model.parameters())),
             "max_logit": float(np.abs(ref64).max()),
             "float32_max_abs_diff": float(np.abs(ref32 - ref64).max()),

@@ -152,6 +152,11 @@ enum KerasConfigGenerator {
                 emit("Dense", name, ["units": l.outFeatures, "activation": "linear", "use_bias": l.bias != nil], inputs: inputs)
                 weightedNames[i] = name
             case let l as Conv2D:
+                // Not mapped yet (Keras' groups/dilation_rate have their own 'same' padding and
+                // kernel rules): refused rather than written as a dense convolution.
+                guard l.groups == 1 && l.dilation == (1, 1) else {
+                    throw fail(i, "a grouped or dilated convolution (groups \(l.groups), dilation \(l.dilation.0)x\(l.dilation.1)) is not exported to Keras yet; write a state dict (.npz or .h5) instead")
+                }
                 let s = inputs[0].1
                 let same = Self.tfSamePadding(height: s[1], width: s[2], kernel: l.kernel, stride: l.stride)
                 var source = inputs[0], mode = "valid"
@@ -190,10 +195,12 @@ enum KerasConfigGenerator {
                 emit("ZeroPadding2D", name, ["padding": [[l.padding.top, l.padding.bottom], [l.padding.left, l.padding.right]],
                                              "data_format": "channels_last"], inputs: inputs)
             case let l as MaxPool2D:
+                guard !l.ceilMode else { throw fail(i, "ceil-mode pooling (Keras pools in floor mode)") }
                 guard l.padding.isZero else { throw fail(i, "padded max pooling (Keras pads with 'same' only)") }
                 emit("MaxPooling2D", name, ["pool_size": [l.kernel.0, l.kernel.1], "strides": [l.stride.0, l.stride.1],
                                             "padding": "valid", "data_format": "channels_last"], inputs: inputs)
             case let l as AvgPool2D:
+                guard !l.ceilMode else { throw fail(i, "ceil-mode pooling (Keras pools in floor mode)") }
                 guard l.padding.isZero || l.countIncludePad else {
                     throw fail(i, "padded average pooling that excludes the padding from the count")
                 }

@@ -12,8 +12,12 @@ import Tensor
 /// - no file, only `arch`: the architecture with fresh weights.
 public enum ModelLoader {
     /// Resolves `arch` (preset name or path to a JSON spec) to a spec and a display name.
-    public static func architecture(_ arch: String, classes: Int = 10) throws -> (spec: ArchitectureSpec, origin: String) {
-        if let spec = try Presets.spec(named: arch, classes: classes) { return (spec, arch) }
+    /// `inputSize` sets a size-agnostic preset's input (torchvision; `Presets.spec`).
+    public static func architecture(_ arch: String, classes: Int = 10, inputSize: Int? = nil) throws -> (spec: ArchitectureSpec, origin: String) {
+        if let spec = try Presets.spec(named: arch, classes: classes, inputSize: inputSize) { return (spec, arch) }
+        if let inputSize {
+            throw ModelIOError(.unsupported, file: arch, "an input size (\(inputSize)) applies to presets only; a spec file gives its own input_shape")
+        }
         let url = URL(fileURLWithPath: arch)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelIOError(.notFound, file: arch,
@@ -24,8 +28,8 @@ public enum ModelLoader {
 
     /// A model with the architecture `arch` and zero weights (callers initialise); `classes`
     /// sets a preset's class count.
-    public static func fresh(arch: String, classes: Int = 10) throws -> Model {
-        let (spec, origin) = try architecture(arch, classes: classes)
+    public static func fresh(arch: String, classes: Int = 10, inputSize: Int? = nil) throws -> Model {
+        let (spec, origin) = try architecture(arch, classes: classes, inputSize: inputSize)
         let graph = try GraphBuilder.build(spec, origin: origin)
         let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
         return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
@@ -59,14 +63,15 @@ public enum ModelLoader {
 
     /// Builds `arch` and loads `stateDict` into it strictly. A preset takes its class count
     /// from the state dict's classifier weight (`[classes, features]`).
-    public static func fromStateDict(_ stateDict: StateDict, arch: String, file: String, format: ModelFormat) throws -> Model {
+    public static func fromStateDict(_ stateDict: StateDict, arch: String, file: String, format: ModelFormat,
+                                     inputSize: Int? = nil) throws -> Model {
         var classes = 10
         if let key = Presets.classifierWeightKey(of: arch),
            let w = stateDict.entries.first(where: { $0.key == key || $0.key == "module." + key }), w.array.shape.count == 2,
            w.array.shape[0] >= 1 {
             classes = w.array.shape[0]
         }
-        let (spec, origin) = try architecture(arch, classes: classes)
+        let (spec, origin) = try architecture(arch, classes: classes, inputSize: inputSize)
         let graph = try GraphBuilder.build(spec, origin: origin)
         let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
         let model = Model(graph: graph, format: format, architectureName: arch, inputLayout: layout, spec: spec, file: file)

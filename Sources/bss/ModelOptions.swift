@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
     var model: String
 
-    @Option(name: .customLong("arch"), help: "Architecture: a preset (`bss presets` lists them: heo2019-, akamaster-, repdistiller-..., mlp:I-H-C) or a JSON spec path.")
+    @Option(name: .customLong("arch"), help: "Architecture: a preset (`bss presets` lists them: heo2019-, akamaster-, repdistiller-, torchvision-...[@SIZE], mlp:I-H-C) or a JSON spec path.")
     var arch: String?
 
     func load() throws -> Model { try ModelLoader.load(model, arch: arch) }

@@ -39,11 +39,11 @@ struct PresetsCommand: ParsableCommand {
         }
         let width = (rows.map { ($0["name"] as! String).count }.max() ?? 4) + 2
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(1, w - s.count)) }
-        say(pad("preset", width) + pad("parameters", 13) + pad("input", 10) + "source")
+        say(pad("preset", width) + pad("parameters", 13) + pad("input", 12) + "source")
         for r in rows {
             let params = (r["parameters"] as? Int).map(grouped) ?? "(by name)"
             let input = (r["input_shape"] as? [Int]).map { $0.map(String.init).joined(separator: "x") } ?? "I"
-            say(pad(r["name"] as! String, width) + pad(params, 13) + pad(input, 10) + (r["source"] as! String))
+            say(pad(r["name"] as! String, width) + pad(params, 13) + pad(input, 12) + (r["source"] as! String))
         }
         say("")
         say("Parameter counts for \(classes) classes. Families:")

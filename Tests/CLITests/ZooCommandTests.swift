@@ -9,7 +9,9 @@ final class ZooCommandTests: XCTestCase {
     func testPresetsListsEveryFamilyWithSizeAndInput() throws {
         let r = try runBSS(["presets"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        for line in ["heo2019-resnet8 ", "akamaster-resnet110 ", "repdistiller-resnet32x4 ", "repdistiller-wrn_40_2 ", "repdistiller-vgg19 "] {
+        for line in ["heo2019-resnet8 ", "akamaster-resnet110 ", "repdistiller-resnet32x4 ", "repdistiller-wrn_40_2 ", "repdistiller-vgg19 ",
+                     "repdistiller-mobilenetv2 ", "repdistiller-shufflev1 ", "repdistiller-shufflev2 ", "torchvision-resnet50 ",
+                     "torchvision-vgg16_bn "] {
             XCTAssertTrue(r.stdout.contains(line), "\(line) missing: \(r.stdout)")
         }
         let r8 = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("heo2019-resnet8 ") })
@@ -23,6 +25,12 @@ final class ZooCommandTests: XCTestCase {
         XCTAssertEqual(r32x4["parameters"] as? Int, 7_433_860)   // RepDistiller's CIFAR-100 count
         XCTAssertEqual(r32x4["family"] as? String, "repdistiller")
         XCTAssertEqual(r32x4["input_shape"] as? [Int], [3, 32, 32])
+        let r50 = try XCTUnwrap(rows.first { $0["name"] as? String == "torchvision-resnet50" })
+        XCTAssertEqual(r50["family"] as? String, "torchvision")
+        XCTAssertEqual(r50["input_shape"] as? [Int], [3, 224, 224])
+        XCTAssertEqual(r50["source"] as? String, "pytorch/vision torchvision/models/resnet.py")
+        let sv2 = try XCTUnwrap(rows.first { $0["name"] as? String == "repdistiller-shufflev2" })
+        XCTAssertEqual(sv2["parameters"] as? Int, 1_355_528)   // RepDistiller's CIFAR-100 count
     }
 
     func testVerifyPassesForTheRightFamily() throws {

@@ -57,12 +57,8 @@ final class SpecValidationTests: XCTestCase {
 
     func testOptionsWeDoNotModelSayNotSupportedYet() throws {
         let cases: [(String, String, String)] = [
-            (conv(#""dilation":2"#), "dilation", "2 is not supported yet (only 1, no dilation)"),
-            (conv(#""dilation":[1,2]"#), "dilation", "not supported yet"),
-            (conv(#""groups":3"#), "groups", "3 is not supported yet (only 1, a dense convolution)"),
+            (#"{"name":"c","type":"maxpool2d","kernel":2,"dilation":2}"#, "dilation", "2 is not supported yet (only 1, no dilation)"),
             (conv(#""padding_mode":"reflect""#), "padding_mode", "\"reflect\" is not supported yet (only \"zeros\")"),
-            (#"{"name":"c","type":"maxpool2d","kernel":2,"ceil_mode":true}"#, "ceil_mode", "true is not supported yet (only false, floor)"),
-            (#"{"name":"c","type":"avgpool2d","kernel":2,"ceil_mode":true}"#, "ceil_mode", "not supported yet"),
         ]
         for (layer, field, needle) in cases {
             try assertRejected(spec(first: layer), ["layer 'c': field '\(field)'", needle])
@@ -86,6 +82,9 @@ final class SpecValidationTests: XCTestCase {
             (#"{"name":"c","type":"conv2d","in_channels":3,"out_channels":4,"kernel":3,"padding":[1,1,1]}"#, [c + "field 'padding'", "[top, bottom, left, right]"]),
             (#"{"name":"c","type":"conv2d","in_channels":3,"out_channels":4,"kernel":"3"}"#, [c + "field 'kernel'", "expected an integer ≥ 1 or [h, w]", "found \"3\""]),
             (conv(#""bias":1"#), [c + "field 'bias'", "expected true or false, found 1"]),
+            (conv(#""groups":2"#), [c + "field 'groups'", "2 groups must divide in_channels 3"]),
+            (conv(#""groups":0"#), [c + "field 'groups'", "must be ≥ 1, found 0"]),
+            (conv(#""dilation":[2,0]"#), [c + "field 'dilation'", "found [2, 0]"]),
             (#"{"name":"c","type":"conv2d","in_channels":2.5,"out_channels":4,"kernel":3}"#, [c + "field 'in_channels'", "expected an integer ≥ 1, found 2.5"]),
             (#"{"name":"c","type":"conv2d","in_channels":3,"kernel":3}"#, [c + "field 'out_channels'", "missing field (a conv2d layer needs in_channels, out_channels, kernel)"]),
             (#"{"name":"c","type":"batchnorm","channels":3,"eps":0}"#, [c + "field 'eps'", "must be > 0, found 0"]),
@@ -98,6 +97,13 @@ final class SpecValidationTests: XCTestCase {
             (#"{"name":"c","type":"shortcut_a","out_channels":6,"pad_before":-1}"#, [c + "field 'pad_before'", "must be ≥ 0"]),
             (#"{"name":"c","type":"add","inputs":["input"]}"#, [c + "field 'inputs'", "add needs two or more inputs, found 1"]),
             (#"{"name":"c","type":"add"}"#, [c + "field 'inputs'", "missing field"]),
+            (#"{"name":"c","type":"multiply","inputs":["input","input","input"]}"#, [c + "field 'inputs'", "multiply takes two inputs, found 3"]),
+            (#"{"name":"c","type":"concat"}"#, [c + "field 'inputs'", "missing field"]),
+            (#"{"name":"c","type":"slice","start":2,"end":2}"#, [c + "field 'end'", "end > start"]),
+            (#"{"name":"c","type":"slice","start":-1,"end":2}"#, [c + "field 'start'", "must be ≥ 0"]),
+            (#"{"name":"c","type":"channel_shuffle"}"#, [c + "field 'groups'", "missing field"]),
+            (#"{"name":"c","type":"adaptive_avgpool2d","output_size":[7,0]}"#, [c + "field 'output_size'", "found [7, 0]"]),
+            (#"{"name":"c","type":"maxpool2d","kernel":2,"ceil_mode":1}"#, [c + "field 'ceil_mode'", "expected true or false"]),
             (#"{"name":"c","type":"relu","inputs":["input","input"]}"#, [c + "field 'inputs'", "takes one input, found 2"]),
             (#"{"name":"c","type":"relu","inputs":["nowhere"]}"#, [c + "field 'inputs'", "input 'nowhere' is not a layer defined before it"]),
             (#"{"name":"c","type":"gru"}"#, [c + "field 'type'", "unknown layer type 'gru'"]),

@@ -25,12 +25,12 @@ final class ZooParityTests: XCTestCase {
         XCTAssertEqual(Set(zoo.entries.map(\.name)), Set(Presets.names.filter { !$0.hasPrefix("mlp") }),
                        "every listed preset has a fixture and vice versa")
         for e in zoo.entries {
-            let m = try ModelLoader.fresh(arch: e.name, classes: e.classes)
+            let m = try ModelLoader.fresh(arch: e.name, classes: e.classes, inputSize: zoo.inputSize(e))
             let ours = StateDict(model: m).entries.map { ($0.key, $0.array.shape) }
             XCTAssertEqual(ours.map(\.0), e.keys.map(\.key), "\(e.name): state-dict keys in order")
             XCTAssertTrue(zip(ours, e.keys).allSatisfy { $0.1 == $1.shape }, "\(e.name): shapes")
             XCTAssertEqual(m.graph.parameterCount, e.parameters, e.name)
-            XCTAssertEqual(m.graph.inputShape, [3, 32, 32], e.name)
+            XCTAssertEqual(m.graph.inputShape, e.inputShape, e.name)
             XCTAssertEqual(Presets.source(of: e.name), e.source, e.name)
         }
     }
@@ -54,9 +54,10 @@ final class ZooParityTests: XCTestCase {
     func testEveryPresetMatchesItsSourcesLogits() throws {
         let zoo = try ZooFixture()
         for e in zoo.entries {
-            let m = try ModelLoader.fromStateDict(try zoo.stateDict(e), arch: e.name, file: "\(e.name) pattern", format: .stateDictNPZ)
+            let m = try ModelLoader.fromStateDict(try zoo.stateDict(e), arch: e.name, file: "\(e.name) pattern", format: .stateDictNPZ,
+                                                  inputSize: zoo.inputSize(e))
             XCTAssertEqual(m.classes, e.classes, "\(e.name): class count from the weights")
-            assertParity(m, try XCTUnwrap(zoo.logits[e.name]).floats(), zoo.x, e.name)
+            assertParity(m, try XCTUnwrap(zoo.logits[e.name]).floats(), zoo.input(e), e.name)
         }
     }
 
@@ -89,5 +90,27 @@ final class ZooParityTests: XCTestCase {
         XCTAssertThrowsError(try ModelLoader.fresh(arch: "repdistiller-resnet9"))
         XCTAssertThrowsError(try ModelLoader.fresh(arch: "akamaster-resnet21"))
         XCTAssertEqual(try ModelLoader.fresh(arch: "repdistiller-vgg8", classes: 7).classes, 7)
+        XCTAssertThrowsError(try ModelLoader.fresh(arch: "torchvision-resnet19"))
+        XCTAssertThrowsError(try ModelLoader.fresh(arch: "repdistiller-resnet8", inputSize: 64)) {
+            XCTAssertTrue("\($0)".contains("fixes its input at 32x32"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelLoader.fresh(arch: "torchvision-resnet18", inputSize: 16))
+    }
+
+    /// torchvision presets default to 224×224 and accept other sizes (adaptive pooling).
+    func testTorchvisionInputSizes() throws {
+        XCTAssertEqual(try XCTUnwrap(try Presets.spec(named: "torchvision-resnet18")).inputShape, [3, 224, 224])
+        XCTAssertEqual(try XCTUnwrap(try Presets.spec(named: "torchvision-resnet18", inputSize: 96)).inputShape, [3, 96, 96])
+        let m = try ModelLoader.fresh(arch: "torchvision-resnet18", classes: 5, inputSize: 40)
+        XCTAssertEqual(m.graph.outputShape, [5])
+        // NAME@SIZE works wherever an architecture name does.
+        let at = try ModelLoader.fresh(arch: "torchvision-mobilenet_v3_small@64", classes: 3)
+        XCTAssertEqual(at.graph.inputShape, [3, 64, 64])
+        XCTAssertEqual(Presets.source(of: "torchvision-mobilenet_v3_small@64"), "pytorch/vision torchvision/models/mobilenetv3.py")
+        XCTAssertEqual(Presets.classifierWeightKey(of: "torchvision-vgg11_bn@64"), "classifier.6.weight")
+        for (bad, needle) in [("repdistiller-resnet8@64", "only the torchvision presets"), ("torchvision-resnet18@x", "positive integer"),
+                              ("torchvision-resnet18@16", "must be ≥ 32")] {
+            XCTAssertThrowsError(try ModelLoader.fresh(arch: bad)) { XCTAssertTrue("\($0)".contains(needle), "\(bad): \($0)") }
+        }
     }
 }

@@ -14,12 +14,16 @@ struct ZooFixture {
         var source: String
         var classes: Int
         var parameters: Int
+        /// `[3, H, W]` the reference logits were computed at (32×32, or 64×64 for torchvision).
+        var inputShape: [Int]
         /// `[key, shape]` of every `state_dict()` entry, in the source's order.
         var keys: [(key: String, shape: [Int])]
     }
 
     let entries: [Entry]
+    /// The inputs: 4 × 3 × 32 × 32, and 4 × 3 × 64 × 64 for the size-agnostic torchvision models.
     let x: Tensor
+    let x64: Tensor
     let logits: [String: NumpyArray]
     let bnStatistics: [String: NumpyArray]
 
@@ -31,13 +35,22 @@ struct ZooFixture {
         entries = try root.keys.sorted().map { name in
             let e = root[name]!
             let keys = try XCTUnwrap(e["keys"] as? [[Any]]).map { ($0[0] as! String, ($0[1] as! [Any]).map { ($0 as! NSNumber).intValue }) }
+            let shape = (e["input_shape"] as? [Any])?.map { ($0 as! NSNumber).intValue } ?? [3, 32, 32]
             return Entry(name: name, source: e["source"] as! String, classes: (e["classes"] as! NSNumber).intValue,
-                         parameters: (e["parameters"] as! NSNumber).intValue, keys: keys)
+                         parameters: (e["parameters"] as! NSNumber).intValue, inputShape: shape, keys: keys)
         }
-        x = try XCTUnwrap(try Npz.readDictionary(URL(fileURLWithPath: Self.path("inputs.npz")))["x"]).tensor()
+        let inputs = try Npz.readDictionary(URL(fileURLWithPath: Self.path("inputs.npz")))
+        x = try XCTUnwrap(inputs["x"]).tensor()
+        x64 = try XCTUnwrap(inputs["x64"]).tensor()
         logits = try Npz.readDictionary(URL(fileURLWithPath: Self.path("logits.npz")))
         bnStatistics = try Npz.readDictionary(URL(fileURLWithPath: Self.path("bn-statistics.npz")))
     }
+
+    /// The input the entry's reference logits were computed for.
+    func input(_ entry: Entry) -> Tensor { entry.inputShape == [3, 64, 64] ? x64 : x }
+
+    /// The input size to build `entry`'s preset at (nil: the preset's own, 32).
+    func inputSize(_ entry: Entry) -> Int? { entry.name.hasPrefix("torchvision-") ? entry.inputShape[1] : nil }
 
     /// The state dict the script loaded into the source model for `entry`.
     func stateDict(_ entry: Entry) throws -> StateDict {

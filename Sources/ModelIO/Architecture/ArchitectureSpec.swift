@@ -95,10 +95,21 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var stride: [Int]?
     /// `[top, bottom, left, right]`.
     public var padding: [Int]?
+    /// `conv2d`: `[h, w]` distance between kernel taps (default 1).
+    public var dilation: [Int]?
+    /// `conv2d`: channel groups (default 1); `channel_shuffle`: the groups shuffled.
+    public var groups: Int?
     public var bias: Bool?
     public var eps: Float?
     public var momentum: Float?
     public var countIncludePad: Bool?
+    /// Pooling: output size rounds up (PyTorch's `ceil_mode`).
+    public var ceilMode: Bool?
+    /// `adaptive_avgpool2d`: `[h, w]` output size.
+    public var outputSize: [Int]?
+    /// `slice`: the channels `[start, end)` taken.
+    public var start: Int?
+    public var end: Int?
     public var order: String?
     public var p: Float?
     public var shape: [Int]?
@@ -123,7 +134,8 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
              inChannels = "in_channels", outChannels = "out_channels", channels, kernel, stride,
-             padding, bias, eps, momentum, countIncludePad = "count_include_pad", order, p, shape, keys,
+             padding, dilation, groups, bias, eps, momentum, countIncludePad = "count_include_pad", ceilMode = "ceil_mode",
+             outputSize = "output_size", start, end, order, p, shape, keys,
              padBefore = "pad_before"
         case negativeSlope = "negative_slope", alpha, approximate, maxValue = "max_value", threshold
         case scale, offset, scaleFactor = "scale_factor", mode
@@ -151,10 +163,16 @@ public struct LayerSpec: Codable, Equatable, Sendable {
             // [h, w] is symmetric padding as PyTorch gives it; 4 values are per side.
             padding = two.count == 2 ? [two[0], two[0], two[1], two[1]] : two
         }
+        dilation = try Self.pair(c, .dilation)
+        groups = try c.decodeIfPresent(Int.self, forKey: .groups)
         bias = try c.decodeIfPresent(Bool.self, forKey: .bias)
         eps = try c.decodeIfPresent(Float.self, forKey: .eps)
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
         countIncludePad = try c.decodeIfPresent(Bool.self, forKey: .countIncludePad)
+        ceilMode = try c.decodeIfPresent(Bool.self, forKey: .ceilMode)
+        outputSize = try Self.pair(c, .outputSize)
+        start = try c.decodeIfPresent(Int.self, forKey: .start)
+        end = try c.decodeIfPresent(Int.self, forKey: .end)
         order = try c.decodeIfPresent(String.self, forKey: .order)
         p = try c.decodeIfPresent(Float.self, forKey: .p)
         shape = try c.decodeIfPresent([Int].self, forKey: .shape)

@@ -10,7 +10,9 @@ public enum GraphBuilder {
     /// Layer types a spec may use, for error messages and the README.
     public static let supportedTypes = ["linear", "conv2d", "batchnorm", "relu", "sigmoid", "tanh", "softmax",
                                         "identity", "maxpool2d", "avgpool2d", "global_avgpool", "flatten",
-                                        "add", "shortcut_a", "dropout", "zeropad2d", "reshape"]
+                                        "add", "shortcut_a", "dropout", "zeropad2d", "reshape",
+                                        "concat", "multiply", "slice", "channel_shuffle", "global_maxpool",
+                                        "adaptive_avgpool2d"]
                                         + activationTypes + ["rescaling", "normalization", "layernorm", "upsample2d", "dropout2d"]
     /// The spec types of `PointwiseActivation` (GraphBuilder+Activations.swift).
     public static let activationTypes = ["relu6", "leaky_relu", "relu_keras", "elu", "selu", "gelu", "silu",
@@ -108,7 +110,8 @@ public enum GraphBuilder {
             return Conv2D(inChannels: try require(ls.inChannels, "in_channels", ls, origin),
                           outChannels: try require(ls.outChannels, "out_channels", ls, origin),
                           kernel: k, stride: try pair(ls.stride, "stride", ls, origin) ?? (1, 1),
-                          padding: try padding(ls, origin), bias: ls.bias ?? true)
+                          padding: try padding(ls, origin), dilation: try pair(ls.dilation, "dilation", ls, origin) ?? (1, 1),
+                          groups: ls.groups ?? 1, bias: ls.bias ?? true)
         case "batchnorm":
             return BatchNorm(channels: try require(ls.channels, "channels", ls, origin),
                              eps: ls.eps ?? 1e-5, momentum: ls.momentum ?? 0.1)
@@ -121,9 +124,23 @@ public enum GraphBuilder {
             let k = try require(try pair(ls.kernel, "kernel", ls, origin), "kernel", ls, origin)
             let s = try pair(ls.stride, "stride", ls, origin)
             let pad = try padding(ls, origin)
-            if ls.type == "maxpool2d" { return MaxPool2D(kernel: k, stride: s, padding: pad) }
-            return AvgPool2D(kernel: k, stride: s, padding: pad, countIncludePad: ls.countIncludePad ?? true)
+            let ceil = ls.ceilMode ?? false
+            if ls.type == "maxpool2d" { return MaxPool2D(kernel: k, stride: s, padding: pad, ceilMode: ceil) }
+            return AvgPool2D(kernel: k, stride: s, padding: pad, countIncludePad: ls.countIncludePad ?? true, ceilMode: ceil)
         case "global_avgpool": return GlobalAvgPool()
+        case "global_maxpool": return GlobalMaxPool()
+        case "adaptive_avgpool2d":
+            return AdaptiveAvgPool2D(outputSize: try require(try pair(ls.outputSize, "output_size", ls, origin), "output_size", ls, origin))
+        case "concat": return Concat()
+        case "multiply": return Multiply()
+        case "slice":
+            let start = try require(ls.start, "start", ls, origin), end = try require(ls.end, "end", ls, origin)
+            guard start >= 0 && end > start else {
+                throw ModelIOError(.malformed, file: origin, location: "layer '\(ls.name)'",
+                                   "a slice takes channels [start, end) with 0 ≤ start < end, found [\(start), \(end))")
+            }
+            return ChannelSlice(start: start, end: end)
+        case "channel_shuffle": return ChannelShuffle(groups: try require(ls.groups, "groups", ls, origin))
         case "flatten":
             switch ls.order ?? "nchw" {
             case "nchw": return Flatten(order: .nchw)

@@ -14,6 +14,13 @@
 /// - `repdistiller-{resnet8..110, resnet8x4, resnet32x4, wrn_16_1, wrn_16_2, wrn_40_1,
 ///   wrn_40_2, vgg8, vgg11, vgg13, vgg16, vgg19}`: HobbitLong/RepDistiller's CIFAR models
 ///   (`model_dict` names; its `vggN` are the batch-norm VGGs).
+/// - `repdistiller-{mobilenetv2, shufflev1, shufflev2}`: its `mobile_half`, `ShuffleV1`,
+///   `ShuffleV2` (MobilePresetFamilies.swift).
+/// - `torchvision-{resnet18,34,50,101, vgg11_bn, vgg16_bn, mobilenet_v2, mobilenet_v3_small,
+///   mobilenet_v3_large, efficientnet_b0}`: torchvision 0.29's ImageNet models
+///   (TorchvisionPresetFamilies.swift, TorchvisionMobilePresets.swift); input 3×224×224 by
+///   default, any size ≥ 32 as `NAME@SIZE` (`torchvision-resnet18@64`) or via `inputSize`
+///   (their adaptive pooling makes them size-agnostic).
 /// - `mlp:I-H1-...-C`: fully connected ReLU network, layers `fc1`, `fc2`, ... (keys
 ///   `fc1.weight`, `fc1.bias`, ...), e.g. `mlp:784-800-800-10` (Hinton's MNIST nets).
 public enum Presets {
@@ -31,8 +38,10 @@ public enum Presets {
                note: "option-A shortcut: zero channels appended at the end"),
         Family(prefix: "akamaster", source: "akamaster/pytorch_resnet_cifar10 resnet.py",
                note: "option-A shortcut: zero channels split before and after"),
-        Family(prefix: "repdistiller", source: "HobbitLong/RepDistiller models/{resnet,wrn,vgg}.py",
-               note: "ResNets with 1x1 conv+BN shortcuts, pre-activation WRNs, VGG with BN"),
+        Family(prefix: "repdistiller", source: "HobbitLong/RepDistiller models/{resnet,wrn,vgg,mobilenetv2,ShuffleNetv1,ShuffleNetv2}.py",
+               note: "ResNets with 1x1 conv+BN shortcuts, pre-activation WRNs, VGG with BN, MobileNetV2 x0.5, ShuffleNet v1/v2"),
+        Family(prefix: "torchvision", source: "pytorch/vision torchvision/models/{resnet,vgg,mobilenetv2,mobilenetv3,efficientnet}.py (0.29)",
+               note: "ImageNet ResNets (v1.5), VGG with BN, MobileNet V2/V3, EfficientNet-B0; any input size (default 224)"),
         Family(prefix: "mlp", source: "bss", note: "fully connected ReLU network, sizes in the name"),
     ]
 
@@ -41,6 +50,7 @@ public enum Presets {
         [8, 14, 20, 26, 32, 44, 56, 110].map { "heo2019-resnet\($0)" }
         + [20, 32, 44, 56, 110].map { "akamaster-resnet\($0)" }
         + repDistiller.map(\.name)
+        + torchvision.map(\.name)
         + ["mlp:I-H...-C"]
 
     /// RepDistiller `model_dict` names this tool builds, with their builders.
@@ -53,12 +63,65 @@ public enum Presets {
             ("repdistiller-wrn_\(d)_\(k)", { WideResNetPresets.spec(name: $0, depth: d, widen: k, classes: $1) })
         } + [8, 11, 13, 16, 19].map { d in
             ("repdistiller-vgg\(d)", { VGGPresets.spec(name: $0, depth: d, classes: $1) })
-        }
+        } + [
+            ("repdistiller-mobilenetv2", RepDistillerMobilePresets.mobileHalf),
+            ("repdistiller-shufflev1", RepDistillerMobilePresets.shuffleV1),
+            ("repdistiller-shufflev2", RepDistillerMobilePresets.shuffleV2),
+        ]
 
-    /// The spec for a preset name, or nil if the name is not a preset.
-    public static func spec(named name: String, classes: Int = 10) throws -> ArchitectureSpec? {
+    /// torchvision model names this tool builds, with their builders (name, classes, input size).
+    static let torchvision: [(name: String, build: (String, Int, Int) -> ArchitectureSpec)] =
+        [18, 34, 50, 101].map { d in
+            ("torchvision-resnet\(d)", { TorchvisionPresets.resnet(name: $0, depth: d, classes: $1, size: $2) })
+        } + [11, 16].map { d in
+            ("torchvision-vgg\(d)_bn", { TorchvisionPresets.vggBN(name: $0, depth: d, classes: $1, size: $2) })
+        } + [
+            ("torchvision-mobilenet_v2", TorchvisionMobilePresets.mobileNetV2),
+            ("torchvision-mobilenet_v3_small", { TorchvisionMobilePresets.mobileNetV3(name: $0, large: false, classes: $1, size: $2) }),
+            ("torchvision-mobilenet_v3_large", { TorchvisionMobilePresets.mobileNetV3(name: $0, large: true, classes: $1, size: $2) }),
+            ("torchvision-efficientnet_b0", TorchvisionMobilePresets.efficientNetB0),
+        ]
+
+    /// The spec for a preset name, or nil if the name is not a preset. `inputSize` (height =
+    /// width) is for the size-agnostic torchvision presets (default 224); the CIFAR families'
+    /// pooling fixes theirs at 32, so giving one there is an error.
+    public static func spec(named name: String, classes: Int = 10, inputSize: Int? = nil) throws -> ArchitectureSpec? {
         guard classes >= 1 else {
             throw ModelIOError(.malformed, file: name, "the class count must be ≥ 1, found \(classes)")
+        }
+        if let at = name.firstIndex(of: "@") {
+            // `torchvision-resnet18@64`: a size-agnostic preset built for 64×64 inputs, usable
+            // wherever an architecture name is (`--arch`, run configurations).
+            let base = String(name[..<at]), suffix = name[name.index(after: at)...]
+            guard let size = Int(suffix), size >= 1 else {
+                throw ModelIOError(.malformed, file: name, "the input size after '@' must be a positive integer, found '\(suffix)'")
+            }
+            guard base.hasPrefix("torchvision-") else {
+                throw ModelIOError(.unsupported, file: name, "only the torchvision presets take an input size (NAME@SIZE); '\(base)' has a fixed input")
+            }
+            guard inputSize == nil || inputSize == size else {
+                throw ModelIOError(.malformed, file: name, "two input sizes given: \(size) in the name and \(inputSize!)")
+            }
+            return try spec(named: base, classes: classes, inputSize: size).map { s in
+                var s = s
+                s.name = name
+                return s
+            }
+        }
+        if name.hasPrefix("torchvision-") {
+            guard let entry = torchvision.first(where: { $0.name == name }) else {
+                throw ModelIOError(.unsupported, file: name, "not a torchvision preset; known: \(torchvision.map(\.name).joined(separator: ", "))")
+            }
+            let size = inputSize ?? 224
+            // Five halvings (stem, max pooling, three strided stages) must leave ≥ 1 pixel.
+            guard size >= 32 else {
+                throw ModelIOError(.malformed, file: name, "torchvision models downsample 32x: the input size must be ≥ 32, found \(size)")
+            }
+            return entry.build(name, classes, size)
+        }
+        if let inputSize, (isFixedSize(name) && inputSize != 32) || name.hasPrefix("mlp:") {
+            throw ModelIOError(.unsupported, file: name, name.hasPrefix("mlp:") ? "an MLP's input size is in its name"
+                               : "this preset's pooling fixes its input at 32x32, found input size \(inputSize)")
         }
         if name.hasPrefix("cifar-resnet") {
             let depth = name.dropFirst("cifar-resnet".count)
@@ -89,6 +152,11 @@ public enum Presets {
         return nil
     }
 
+    /// True for the names of the fixed-size (32×32) CIFAR families.
+    private static func isFixedSize(_ name: String) -> Bool {
+        ["heo2019-", "akamaster-", "repdistiller-"].contains { name.hasPrefix($0) }
+    }
+
     /// The family a preset name belongs to.
     public static func family(of name: String) -> Family? {
         families.first { name.hasPrefix($0.prefix + (($0.prefix == "mlp") ? ":" : "-")) }
@@ -97,8 +165,14 @@ public enum Presets {
     /// The source file a preset reproduces, e.g. "HobbitLong/RepDistiller models/wrn.py".
     public static func source(of name: String) -> String? {
         guard let f = family(of: name) else { return nil }
+        if f.prefix == "torchvision" {
+            let file = name.contains("-vgg") ? "vgg" : name.contains("-mobilenet_v2") ? "mobilenetv2"
+                : name.contains("-mobilenet_v3") ? "mobilenetv3" : name.contains("-efficientnet") ? "efficientnet" : "resnet"
+            return "pytorch/vision torchvision/models/\(file).py"
+        }
         guard f.prefix == "repdistiller" else { return f.source }
-        let file = name.contains("-wrn") ? "wrn" : name.contains("-vgg") ? "vgg" : "resnet"
+        let file = name.contains("-wrn") ? "wrn" : name.contains("-vgg") ? "vgg" : name.contains("-mobilenetv2") ? "mobilenetv2"
+            : name.contains("-shufflev1") ? "ShuffleNetv1" : name.contains("-shufflev2") ? "ShuffleNetv2" : "resnet"
         return "HobbitLong/RepDistiller models/\(file).py"
     }
 

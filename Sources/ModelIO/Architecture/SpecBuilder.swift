@@ -19,19 +19,20 @@ struct SpecBuilder {
 
     @discardableResult
     mutating func conv(_ name: String, _ cin: Int, _ cout: Int, kernel: Int = 3, stride: Int = 1, padding: Int = 1,
-                       bias: Bool = false, from: String? = nil) -> String {
+                       groups: Int = 1, bias: Bool = false, from: String? = nil) -> String {
         var l = LayerSpec(name: name, type: "conv2d")
         l.inChannels = cin; l.outChannels = cout; l.kernel = [kernel, kernel]; l.stride = [stride, stride]
         if padding > 0 { l.padding = [padding, padding, padding, padding] }
+        if groups != 1 { l.groups = groups }
         l.bias = bias
         return add(l, from: from.map { [$0] })
     }
 
-    /// PyTorch's `BatchNorm2d(c)` defaults: eps 1e-5, momentum 0.1.
+    /// PyTorch's `BatchNorm2d(c)`; defaults eps 1e-5, momentum 0.1.
     @discardableResult
-    mutating func bn(_ name: String, _ channels: Int, from: String? = nil) -> String {
+    mutating func bn(_ name: String, _ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1, from: String? = nil) -> String {
         var l = LayerSpec(name: name, type: "batchnorm")
-        l.channels = channels; l.eps = 1e-5; l.momentum = 0.1
+        l.channels = channels; l.eps = eps; l.momentum = momentum
         return add(l, from: from.map { [$0] })
     }
 
@@ -70,8 +71,19 @@ struct SpecBuilder {
         return add(l)
     }
 
-    /// The finished spec for a CIFAR-sized (3×32×32) classifier.
-    func spec(_ name: String, classes: Int) -> ArchitectureSpec {
-        ArchitectureSpec(name: name, inputShape: [3, 32, 32], classes: classes, layers: layers)
+    /// `nn.AvgPool2d(k, stride, padding)` with PyTorch's defaults otherwise (count_include_pad).
+    @discardableResult
+    mutating func avgPool(_ name: String, _ k: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false,
+                          from: String? = nil) -> String {
+        var l = LayerSpec(name: name, type: "avgpool2d")
+        l.kernel = [k, k]; l.stride = [stride, stride]
+        if padding > 0 { l.padding = [padding, padding, padding, padding] }
+        if ceilMode { l.ceilMode = true }
+        return add(l, from: from.map { [$0] })
+    }
+
+    /// The finished spec for a classifier of `size`×`size` RGB images (CIFAR: 32).
+    func spec(_ name: String, classes: Int, size: Int = 32) -> ArchitectureSpec {
+        ArchitectureSpec(name: name, inputShape: [3, size, size], classes: classes, layers: layers)
     }
 }

@@ -80,7 +80,7 @@ enum SpecFields {
 
     static let dilation = Field(name: "dilation", kind: .neutralOnly(neutral: [.int(1), .array([.int(1), .int(1)])],
                                                                     meaning: "1, no dilation"))
-    static let ceilMode = Field(name: "ceil_mode", kind: .neutralOnly(neutral: [.bool(false)], meaning: "false, floor"))
+    static let ceilMode = Field(name: "ceil_mode", kind: .bool)
 
     /// Type-specific fields (besides `common`, and `keys` for types with parameters).
     static let byType: [String: [Field]] = [
@@ -93,14 +93,21 @@ enum SpecFields {
                    Field(name: "stride", kind: .pair),
                    Field(name: "padding", kind: .padding),
                    Field(name: "bias", kind: .bool),
-                   dilation,
-                   Field(name: "groups", kind: .neutralOnly(neutral: [.int(1)], meaning: "1, a dense convolution")),
+                   Field(name: "dilation", kind: .pair),
+                   Field(name: "groups", kind: .positiveInt),
                    Field(name: "padding_mode", kind: .neutralOnly(neutral: [.string("zeros")], meaning: "\"zeros\""))],
         "batchnorm": [Field(name: "channels", kind: .positiveInt, required: true),
                       Field(name: "eps", kind: .positiveNumber),
                       Field(name: "momentum", kind: .unitInterval)],
         "relu": [], "sigmoid": [], "tanh": [], "softmax": [], "identity": [], "global_avgpool": [],
+        "global_maxpool": [],
         "add": [Field(name: "inputs", kind: .names, required: true)],
+        "concat": [Field(name: "inputs", kind: .names, required: true)],
+        "multiply": [Field(name: "inputs", kind: .names, required: true)],
+        "slice": [Field(name: "start", kind: .nonNegativeInt, required: true),
+                  Field(name: "end", kind: .positiveInt, required: true)],
+        "channel_shuffle": [Field(name: "groups", kind: .positiveInt, required: true)],
+        "adaptive_avgpool2d": [Field(name: "output_size", kind: .pair, required: true)],
         "maxpool2d": [Field(name: "kernel", kind: .pair, required: true),
                       Field(name: "stride", kind: .pair),
                       Field(name: "padding", kind: .padding),

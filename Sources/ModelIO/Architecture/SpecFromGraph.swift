@@ -73,6 +73,8 @@ extension ArchitectureSpec {
             s.inChannels = l.inChannels; s.outChannels = l.outChannels
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]
             s.padding = padding(l.padding); s.bias = l.hasBias
+            if l.dilation != (1, 1) { s.dilation = [l.dilation.0, l.dilation.1] }
+            if l.groups != 1 { s.groups = l.groups }
             return s
         case let l as BatchNorm:
             var s = LayerSpec(name: name, type: "batchnorm")
@@ -106,14 +108,31 @@ extension ArchitectureSpec {
         case is Identity: return LayerSpec(name: name, type: "identity")
         case is Add: return LayerSpec(name: name, type: "add")
         case is GlobalAvgPool: return LayerSpec(name: name, type: "global_avgpool")
+        case is GlobalMaxPool: return LayerSpec(name: name, type: "global_maxpool")
+        case is Concat: return LayerSpec(name: name, type: "concat")
+        case is Multiply: return LayerSpec(name: name, type: "multiply")
+        case let l as ChannelSlice:
+            var s = LayerSpec(name: name, type: "slice")
+            s.start = l.start; s.end = l.end
+            return s
+        case let l as ChannelShuffle:
+            var s = LayerSpec(name: name, type: "channel_shuffle")
+            s.groups = l.groups
+            return s
+        case let l as AdaptiveAvgPool2D:
+            var s = LayerSpec(name: name, type: "adaptive_avgpool2d")
+            s.outputSize = [l.outputSize.0, l.outputSize.1]
+            return s
         case let l as MaxPool2D:
             var s = LayerSpec(name: name, type: "maxpool2d")
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]; s.padding = padding(l.padding)
+            if l.ceilMode { s.ceilMode = true }
             return s
         case let l as AvgPool2D:
             var s = LayerSpec(name: name, type: "avgpool2d")
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]; s.padding = padding(l.padding)
             s.countIncludePad = l.countIncludePad
+            if l.ceilMode { s.ceilMode = true }
             return s
         case let l as Flatten:
             var s = LayerSpec(name: name, type: "flatten")

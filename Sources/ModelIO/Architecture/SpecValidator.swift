@@ -4,8 +4,8 @@ import Foundation
 ///
 /// Every field must be one `SpecFields` lists for its place (top level, or the layer's type),
 /// with a value of the right type and range; names must be unique and `inputs`/`output` must
-/// name earlier layers. An option PyTorch has but we do not model (`dilation` 2, `groups` 4,
-/// `ceil_mode` true, `padding_mode` "reflect") is "not supported yet", never ignored. The
+/// name earlier layers. An option PyTorch has but we do not model (max pooling's `dilation` 2,
+/// `padding_mode` "reflect") is "not supported yet", never ignored. The
 /// first problem found is thrown as one `ModelIOError` naming the spec (file or preset), the
 /// layer and the field, e.g.
 /// `arch.json: layer 'conv1': field 'strides': unknown field for a conv2d layer (did you mean 'stride'?)`.
@@ -49,17 +49,32 @@ public enum SpecValidator {
                 for n in inputs where n != "input" && !defined.contains(n) {
                     throw fail(place + ": field 'inputs'", "input '\(n)' is not a layer defined before it")
                 }
-                if type == "add" && inputs.count < 2 {
+                switch type {
+                case "add" where inputs.count < 2:
                     throw fail(place + ": field 'inputs'", "add needs two or more inputs, found \(inputs.count)")
-                }
-                if type != "add" && inputs.count != 1 {
-                    throw fail(place + ": field 'inputs'", "a \(type) layer takes one input, found \(inputs.count)")
+                case "multiply" where inputs.count != 2:
+                    throw fail(place + ": field 'inputs'", "multiply takes two inputs, found \(inputs.count)")
+                case "add", "multiply", "concat": break
+                default:
+                    if inputs.count != 1 {
+                        throw fail(place + ": field 'inputs'", "a \(type) layer takes one input, found \(inputs.count)")
+                    }
                 }
             }
             if let keys = layer["keys"]?.members, let params = SpecFields.parameters[type] {
                 for k in keys where !params.contains(k.key) {
                     throw fail(place + ": field 'keys'", "'\(k.key)' is not a parameter of a \(type) layer (parameters: \(params.joined(separator: ", ")))")
                 }
+            }
+            if type == "conv2d", let g = layer["groups"]?.int, g > 1 {
+                for field in ["in_channels", "out_channels"] {
+                    if let c = layer[field]?.int, c % g != 0 {
+                        throw fail(place + ": field 'groups'", "\(g) groups must divide \(field) \(c)")
+                    }
+                }
+            }
+            if type == "slice", let s = layer["start"]?.int, let e = layer["end"]?.int, e <= s {
+                throw fail(place + ": field 'end'", "a slice takes channels [start, end) with end > start, found start \(s), end \(e)")
             }
             if type == "shortcut_a", let s = layer["stride"]?.array, s[0] != s[1] {
                 throw fail(place + ": field 'stride'", "shortcut_a subsamples height and width alike, found \(s[0].text) and \(s[1].text)", .unsupported)
