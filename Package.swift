@@ -1,9 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot numeric code is compiled with optimisation even in debug builds, so `swift test`
-// (a debug build) runs the kernels at usable speed on a 2-core machine.
-let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "bss",
@@ -25,27 +22,24 @@ let package = Package(
         // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimised),
-        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
-                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")],
-                swiftSettings: optimised),
+                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
-        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"], swiftSettings: optimised),
+        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
         .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor", "Plot",
-                                                .product(name: "Yams", package: "Yams")],
-                swiftSettings: optimised),
+                                                .product(name: "Yams", package: "Yams")]),
         // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
         .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
-                          swiftSettings: optimised),
+        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
-        // target so every test target can use it, optimised because gradient checks run it often.
-        .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport", swiftSettings: optimised),
+        // target so every test target can use it.
+        .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),

@@ -8,7 +8,7 @@ extension RunConfig {
         switch v {
         case let .list(items): return try items.map { item in
             guard let s = try? Read.string(item) else { throw ConfigValueProblem(expected: expected) }
-            return s ?? ""
+            return s
         }
         case let .string(s):
             let t = s.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
