@@ -31,10 +31,15 @@ let package = Package(
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 swiftSettings: optimised),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor"], swiftSettings: optimised),
-        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor",
+        // Open MPI, loaded with dlopen only when bss runs under mpirun (Sources/Cluster/MPILibrary.swift):
+        // the build needs no MPI headers and the binary runs where Open MPI is absent. Cluster
+        // depends on nothing of ours; Distill and bss use it (docs/mpi.md).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
+        .target(name: "Cluster", dependencies: ["CMPI"]),
+        .target(name: "Distill", dependencies: ["Boundary", "Cluster", "ModelIO", "NN", "Tensor",
                                                 .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimised),
-        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor",
+        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "Cluster", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
                           swiftSettings: optimised),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -21,18 +22,27 @@ struct BSSCommand: ParsableCommand {
         do {
             var command = try parseAsRoot(Generate.normaliseArguments(Array(CommandLine.arguments.dropFirst())))
             try command.run()
+            MPIWorld.current?.finalize()
         } catch let e as ModelIOError {
             fail(e.description)
         } catch let e as NNError {
             fail(e.description)
         } catch let e as UserError {
             fail(e.message)
+        } catch let e as MPIError {
+            fail(e.message)
         } catch {
+            if MPIWorld.current.map({ $0.size > 1 }) == true { fail("\(error)") }
             exit(withError: error)
         }
     }
 
     static func fail(_ message: String) -> Never {
+        // Under mpirun the failing rank names itself and stops every rank (docs/mpi.md).
+        if let world = MPIWorld.current, world.size > 1 {
+            FileHandle.standardError.write(Data("bss: error: [rank \(world.rank)/\(world.size)] \(message)\n".utf8))
+            world.abort(code: 1)
+        }
         FileHandle.standardError.write(Data("bss: error: \(message)\n".utf8))
         Foundation.exit(1)
     }

@@ -3,6 +3,8 @@ import Foundation
 /// A progress display on stderr: a redrawn bar when stderr is a terminal, otherwise plain
 /// lines at most every few seconds (so logs from CI or `2> file` stay readable).
 final class Progress {
+    /// False on MPI ranks other than 0: one display per job (MPISupport).
+    nonisolated(unsafe) static var visible = true
     let total: Int
     let label: String
     let unit: String
@@ -32,6 +34,7 @@ final class Progress {
     }
 
     private func draw(final: Bool) {
+        guard Self.visible else { return }
         let elapsed = Date().timeIntervalSince(start)
         // The rate is meaningless until some work is done and some time has passed.
         let rate = elapsed > 0.05 && done > 0 ? Double(done) / elapsed : 0
