@@ -1,4 +1,5 @@
 import Boundary
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -47,6 +48,8 @@ public final class DistillRun {
 
     /// Loads and checks everything `config` names; the student is initialised when fresh.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
+        var config = config
+        config.mpiWorldSize = MPIWorld.current?.size ?? 1   // recorded: where this run runs (docs/mpi.md)
         try config.validateFiles()
         if let out = config.out {
             // The exported model and the files written next to it (RunArtifacts) against every input.
@@ -59,6 +62,9 @@ public final class DistillRun {
         let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
+        if let world = MPIWorld.current, world.size > 1 {
+            distiller.parallel = try DataParallel(world: world, student: student.graph)
+        }
         return try DistillRun(config: config, distiller: distiller, threads: threads)
     }
 

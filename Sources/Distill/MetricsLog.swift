@@ -24,11 +24,15 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var batches: Int
     public var samples: Int
     public var seconds: Double
+    /// Processes that trained the epoch (`mpirun -np N`; 1 without MPI). Optional only so logs
+    /// written before it existed still read; always written.
+    public var mpiWorldSize: Int?
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, alpha, beta, loss, ce, kd, kdBSS = "kd_bss", trainAccuracy = "train_accuracy",
              valAccuracy = "val_accuracy", valLoss = "val_loss", bssAttempted = "bss_attempted",
-             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds
+             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds,
+             mpiWorldSize = "mpi_world_size"
     }
 
     public init(epoch: Int, lr: Double, alpha: Double, beta: Double) {
@@ -49,6 +53,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         try c.encode(bssAttempted, forKey: .bssAttempted); try c.encode(bssAccepted, forKey: .bssAccepted)
         try c.encode(bssUsed, forKey: .bssUsed); try c.encode(batches, forKey: .batches)
         try c.encode(samples, forKey: .samples); try c.encode(seconds, forKey: .seconds)
+        try c.encode(mpiWorldSize ?? 1, forKey: .mpiWorldSize)
     }
 
     /// One JSON object on one line (stable key order).

@@ -100,7 +100,8 @@ extension RunConfig {
                      "# Give it back to `bss distill --config` to repeat the run."]
         let groups: [(String, [ConfigKey])] = [("files", Self.fileKeys), ("method, optimiser and loss", Self.trainingKeys),
                                                ("boundary supporting samples", Self.bssKeys),
-                                               ("data handling and reproducibility", Self.dataKeys)]
+                                               ("data handling and reproducibility", Self.dataKeys),
+                                               ("where it ran (recorded)", Self.runKeys)]
         for (title, keys) in groups {
             lines.append("")
             lines.append("# \(title)")

@@ -107,6 +107,9 @@ public struct RunConfig: Equatable, Sendable {
     /// Samples per forward pass when evaluating (teacher logits, validation).
     public var evalBatchSize = 256
 
+    // Recorded, not chosen: the ranks of the run (`mpirun -np N`; 1 without MPI). DistillRun sets it.
+    public var mpiWorldSize = 1
+
     public init() {}
 
     /// The BSS search parameters this config asks for (mode defaults, then overrides).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Distill
 import Foundation
 import ModelIO
@@ -101,6 +102,9 @@ struct DistillCommand: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        // Under mpirun: data parallel over the ranks, rank 0 writes every file (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
+        let root = world?.isRoot ?? true
         let run: DistillRun
         if let resume {
             if config != nil || !overrides.isEmpty {
@@ -110,15 +114,19 @@ struct DistillCommand: ParsableCommand {
             let (r, checkpoint) = try DistillRun.resume(from: resume)
             run = r
             note("resuming \(r.artifacts.checkpoint.path) after epoch \(checkpoint.state.completedEpochs) of \(r.config.epochs)")
+            if checkpoint.config.mpiWorldSize != r.config.mpiWorldSize {
+                note("note: the checkpoint was written by \(checkpoint.config.mpiWorldSize) MPI processes, this run has \(r.config.mpiWorldSize); start it with mpirun -np \(checkpoint.config.mpiWorldSize) for a bit-identical continuation")
+            }
             if checkpoint.threads != Parallel.threads {
                 note("note: the checkpoint was written with \(checkpoint.threads) threads, this run uses \(Parallel.threads); pass --threads \(checkpoint.threads) for a bit-identical continuation")
             }
         } else {
             let resolved = try RunConfig.resolve(file: config, overrides: overrides)
             run = try DistillRun.prepare(resolved)
-            try run.writeConfig()
+            if root { try run.writeConfig() }
         }
         try train(run)
+        guard root else { return }
         let report = try run.export()
         for f in report.files { say("wrote \(f.path): \(f.what)") }
         let a = run.artifacts
@@ -152,6 +160,7 @@ struct DistillCommand: ParsableCommand {
             // Off a terminal the summary line below says what the bar's last line would.
             if progress?.isTTY == true { progress?.finish() }
             progress = nil
+            guard MPIWorld.current?.isRoot ?? true else { return }
             try run.endEpoch(createdBy: "bss \(BSSCommand.version)")
             note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method == .bss))
         })
@@ -167,5 +176,8 @@ struct DistillCommand: ParsableCommand {
         return s
     }
 
-    func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    func note(_ s: String) {
+        guard MPIWorld.current?.isRoot ?? true else { return }
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
 }
