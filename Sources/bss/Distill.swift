@@ -163,6 +163,9 @@ struct DistillCommand: ParsableCommand {
             guard MPIWorld.current?.isRoot ?? true else { return }
             try run.endEpoch(createdBy: "bss \(BSSCommand.version)")
             note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method == .bss))
+            if let p = run.distiller.parallel {
+                note("mpi: \(p.size) ranks, rank 0 sent \(p.lastStepBytes) bytes in the epoch's last step")
+            }
         })
     }
 

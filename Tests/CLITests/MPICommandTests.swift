@@ -116,4 +116,88 @@ final class MPICommandTests: XCTestCase {
         XCTAssertTrue(a["meta"]!.stringValue!.contains("\"mpi_world_size\":1"))
         XCTAssertEqual(two.stdout.components(separatedBy: "teacher:").count, 2, "rank 0 alone reports: \(two.stdout)")
     }
+
+    /// Outside mpirun: one process, no MPI call, and doctor says so.
+    func testDoctorWithoutMPIRunMakesNoMPICall() throws {
+        let r = try runBSS(["doctor", "--no-timing"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("not started by mpirun: one process, no MPI call made"), r.stdout)
+    }
+
+    /// Under mpirun: the library, the rank and the world size.
+    func testDoctorUnderMPIRunShowsRankAndSize() throws {
+        let r = try mpirun(2, ["doctor", "--no-timing"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("MPI library:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("0 of 2") && r.stdout.contains("1 of 2"), r.stdout)
+    }
+
+    /// A rank that fails prints its one-line error with its rank and stops the job.
+    func testAFailingRankStopsTheJobWithItsError() throws {
+        let r = try mpirun(2, ["generate", "--teacher", fixture("distill/digits-teacher.npz"), "--arch", fixture("distill/digits-teacher.json"),
+                               "--data", path("missing.npz"), "--out", path("never.npz"), "--threads", "1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("bss: error: [rank ") && r.stderr.contains("missing.npz"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never.npz")))
+    }
+
+    /// Two "hosts" in network namespaces joined by a veth pair, ranks launched through an rsh
+    /// agent that enters the namespace, TCP only: `generate` writes the one-process data set.
+    /// Skipped unless `ip netns` works (root with CAP_NET_ADMIN).
+    func testGenerateOnTwoNetworkNamespaceHosts() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") else { throw XCTSkip("mpirun is not installed") }
+        let id = "\(getpid() % 100000)", nsA = "bssa\(id)", nsB = "bssb\(id)"
+        let net = "10.\(77 + Int(id)! % 100).\(Int(id)! % 250)"
+        func sh(_ command: String) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", command]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return -1 }
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard sh("ip netns add \(nsA)") == 0 else { throw XCTSkip("ip netns is not available (needs root with CAP_NET_ADMIN)") }
+        defer { _ = sh("ip netns del \(nsA); ip netns del \(nsB)") }
+        let setup = """
+            ip netns add \(nsB) && ip link add va\(id) type veth peer name vb\(id) && \
+            ip link set va\(id) netns \(nsA) && ip link set vb\(id) netns \(nsB) && \
+            ip -n \(nsA) addr add \(net).1/24 dev va\(id) && ip -n \(nsB) addr add \(net).2/24 dev vb\(id) && \
+            ip -n \(nsA) link set va\(id) up && ip -n \(nsB) link set vb\(id) up && \
+            ip -n \(nsA) link set lo up && ip -n \(nsB) link set lo up
+            """
+        guard sh(setup) == 0 else { throw XCTSkip("cannot create the veth pair between the namespaces") }
+        let agent = path("agent.sh")
+        try Data("""
+            #!/bin/sh
+            # rsh agent for mpirun: "agent HOST COMMAND..." runs COMMAND in HOST's network namespace.
+            host=$1; shift
+            case $host in \(net).1) ns=\(nsA) ;; \(net).2) ns=\(nsB) ;; *) echo "unknown host $host" >&2; exit 1 ;; esac
+            exec ip netns exec $ns /bin/sh -c "$*"
+            """.utf8).write(to: URL(fileURLWithPath: agent))
+        XCTAssertEqual(sh("chmod +x \(agent)"), 0)
+        try Data("\(net).1 slots=1\n\(net).2 slots=1\n".utf8).write(to: URL(fileURLWithPath: path("hosts")))
+        let args = ["generate", "--teacher", fixture("distill/digits-teacher.npz"), "--arch", fixture("distill/digits-teacher.json"),
+                    "--data", fixture("digits/digits-test.npz"), "--targets", "all", "--limit", "40", "--batch-size", "16",
+                    "--threads", "1"]
+        let one = try runBSS(args + ["--out", path("one.npz")])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", nsA, "env", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                       "/usr/bin/mpirun", "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self", "--hostfile", path("hosts"),
+                       "--map-by", "node", "--bind-to", "none", "-np", "2", try bssExecutable().path] + args + ["--out", path("two.npz")]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        let a = try arrays(path("one.npz")), b = try arrays(path("two.npz"))
+        for (k, v) in a where k != "meta" { XCTAssertEqual(v, b[k], "\(k): two namespace hosts differ from one process") }
+        XCTAssertTrue(b["meta"]!.stringValue!.contains("\"mpi_world_size\":2"))
+    }
 }
