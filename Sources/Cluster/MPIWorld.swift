@@ -104,6 +104,9 @@ public final class MPIWorld: @unchecked Sendable {
     public func allgather(_ local: [Float]) -> [Float] { allgather(local, lib.float, zero: 0) }
     public func allgather(_ local: [Double]) -> [Double] { allgather(local, lib.double, zero: 0) }
     public func allgather(_ local: [Int32]) -> [Int32] { allgather(local, lib.int, zero: 0) }
+    /// The same when every rank's length is known beforehand (`counts[r]`, this rank's must be
+    /// `local.count`): one collective instead of two.
+    public func allgather(_ local: [Float], counts: [Int]) -> [Float] { allgather(local, lib.float, zero: 0, counts: counts) }
 
     /// Every rank's count, in rank order.
     public func allgatherCounts(_ count: Int) -> [Int] {
@@ -118,8 +121,10 @@ public final class MPIWorld: @unchecked Sendable {
         return counts.map { Int($0) }
     }
 
-    private func allgather<T>(_ local: [T], _ type: bss_mpi_handle, zero: T) -> [T] {
-        let counts = allgatherCounts(local.count)
+    private func allgather<T>(_ local: [T], _ type: bss_mpi_handle, zero: T, counts known: [Int]? = nil) -> [T] {
+        precondition(known.map { $0.count == size && $0[rank] == local.count } ?? true,
+                     "MPIWorld.allgather: counts \(known ?? []) do not fit rank \(rank) sending \(local.count)")
+        let counts = known ?? allgatherCounts(local.count)
         let total = counts.reduce(0, +)
         _ = checkedCount(total, "MPI_Allgatherv")
         var displacements: [Int32] = []

@@ -70,11 +70,12 @@ public final class DataParallel {
         }
     }
 
-    /// Rows `[B, …]` of which this rank computed `local` (its share, `Shard` order), on every rank.
-    func allgatherRows(_ local: Tensor, perRow: [Int]) -> Tensor {
-        let all = world.allgather(local.data)
+    /// Rows `[B, …]` of which this rank computed `local`, its share `Shard.range(B, rank, N)`, on
+    /// every rank (the shares are known, so one collective).
+    func allgatherRows(_ local: Tensor, perRow: [Int], total: Int) -> Tensor {
         let per = perRow.reduce(1, *)
-        return Tensor(shape: [per == 0 ? 0 : all.count / per] + perRow, data: all)
+        let counts = Shard.ranges(count: total, size: size).map { $0.count * per }
+        return Tensor(shape: [total] + perRow, data: world.allgather(local.data, counts: counts))
     }
 
     /// `graph`'s inference-mode outputs on every row of `x`, each rank computing its share
@@ -83,7 +84,7 @@ public final class DataParallel {
     public func predict(_ graph: Graph, _ x: Tensor, batchSize: Int, progress: ((Int) -> Void)? = nil) -> Tensor {
         let mine = Shard.range(count: x.batch, rank: rank, size: size)
         let local = graph.predict(x.slice(rows: mine), batchSize: batchSize, progress: progress)
-        return allgatherRows(local, perRow: graph.outputShape)
+        return allgatherRows(local, perRow: graph.outputShape, total: x.batch)
     }
 
     /// Accuracy and mean cross-entropy on `x`/`labels` with each rank evaluating its share.

@@ -54,7 +54,7 @@ extension DistillationStep {
                                      : [0, 0, 0, 0]
 
         if method == .bss, beta > 0, let t = teacherLogits {
-            let sAll = share == nil ? s : p.allgatherRows(s, perRow: [s.sampleCount])
+            let sAll = share == nil ? s : p.allgatherRows(s, perRow: [s.sampleCount], total: batch)
             sums[3] = parallelBSSTerm(p, x: x, labels: labels, studentLogits: sAll, teacherLogits: t, beta: beta,
                                       generator: &generator, into: &r)
         }
@@ -88,10 +88,24 @@ extension DistillationStep {
                                                  generator: &generator)
             let mine = Shard.range(count: base.count, rank: p.rank, size: p.size)
             let found = search!.run(source: x, rows: Array(base[mine]), base: Array(baseLabels[mine]), target: Array(targets[mine]))
-            let perSample = Array(x.shape.dropFirst())
-            let status = p.world.allgather(found.status.map { Int32($0.rawValue) }).map { BSSStatus(rawValue: Int8($0))! }
-            samples = BoundarySamples(targets: targets, x: p.allgatherRows(found.x, perRow: perSample), status: status,
-                                      teacherLogits: p.allgatherRows(found.logits, perRow: [t.sampleCount]))
+            // One gather of every pair's [status, logits…, x…] in pair order.
+            let classes = t.sampleCount, per = x.sampleCount, width = 1 + classes + per
+            var packed = [Float](repeating: 0, count: mine.count * width)
+            for j in 0..<mine.count {
+                packed[j * width] = Float(found.status[j].rawValue)
+                packed.replaceSubrange((j * width + 1)..<(j * width + 1 + classes), with: found.logits.data[(j * classes)..<((j + 1) * classes)])
+                packed.replaceSubrange((j * width + 1 + classes)..<((j + 1) * width), with: found.x.data[(j * per)..<((j + 1) * per)])
+            }
+            let all = p.allgatherRows(Tensor(shape: [mine.count, width], data: packed), perRow: [width], total: base.count).data
+            var xs = [Float](), logits = [Float](), status = [BSSStatus]()
+            xs.reserveCapacity(base.count * per); logits.reserveCapacity(base.count * classes)
+            for j in 0..<base.count {
+                status.append(BSSStatus(rawValue: Int8(all[j * width]))!)
+                logits += all[(j * width + 1)..<(j * width + 1 + classes)]
+                xs += all[(j * width + 1 + classes)..<((j + 1) * width)]
+            }
+            samples = BoundarySamples(targets: targets, x: Tensor(shape: [base.count] + Array(x.shape.dropFirst()), data: xs),
+                                      status: status, teacherLogits: Tensor(shape: [base.count, classes], data: logits))
         }
         r.bssAttempted = base.count
         r.bssAccepted = samples.status.reduce(0) { $0 + ($1 == .accepted ? 1 : 0) }

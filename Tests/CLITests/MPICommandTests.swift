@@ -200,4 +200,19 @@ final class MPICommandTests: XCTestCase {
         for (k, v) in a where k != "meta" { XCTAssertEqual(v, b[k], "\(k): two namespace hosts differ from one process") }
         XCTAssertTrue(b["meta"]!.stringValue!.contains("\"mpi_world_size\":2"))
     }
+
+    /// `similarity` on 2 ranks reports what one process reports (timing aside).
+    func testSimilarityOnTwoRanksEqualsOneProcess() throws {
+        let args = ["similarity", fixture("digits/teacher-cnn.h5"), fixture("similarity/digits-mlp.npz"), "--b-arch", "mlp:64-48-10",
+                    "--data", fixture("digits/digits-test.npz"), "--limit", "40", "--json", "--threads", "1"]
+        let one = try runBSS(args), two = try mpirun(2, args)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(two.status, 0, two.stderr)
+        func report(_ text: String) throws -> NSDictionary {
+            var o = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+            o["seconds"] = nil
+            return o as NSDictionary
+        }
+        XCTAssertEqual(try report(one.stdout), try report(two.stdout))
+    }
 }

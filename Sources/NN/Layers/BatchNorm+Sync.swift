@@ -9,32 +9,45 @@ import Tensor
 ///     forward   μ   = Σ_ranks Σ x / M,   σ² = Σ_ranks Σ (x − μ)² / M,   M = Σ_ranks N·S
 ///     backward  mean(g), mean(g·x̂) from Σ_ranks Σ dy and Σ_ranks Σ dy·x̂
 ///
-/// (three reductions per layer and step: the sums with the count, the centred squares, the two
-/// gradient sums). The variance stays two-pass, as in the single-process layer, so the only
-/// difference from one process holding the whole batch is the order of the additions. The
+/// (two reductions per layer and training pass: forward `[Σx, Σ(x − K)², M]`, backward
+/// `[Σ dy, Σ dy·x̂]`). Each rank computes its mean and centred squares in two passes, as the
+/// single-process layer does, and shifts them to a common `K` (the running mean, identical on
+/// every rank) before the sum, so the variance does not come from a cancelling `Σx² − Mμ²`;
+/// one process holding the whole batch differs only in the order of the additions. The
 /// parameter gradients get this rank's own sums; the optimiser's gradient all-reduce adds the
 /// other ranks'. Every rank updates the running statistics with the same global numbers.
 extension BatchNorm {
     func syncedBatchStatistics(_ x: Tensor, n: Int, s: Int, reduce: (inout [Double]) -> Void) {
-        let c = channels
-        var buffer = [Double](repeating: 0, count: c + 1)
-        channelSums(x, n: n, s: s, into: &buffer) { v, _ in Double(v) }
-        buffer[c] = Double(n * s)
+        let c = channels, local = Double(n * s)
+        // This rank's mean and centred sum of squares (two passes, as the single-process layer).
+        var sums = [Double](repeating: 0, count: c)
+        channelSums(x, n: n, s: s, into: &sums) { v, _ in Double(v) }
+        let localMean = sums.map { local > 0 ? $0 / local : 0 }
+        var centred = [Double](repeating: 0, count: c)
+        channelSums(x, n: n, s: s, into: &centred) { v, ch in let d = Double(v) - localMean[ch]; return d * d }
+        // One reduction of [Σx, Σ(x − K)², count] with K the running mean (the same on every rank,
+        // and near the batch mean, so the combination below cancels little):
+        // Σ(x − K)² = M2_r + n_r (μ_r − K)²,   M2 = Σ_r Σ(x − K)² − M (μ − K)².
+        let shift = runningMean.value.data.map { Double($0) }
+        var buffer = [Double](repeating: 0, count: 2 * c + 1)
+        for ch in 0..<c {
+            buffer[ch] = sums[ch]
+            let d = localMean[ch] - shift[ch]
+            buffer[c + ch] = centred[ch] + local * d * d
+        }
+        buffer[2 * c] = local
         reduce(&buffer)
-        let m = buffer[c]
+        let m = buffer[2 * c]
         precondition(m > 1, "BatchNorm in training mode needs more than one value per channel over all ranks, got \(m)")
-        let mu = (0..<c).map { buffer[$0] / m }
-        var sq = [Double](repeating: 0, count: c)
-        channelSums(x, n: n, s: s, into: &sq) { v, ch in let d = Double(v) - mu[ch]; return d * d }
-        reduce(&sq)
         let mom = Double(momentum)
         runningMean.value.data.withUnsafeMutableBufferPointer { rm in
             runningVar.value.data.withUnsafeMutableBufferPointer { rv in
                 for ch in 0..<c {
-                    let biased = sq[ch] / m
-                    mean[ch] = Float(mu[ch])
+                    let mu = buffer[ch] / m, d = mu - shift[ch]
+                    let biased = max(0, buffer[c + ch] - m * d * d) / m
+                    mean[ch] = Float(mu)
                     invStd[ch] = Float(1 / (biased + Double(eps)).squareRoot())
-                    rm[ch] = Float((1 - mom) * Double(rm[ch]) + mom * mu[ch])
+                    rm[ch] = Float((1 - mom) * Double(rm[ch]) + mom * mu)
                     rv[ch] = Float((1 - mom) * Double(rv[ch]) + mom * biased * m / (m - 1))
                 }
             }
