@@ -29,12 +29,17 @@ let package = Package(
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
-        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor", "Plot",
+        // Open MPI, loaded with dlopen only when bss runs under mpirun (Sources/Cluster/MPILibrary.swift):
+        // the build needs no MPI headers and the binary runs where Open MPI is absent. Cluster
+        // depends on nothing of ours; Distill and bss use it (docs/mpi.md).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
+        .target(name: "Cluster", dependencies: ["CMPI"]),
+        .target(name: "Distill", dependencies: ["Boundary", "Cluster", "ModelIO", "NN", "Tensor", "Plot",
                                                 .product(name: "Yams", package: "Yams")]),
         // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
         .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor",
+        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain

@@ -1,4 +1,5 @@
 import Boundary
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -49,6 +50,8 @@ public final class DistillRun {
     /// The run uses `config.threads` worker threads when set (it sets `Parallel.threads`, since
     /// results are bit-identical only for one count), else `threads`.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
+        var config = config
+        config.mpiWorldSize = MPIWorld.current?.size ?? 1   // recorded: where this run runs (docs/mpi.md)
         try config.validateFiles()
         let threads = config.threads ?? threads
         Parallel.threads = threads
@@ -63,6 +66,9 @@ public final class DistillRun {
         let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
+        if let world = MPIWorld.current, world.size > 1 {
+            distiller.parallel = try DataParallel(world: world, student: student.graph)
+        }
         return try DistillRun(config: config, distiller: distiller, threads: threads)
     }
 

@@ -70,11 +70,13 @@ public final class DistillationStep {
     public var useEveryPair = false
     /// Feature terms (FitNets, AT, FSP) on the clean batch, added to its loss (FeatureObjective.swift).
     public var features: FeatureObjective?
+    /// Set under mpirun: the step runs on this rank's share of the batch (DistillationStep+Parallel.swift).
+    public var parallel: DataParallel?
 
-    private let search: BSSGenerator?
+    let search: BSSGenerator?
     /// Values per channel that one sample contributes to the student's BatchNorm layers (the
     /// smallest over layers), nil without BatchNorm.
-    private let batchNormValuesPerSample: Int?
+    let batchNormValuesPerSample: Int?
 
     /// What one step computed.
     public struct Result: Sendable {
@@ -137,6 +139,10 @@ public final class DistillationStep {
         precondition(labels.count == x.batch, "DistillationStep: \(labels.count) labels for \(x.batch) samples")
         precondition(method == .original || teacherLogits?.shape == [x.batch, student.outputShape.reduce(1, *)],
                      "DistillationStep: teacher logits \(teacherLogits?.shape ?? []) do not fit the batch")
+        if let parallel {
+            return runParallel(parallel, x: x, labels: labels, teacherLogits: teacherLogits, alpha: alpha, beta: beta,
+                               learningRate: learningRate, generator: &generator)
+        }
         var r = Result()
         r.count = x.batch
         optimizer.learningRate = learningRate

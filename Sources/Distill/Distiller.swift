@@ -47,6 +47,9 @@ public final class Distiller {
     public private(set) var history: [EpochMetrics] = []
     /// The training stream (permutations, augmentation, target classes).
     public var generator: SeededGenerator
+    /// Set under mpirun with more than one rank: batches, teacher logits and validation are
+    /// split over the ranks (DataParallel, docs/mpi.md).
+    public var parallel: DataParallel? { didSet { step.parallel = parallel } }
 
     private var augmentation: Augmentation
     private var teacherLogits: Tensor?
@@ -91,7 +94,8 @@ public final class Distiller {
     /// inputs are not augmented; later epochs reuse them. `progress` gets rows done.
     public func prepareTeacherLogits(progress: ((Int) -> Void)? = nil) {
         guard let teacher, teacherLogits == nil, !config.augments else { return }
-        teacherLogits = teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
+        teacherLogits = parallel?.predict(teacher.graph, train.x, batchSize: config.evalBatchSize, progress: progress)
+            ?? teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
     }
 
     /// Trains one epoch and appends its metrics to `history`.
@@ -104,6 +108,7 @@ public final class Distiller {
         // The Float values as their shortest decimals (0.1, not 0.10000000149011612) in the log.
         func decimal(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }
         var m = EpochMetrics(epoch: e, lr: decimal(w.lr), alpha: decimal(w.alpha), beta: decimal(w.beta))
+        m.mpiWorldSize = config.mpiWorldSize
         let start = Date()
         let batches = DataSelection.batches(count: train.count, batchSize: config.batchSize, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
@@ -117,7 +122,8 @@ public final class Distiller {
             augmentation.apply(&x, generator: &generator)
             var t: Tensor?
             if let teacher {
-                t = teacherLogits.map { $0.gather(rows: idx) } ?? teacher.graph.forward(x, mode: .inference, keepForBackward: false)
+                t = teacherLogits.map { $0.gather(rows: idx) } ?? parallel?.predict(teacher.graph, x, batchSize: x.batch)
+                    ?? teacher.graph.forward(x, mode: .inference, keepForBackward: false)
             }
             let r = step.run(x: x, labels: y, teacherLogits: t, alpha: w.alpha, beta: w.beta, learningRate: w.lr,
                              generator: &generator)
@@ -165,6 +171,7 @@ public final class Distiller {
     /// validation data.
     public func evaluate() -> (accuracy: Double, loss: Double)? {
         guard let val, let y = val.y, val.count > 0 else { return nil }
+        if let parallel { return parallel.evaluate(student.graph, val.x, labels: y, batchSize: config.evalBatchSize) }
         let logits = student.graph.predict(val.x, batchSize: config.evalBatchSize)
         let top = argmax(rows: logits)
         let correct = zip(top, y).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }

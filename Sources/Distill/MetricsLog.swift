@@ -27,11 +27,15 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// Unweighted feature terms by kind (`fitnet`, `at`, `fsp`), batch-size weighted means;
     /// empty (and absent from the log) without feature terms.
     public var features: [String: Double] = [:]
+    /// Processes that trained the epoch (`mpirun -np N`; 1 without MPI). Optional only so logs
+    /// written before it existed still read; always written.
+    public var mpiWorldSize: Int?
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, alpha, beta, loss, ce, kd, kdBSS = "kd_bss", trainAccuracy = "train_accuracy",
              valAccuracy = "val_accuracy", valLoss = "val_loss", bssAttempted = "bss_attempted",
-             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds, features
+             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds, features,
+             mpiWorldSize = "mpi_world_size"
     }
 
     public init(from decoder: Decoder) throws {
@@ -47,6 +51,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         bssUsed = try c.decode(Int.self, forKey: .bssUsed); batches = try c.decode(Int.self, forKey: .batches)
         samples = try c.decode(Int.self, forKey: .samples); seconds = try c.decode(Double.self, forKey: .seconds)
         features = try c.decodeIfPresent([String: Double].self, forKey: .features) ?? [:]
+        mpiWorldSize = try c.decodeIfPresent(Int.self, forKey: .mpiWorldSize)
     }
 
     public init(epoch: Int, lr: Double, alpha: Double, beta: Double) {
@@ -68,6 +73,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         try c.encode(bssUsed, forKey: .bssUsed); try c.encode(batches, forKey: .batches)
         try c.encode(samples, forKey: .samples); try c.encode(seconds, forKey: .seconds)
         if !features.isEmpty { try c.encode(features, forKey: .features) }
+        try c.encode(mpiWorldSize ?? 1, forKey: .mpiWorldSize)
     }
 
     /// One JSON object on one line (stable key order).

@@ -101,7 +101,8 @@ extension RunConfig {
         let groups: [(String, [ConfigKey])] = [("files", Self.fileKeys), ("method, optimiser and loss", Self.trainingKeys),
                                                ("feature methods", Self.featureKeys),
                                                ("boundary supporting samples", Self.bssKeys),
-                                               ("data handling and reproducibility", Self.dataKeys)]
+                                               ("data handling and reproducibility", Self.dataKeys),
+                                               ("where it ran (recorded)", Self.runKeys)]
         for (title, keys) in groups {
             lines.append("")
             lines.append("# \(title)")

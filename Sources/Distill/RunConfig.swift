@@ -131,6 +131,9 @@ public struct RunConfig: Equatable, Sendable {
     /// so the CLI records the count it used (nil: all cores) and a resumed run reuses it.
     public var threads: Int?
 
+    // Recorded, not chosen: the ranks of the run (`mpirun -np N`; 1 without MPI). DistillRun sets it.
+    public var mpiWorldSize = 1
+
     public init() {}
 
     /// The BSS search parameters this config asks for (mode defaults, then overrides).

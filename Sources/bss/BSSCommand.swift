@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -24,11 +25,14 @@ struct BSSCommand: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+            MPIWorld.current?.finalize()
         } catch let e as ModelIOError {
             fail(e.description)
         } catch let e as NNError {
             fail(e.description)
         } catch let e as UserError {
+            fail(e.message)
+        } catch let e as MPIError {
             fail(e.message)
         } catch {
             let code = exitCode(for: error)
@@ -54,6 +58,11 @@ struct BSSCommand: ParsableCommand {
 
     static func fail(_ message: String, status: Int32 = 1) -> Never {
         while Interrupt.inProgress { sleep(1) }   // Interrupt exits with 130
+        // Under mpirun the failing rank names itself and stops every rank (docs/mpi.md).
+        if let world = MPIWorld.current, world.size > 1 {
+            FileHandle.standardError.write(Data("bss: error: [rank \(world.rank)/\(world.size)] \(message)\n".utf8))
+            world.abort(code: 1)
+        }
         FileHandle.standardError.write(Data("bss: error: \(message)\n".utf8))
         Foundation.exit(status)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Distill
 import Foundation
 import ModelIO
@@ -115,6 +116,10 @@ struct DistillCommand: ParsableCommand {
     }
 
     func run() throws {
+        runtime.apply()
+        // Under mpirun: data parallel over the ranks, rank 0 writes every file (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
+        let root = world?.isRoot ?? true
         let run: DistillRun
         if let resume {
             if config != nil || !overrides.isEmpty {
@@ -124,6 +129,9 @@ struct DistillCommand: ParsableCommand {
             let (r, checkpoint) = try DistillRun.resume(from: resume, threads: runtime.threads)
             run = r
             note("resuming \(r.artifacts.checkpoint.path) after epoch \(checkpoint.state.completedEpochs) of \(r.config.epochs)")
+            if checkpoint.config.mpiWorldSize != r.config.mpiWorldSize {
+                note("note: the checkpoint was written by \(checkpoint.config.mpiWorldSize) MPI processes, this run has \(r.config.mpiWorldSize); start it with mpirun -np \(checkpoint.config.mpiWorldSize) for a bit-identical continuation")
+            }
             let recorded = checkpoint.config.threads ?? checkpoint.threads
             if recorded > 0 && recorded != Parallel.threads {
                 note("note: the checkpoint was written with \(recorded) threads, this run uses \(Parallel.threads); omit --threads (or pass --threads \(recorded)) for a bit-identical continuation")
@@ -134,11 +142,12 @@ struct DistillCommand: ParsableCommand {
             if let t = runtime.threads { resolved.threads = t }
             if resolved.threads == nil { resolved.threads = Parallel.threads }
             run = try DistillRun.prepare(resolved)
-            try run.writeConfig()
+            if root { try run.writeConfig() }
         }
         _ = try run.tensorBoard()   // a bad --tensorboard directory fails before training
         Interrupt.hint = Self.resumeHint(run)
         try train(run)
+        guard root else { return }
         let report = try run.export()
         for f in report.files { note("wrote \(f.path): \(f.what)") }
         let a = run.artifacts
@@ -196,9 +205,13 @@ struct DistillCommand: ParsableCommand {
             // Off a terminal the summary line below says what the bar's last line would.
             if progress?.isTTY == true { progress?.finish() }
             progress = nil
+            guard MPIWorld.current?.isRoot ?? true else { return }
             try run.endEpoch(createdBy: "bss \(BSSCommand.version)")
             Interrupt.hint = Self.resumeHint(run)
             note(Self.summary(m, epochs: run.config.epochs, bss: run.config.method.usesBSS))
+            if let p = run.distiller.parallel {
+                note("mpi: \(p.size) ranks, rank 0 sent \(p.lastStepBytes) bytes in the epoch's last step")
+            }
         })
     }
 
@@ -216,5 +229,11 @@ struct DistillCommand: ParsableCommand {
     /// `s` as one shell word.
     static func shellQuoted(_ s: String) -> String {
         s.allSatisfy { $0.isLetter || $0.isNumber || "/._-+:=@".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Notes come from rank 0 only under mpirun.
+    func note(_ s: String) {
+        guard MPIWorld.current?.isRoot ?? true else { return }
+        FileHandle.standardError.write(Data((s + "\n").utf8))
     }
 }

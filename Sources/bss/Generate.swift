@@ -1,5 +1,6 @@
 import ArgumentParser
 import Boundary
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -84,6 +85,8 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        // Under mpirun the scan and the search are split over the ranks; rank 0 writes (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
         let parameters = try search.parameters()
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         try OutputPath.checkCanCreate(out)
@@ -101,8 +104,10 @@ struct Generate: ParsableCommand {
 
         // Base samples and pairs.
         let scan = Progress(total: ds.count, label: "teacher", unit: "samples")
-        let bases = PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
-                                              batchSize: batchSize) { scan.update($0) }
+        let bases = world.map { MPISupport.baseSamples($0, teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                                       batchSize: batchSize) { scan.update($0) } }
+            ?? PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                         batchSize: batchSize) { scan.update($0) }
         scan.finish()
         guard !bases.rows.isEmpty else {
             throw UserError("no base samples: the teacher classifies none of the \(ds.count) samples of \(ds.file) as labelled (try --base all)")
@@ -123,10 +128,12 @@ struct Generate: ParsableCommand {
             if finished > 0 { progress.update(finished) }
         }
         let start = Date()
-        let result = engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+        let result = world.map { MPISupport.search($0, engine: engine, source: ds.x, pairs: pairs) }
+            ?? engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
         let seconds = Date().timeIntervalSince(start)
         progress.finish()
 
+        if let world, !world.isRoot { return }
         // The data set.
         let meta = BSSMetadata(
             tool: "bss \(BSSCommand.version)", createdBy: "bss generate",
@@ -137,7 +144,7 @@ struct Generate: ParsableCommand {
             inputLayout: model.inputLayout.rawValue, inputShape: model.graph.inputShape, algorithm: .init(parameters),
             selection: .init(base: filter.rawValue, limit: limit, targets: targetRule.name, perSample: perSample,
                              acceptedOnly: acceptedOnly),
-            seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result))
+            seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result), mpiWorldSize: world?.size ?? 1)
         var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
         let report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
                                norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)

@@ -13,6 +13,8 @@ import Darwin
 /// only the last row, leaving the others behind. Less important parts go first: the
 /// `extra` text, the rate, then the bar shrinks, then the line is cut.
 final class Progress {
+    /// False on MPI ranks other than 0: one display per job (MPISupport).
+    nonisolated(unsafe) static var visible = true
     let total: Int
     let label: String
     let unit: String
@@ -44,6 +46,7 @@ final class Progress {
     }
 
     private func draw(final: Bool) {
+        guard Self.visible else { return }
         let elapsed = Date().timeIntervalSince(start)
         // The rate is meaningless until some work is done and some time has passed.
         let rate = elapsed > 0.05 && done > 0 ? Double(done) / elapsed : 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Boundary
 import Foundation
 import ModelIO
@@ -91,6 +92,8 @@ struct Similarity: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        // Under mpirun the pairs are split over the ranks; rank 0 reports (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
         if let plot {
             try OutputPath.checkNotAnInput(plot, inputs: [a, b, aArch, bArch, aBSS, bBSS, data.data])
             // Fail before the searches, not after them.
@@ -99,6 +102,7 @@ struct Similarity: ParsableCommand {
         let start = Date()
         var report = try comparesDatasets ? compareDatasets() : compareModels()
         report.seconds = Date().timeIntervalSince(start)
+        if let world, !world.isRoot { return }
         for w in report.warnings { note("bss: warning: \(w)") }
         if let plot {
             let svg = SimilarityPlot.svg(report.result, nameA: report.a.bssFile ?? report.a.file ?? report.a.architecture,
@@ -165,7 +169,8 @@ struct Similarity: ParsableCommand {
                                         rule: choice.rule(perSample: perSampleCount), generator: &generator)
         let bar: Progress = Progress(total: 2 * pairs.count, label: "similarity", unit: "searches")
         engine.progress = { (done: Int, _: Int) -> Void in bar.update(done) }
-        let result = engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
+        let result = MPIWorld.current.map { MPISupport.compare($0, engine: engine, xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment) }
+            ?? engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
         bar.finish()
 
         let selection = SimilarityReport.Selection(data: file, samples: xA.count, scanned: base.scanned, correctA: base.correctA,
