@@ -117,6 +117,66 @@ class OpsNet(nn.Module):
         return F.softmax(self.fc3(h), dim=-1)
 
 
+class Opset17Net(nn.Module):
+    """HardSwish (an operator from opset 14) and Dropout/Identity around it."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 6, 3, stride=2)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(6 * 4 * 4, 4)
+
+    def forward(self, x):
+        h = self.drop(F.hardswish(self.c(x)))
+        return self.fc(torch.flatten(h, 1))
+
+
+def handmade():
+    """Built with onnx.helper: what exporters rarely write but the format allows. Gemm with
+    transB=0, alpha and beta; Conv with auto_pad SAME_UPPER; GlobalMaxPool; Dropout; Identity;
+    Clip with only a max; Mul by a scalar Constant (value_float); initializers in float16,
+    float64, typed float_data and external data inside the model's folder."""
+    g = np.random.default_rng(3)
+    w = g.normal(size=(4, 2, 3, 3)).astype(np.float16)                     # float16 raw_data
+    b = g.normal(size=(4,)).astype(np.float64)                             # float64 raw_data
+    fcw = g.normal(size=(4, 3)).astype(np.float32)                         # [in, out]: transB=0
+    fcb = g.normal(size=(3,)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+             helper.make_tensor("fcb", TensorProto.FLOAT, [3], fcb.tolist()),          # typed float_data
+             numpy_helper.from_array(np.array(0, np.float32), "zero"), numpy_helper.from_array(np.array(4, np.float32), "four")]
+    ext = numpy_helper.from_array(fcw, "fcw")
+    with open(os.path.join(OUT, "handmade-weights.bin"), "wb") as f:
+        f.write(b"\0" * 16 + fcw.tobytes())
+    ext.ClearField("raw_data"); ext.data_location = TensorProto.EXTERNAL
+    for k, v in [("location", "handmade-weights.bin"), ("offset", "16"), ("length", str(fcw.nbytes))]:
+        ext.external_data.add(key=k, value=v)
+    inits.append(ext)
+    # The engine's conv weights are float32: feed onnxruntime float32 copies of the same values.
+    nodes = [
+        helper.make_node("Cast", ["w"], ["w32"], to=TensorProto.FLOAT), helper.make_node("Cast", ["b"], ["b32"], to=TensorProto.FLOAT),
+        helper.make_node("Conv", ["x", "w32", "b32"], ["c"], auto_pad="SAME_UPPER", strides=[2, 2], name="conv"),
+        helper.make_node("Clip", ["c", "zero", "four"], ["r"], name="clip"),
+        helper.make_node("Constant", [], ["k"], value_float=0.5, name="k"),
+        helper.make_node("Mul", ["r", "k"], ["m"], name="half"),
+        helper.make_node("Dropout", ["m"], ["d"], name="drop"),
+        helper.make_node("GlobalMaxPool", ["d"], ["p"], name="gmp"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+        helper.make_node("Identity", ["f"], ["i"], name="id"),
+        helper.make_node("Gemm", ["i", "fcw", "fcb"], ["y"], alpha=0.5, beta=2.0, name="fc"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 7, 7])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])
+    m = helper.make_model(helper.make_graph(nodes, "handmade", [x], [y], inits), opset_imports=[helper.make_opsetid("", 21)],
+                          producer_name="make_onnx_fixtures")
+    m.ir_version = 10
+    path = os.path.join(OUT, "handmade.onnx")
+    onnx.save(m, path)
+    xs = g.normal(size=(3, 2, 7, 7)).astype(np.float32)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    np.savez(os.path.join(OUT, "handmade-io.npz"), x=xs, logits=sess.run(None, {"x": xs})[0].astype(np.float32))
+    print("handmade", "opset 21")
+
+
 def bad_models():
     w = numpy_helper.from_array(np.ones((2, 3), np.float32), "w")
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
@@ -154,6 +214,8 @@ def main():
     ops = OpsNet()
     randomise_bn(ops, gen)
     export(ops, torch.randn(4, 3, 9, 9, generator=gen), "ops", 13, softmax=True)
+    export(Opset17Net(), torch.randn(3, 3, 9, 9, generator=gen), "opset17", 17)
+    handmade()
     bad_models()
 
 

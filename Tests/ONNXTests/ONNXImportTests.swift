@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import ModelIO
 import NN
-import ONNX
+@testable import ONNX
 import Tensor
 import TestSupport
 
@@ -47,6 +47,20 @@ final class ONNXImportTests: XCTestCase {
         for k in ["Conv2D", "BatchNorm", "Linear", "Concat", "MaxPool2D", "AvgPool2D", "Flatten", "Rescaling", "Multiply", "Add"] {
             XCTAssertTrue(kinds.contains(k), "\(k) missing from \(kinds.sorted())")
         }
+    }
+
+    func testOpset17HardSwishAndDropoutMatchOnnxRuntime() throws {
+        let m = try parity("opset17", softmax: false)
+        XCTAssertTrue(m.graph.nodes.contains { $0.layer.kind == "Hardswish" }, m.graph.nodes.map(\.layer.kind).joined(separator: ", "))
+    }
+
+    /// Hand-built (onnx.helper), opset 21: Gemm transB=0 with alpha/beta, auto_pad SAME_UPPER,
+    /// GlobalMaxPool, Clip with a cap, a value_float Constant, float16/float64/typed-field
+    /// initializers and external data inside the model's folder (at an offset).
+    func testHandmadeGraphMatchesOnnxRuntime() throws {
+        let m = try parity("handmade", softmax: false)
+        XCTAssertEqual(m.formatPayload["onnx.opset"], "21")
+        XCTAssertTrue(m.conversions.contains { $0.contains("Gemm") }, m.conversions.joined(separator: "; "))
     }
 
     func testImportedModelHasASpecThatRebuilds() throws {
@@ -124,6 +138,20 @@ final class ONNXImportTests: XCTestCase {
         let e = try XCTUnwrap(error { _ = try ModelLoader.load(fixture("onnx/resnet8.onnx"), inputShape: [3, 16, 16]) })
         XCTAssertTrue(e.description.contains("--input-shape 3,16,16"), e.description)
         XCTAssertNoThrow(try ModelLoader.load(fixture("onnx/resnet8.onnx"), inputShape: [3, 32, 32]))
+    }
+
+    /// H and W made symbolic: the per-sample shape must come from --input-shape.
+    func testSymbolicHeightAndWidthTakeInputShape() throws {
+        var proto = try Onnx_ModelProto(serializedBytes: Data(contentsOf: URL(fileURLWithPath: fixture("onnx/ops.onnx"))))
+        guard case var .tensorType(t)? = proto.graph.input[0].type.value else { return XCTFail("no tensor input") }
+        for i in 2...3 { t.shape.dim[i].value = .dimParam(i == 2 ? "H" : "W") }
+        proto.graph.input[0].type.value = .tensorType(t)
+        let path = try temp(proto.serializedData())
+        let e = try XCTUnwrap(error { _ = try ModelLoader.load(path) })
+        XCTAssertTrue(e.description.contains("[?, 3, ?, ?]") && e.description.contains("--input-shape C,H,W"), e.description)
+        let m = try ModelLoader.load(path, inputShape: [3, 9, 9])
+        XCTAssertEqual(m.graph.inputShape, [3, 9, 9])
+        XCTAssertThrowsError(try ModelLoader.load(path, inputShape: [1, 9, 9]))
     }
 
     func testArchIsRefused() throws {
