@@ -165,7 +165,8 @@ extension ONNXConverter {
 
     func attrInt(_ n: Onnx_NodeProto, _ name: String, default d: Int) throws -> Int {
         guard let a = n.attribute.first(where: { $0.name == name }) else { return d }
-        guard a.type == .int || a.type == .undefined, abs(a.i) < 1 << 40 else {
+        // Bounded so a corrupt value never reaches shape arithmetic (no real graph comes close).
+        guard a.type == .int || a.type == .undefined, abs(a.i) < 1 << 24 else {
             throw ModelIOError(.malformed, file: file, location: "node '\(label(n))' (\(n.opType))", "attribute '\(name)' must be an integer")
         }
         return Int(a.i)
@@ -177,7 +178,7 @@ extension ONNXConverter {
 
     func attrInts(_ n: Onnx_NodeProto, _ name: String) throws -> [Int]? {
         guard let a = n.attribute.first(where: { $0.name == name }) else { return nil }
-        guard a.ints.allSatisfy({ abs($0) < 1 << 40 }) else {
+        guard a.ints.allSatisfy({ abs($0) < 1 << 24 }) else {
             throw ModelIOError(.malformed, file: file, location: "node '\(label(n))' (\(n.opType))", "attribute '\(name)' is out of range")
         }
         return a.ints.map(Int.init)

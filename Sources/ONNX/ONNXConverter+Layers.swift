@@ -147,6 +147,9 @@ extension ONNXConverter {
         guard let t = const(n, 1), t.shape.count == 1, t.count >= 1 else {
             throw ModelIOError(.unsupported, file: file, location: loc, "the target shape must fold to a constant vector")
         }
+        if try attrInt(n, "allowzero", default: 0) == 1 && t.values.contains(0) {
+            throw ModelIOError(.unsupported, file: file, location: loc, "allowzero=1 with a 0 in the target shape (an empty tensor) is not supported")
+        }
         let first = t.values[0]
         var rest: [Int] = []
         for v in t.values.dropFirst() {

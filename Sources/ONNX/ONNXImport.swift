@@ -6,8 +6,8 @@ import Tensor
 
 /// Reads ONNX models (`.onnx`, opsets 13–21 of the default domain) into the engine.
 ///
-/// The graph is mapped node by node onto engine layers (`ONNXConverter`, the operator table in
-/// docs/onnx.md and README "ONNX") and recorded as an `ArchitectureSpec` plus a state dict, so
+/// The graph is mapped node by node onto engine layers (`ONNXConverter`; the operator table is
+/// in ONNXConverter+Ops.swift and the README, "ONNX") and recorded as an `ArchitectureSpec` plus a state dict, so
 /// an imported model converts to every format a spec model does. Shape computations
 /// (`Shape → Gather → Unsqueeze → Concat → Reshape`, the pads of `F.pad`) are folded to
 /// constants at import. A final `Softmax` is split off (`Model.softmaxSplitOff`).
