@@ -135,6 +135,7 @@ extension ONNXConverter {
             throw ModelIOError(.unsupported, file: file, location: loc,
                                "a constant of shape \(c.shape) on per-sample shape \(s); only scalars and one value per channel are modelled")
         }
+        note("rescaling", "Add/Mul with a scalar or per-channel constant → Rescaling (x · scale + offset)")
         var ls = LayerSpec(name: layerName(n), type: "rescaling")
         if n.opType == "Mul" { ls.scale = c.floats; ls.offset = [0] } else { ls.scale = [1]; ls.offset = c.floats }
         try addLayer(ls, node: n, inputs: [x], output: out)
@@ -249,6 +250,7 @@ extension ONNXConverter {
         guard before.allSatisfy({ $0 >= 0 }), after.allSatisfy({ $0 >= 0 }), before[0] == 0, after[0] == 0 else {
             throw ModelIOError(.unsupported, file: file, location: loc, "pads \(p): negative pads or padding the batch axis is not modelled")
         }
+        note("pad", "zero Pad → ZeroPad2D on H/W, zero channels (ShortcutA, stride 1) on C; pads computed by the exporter folded at import")
         var cur = x
         if before[1] != 0 || after[1] != 0 {
             var ls = LayerSpec(name: layerName(n), type: "shortcut_a")

@@ -73,6 +73,7 @@ extension ONNXConverter {
         case "Elu": try simple("elu") { $0.alpha = self.attrFloat(n, "alpha", default: 1) }
         case "HardSigmoid":
             let a = attrFloat(n, "alpha", default: 0.2), b = attrFloat(n, "beta", default: 0.5)
+            note("hardsigmoid", "HardSigmoid(alpha, beta) → the PyTorch or Keras 2 hard sigmoid with the same constants")
             if abs(a - 1 / 6) < 1e-6 && b == 0.5 { try simple("hardsigmoid_torch") }
             else if a == 0.2 && b == 0.5 { try simple("hardsigmoid_keras2") }
             else { throw fail("alpha \(a), beta \(b): only PyTorch's (1/6, 0.5) and Keras 2's (0.2, 0.5) are modelled") }
@@ -82,6 +83,7 @@ extension ONNXConverter {
             }
             let lo = n.input.count > 1 && !n.input[1].isEmpty ? const(1)!.values.first : nil
             let hi = n.input.count > 2 && !n.input[2].isEmpty ? const(2)!.values.first : nil
+            note("clip", "Clip(min 0, max) → ReLU (no max), ReLU6 (max 6) or a ReLU capped at max")
             guard lo == 0 else { throw fail("clip(min: \(lo.map { "\($0)" } ?? "none")); only min 0 (ReLU, ReLU6, ReLU with a cap) is modelled") }
             if hi == nil { try simple("relu") }
             else if hi == 6 { try simple("relu6") }
@@ -100,6 +102,7 @@ extension ONNXConverter {
         case "MaxPool", "AveragePool": try pool(n, loc: loc)
         case "GlobalAveragePool":
             // [C, H, W] → [C, 1, 1] as in ONNX (a later Flatten makes it [C]).
+            note("gap", "GlobalAveragePool → adaptive average pool to 1×1 (keeps ONNX's [C, 1, 1] shape)")
             try simple("adaptive_avgpool2d") { $0.outputSize = [1, 1] }
         case "GlobalMaxPool":
             let (x, s) = try act(0)
