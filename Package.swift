@@ -6,12 +6,13 @@ let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO", "NN", "Tensor", "Plot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS is *not* linked: it is loaded with dlopen after the core type is chosen
@@ -26,6 +27,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
+        // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
+        .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
+                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
@@ -39,7 +44,7 @@ let package = Package(
         // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
         .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ModelIO", "NN", "Tensor",
+        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
@@ -50,6 +55,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
     ],

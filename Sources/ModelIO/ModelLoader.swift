@@ -9,6 +9,7 @@ import Tensor
 /// - `.h5`: a Keras full model when it has a `model_config` attribute, else a state dict
 ///   stored as HDF5 datasets named by key (needs `arch`).
 /// - `.keras`: a Keras 3 archive.
+/// - `.onnx`: an ONNX model (Sources/ONNX, registered through `ModelFormatRegistry`).
 /// - no file, only `arch`: the architecture with fresh weights.
 public enum ModelLoader {
     /// Resolves `arch` (preset name or path to a JSON spec) to a spec and a display name.
@@ -35,10 +36,16 @@ public enum ModelLoader {
         return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
     }
 
-    /// Loads the model at `path`, using `arch` where the file holds weights only.
-    public static func load(_ path: String, arch: String? = nil) throws -> Model {
+    /// Loads the model at `path`, using `arch` where the file holds weights only. `inputShape`
+    /// (`--input-shape`) is for formats whose input dimensions may be symbolic (ONNX).
+    public static func load(_ path: String, arch: String? = nil, inputShape: [Int]? = nil) throws -> Model {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: path) else { throw InputFile.notFound(path: path) }
+        // Formats registered by targets above ModelIO (ModelLoader+Formats.swift), e.g. `.onnx`.
+        if let loader = ModelFormatRegistry.loader(for: url.pathExtension) { return try loader(path, arch, inputShape) }
+        if let inputShape {
+            throw ModelIOError(.unsupported, file: path, "--input-shape \(inputShape.map(String.init).joined(separator: ",")) applies to ONNX models only; this file's input shape comes from its architecture")
+        }
         // Keras files first (Keras/ModelLoader+Keras.swift): .keras, .h5 full models, and
         // Keras weight files whose --arch is a Keras model.
         if let m = try loadKeras(url, arch: arch) { return m }
@@ -57,7 +64,7 @@ public enum ModelLoader {
             return try loadStateDictHDF5(url, path: path, arch: arch)
         default:
             throw ModelIOError(.unsupported, file: path,
-                               "unknown model file type '.\(url.pathExtension)'; expected .npz or .safetensors (state dict), .h5 or .keras")
+                               "unknown model file type '.\(url.pathExtension)'; expected .npz or .safetensors (state dict), .h5, .keras or .onnx")
         }
     }
 

@@ -3,6 +3,7 @@ import Cluster
 import Foundation
 import ModelIO
 import NN
+import ONNX
 import Tensor
 
 /// `bss`: boundary-supporting-sample knowledge distillation for models from any framework.
@@ -21,6 +22,7 @@ struct BSSCommand: ParsableCommand {
     /// status 1. Ctrl-C stops cleanly (`Interrupt`).
     static func main() {
         Interrupt.install()
+        ONNXImport.register()   // `.onnx` wherever a model file is accepted (ModelLoader+Formats.swift)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)

@@ -39,6 +39,9 @@ struct Inspect: ParsableCommand {
                                     : metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
         }
         say("architecture: \(m.architectureName)")
+        if let opset = m.formatPayload["onnx.opset"] {
+            say("onnx:         opset \(opset), IR version \(m.formatPayload["onnx.ir_version"] ?? "?"), producer \(m.formatPayload["onnx.producer"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown")")
+        }
         say("input:        \(g.inputShape) per sample (engine layout NCHW; data read as \(m.inputLayout.rawValue.uppercased()) by default)")
         say("classes:      \(m.classes)")
         say("")

@@ -4,13 +4,23 @@ import ModelIO
 
 /// `MODEL [--arch SPEC]`: a model file and, for weight-only files, its architecture.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras, or ONNX .onnx.")
     var model: String
 
     @Option(name: .customLong("arch"), help: "Architecture: a preset (`bss presets` lists them: heo2019-, akamaster-, repdistiller-, torchvision-...[@SIZE], mlp:I-H-C) or a JSON spec path.")
     var arch: String?
 
-    func load() throws -> Model { try ModelLoader.load(model, arch: arch) }
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of an ONNX model whose input dimensions are symbolic.", valueName: "C,H,W"),
+            transform: { text in
+                let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw ValidationError("--input-shape expects positive integers separated by commas (C,H,W), found '\(text)'")
+                }
+                return dims.map { $0! }
+            })
+    var inputShape: [Int]?
+
+    func load() throws -> Model { try ModelLoader.load(model, arch: arch, inputShape: inputShape) }
 }
 
 /// `--data DATA` and how to read it.

@@ -99,7 +99,7 @@ public enum GraphBuilder {
         return Padding2D(top: p[0], bottom: p[1], left: p[2], right: p[3])
     }
 
-    static func makeLayer(_ ls: LayerSpec, origin: String) throws -> Layer {
+    public static func makeLayer(_ ls: LayerSpec, origin: String) throws -> Layer {
         switch ls.type {
         case "linear":
             return Linear(inFeatures: try require(ls.inFeatures, "in_features", ls, origin),
