@@ -15,6 +15,11 @@ Made with Keras 3.15.1 (JAX backend), numpy 2.x. Writes into Fixtures/keras/:
       ((h, w, c) x (1, 1, c)), GlobalMaxPooling2D (keepdims False and True).
 npz keys: x (6 NHWC inputs, rng seed 301), logits (pre-softmax scores by Keras),
 probabilities (model.predict).
+
+`save_mobilenet_v2(directory)` writes keras.applications.MobileNetV2 (weights=None, alpha=0.35,
+96x96x3 input, 5 classes, seed 51, random BatchNorm statistics) as mobilenetv2.keras and
+mobilenetv2.h5 with mobilenetv2-reference.npz (4 inputs, rng seed 302). At 2.2 MB it is not
+committed: Tests/ModelIOTests/KerasConvImportTests.swift calls it when keras is installed.
 """
 
 import os
@@ -82,6 +87,30 @@ def save(model, name, seed):
     np.savez(os.path.join(OUT, name + "-reference.npz"), x=x, logits=logits.astype(np.float32),
              probabilities=probs.astype(np.float32))
     print(name, "logits range", float(np.abs(logits).max()))
+
+
+def save_mobilenet_v2(directory):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(51)
+    model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=5)
+    # Non-trivial BatchNorm statistics and affine parameters (a fresh model has 0/1).
+    rng = np.random.default_rng(52)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            c = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.uniform(-0.2, 0.2, c),
+                               rng.uniform(-0.2, 0.2, c), rng.uniform(0.5, 2.0, c)])
+    head = model.get_layer("predictions")
+    k, b = head.get_weights()
+    head.set_weights([k * 20, rng.uniform(-0.5, 0.5, b.shape)])
+    x = np.random.default_rng(302).uniform(-1, 1, (4, 96, 96, 3)).astype(np.float32)
+    probs = np.asarray(model.predict(x, verbose=0))
+    logits = np.asarray(U.logits_model(model).predict(x, verbose=0))
+    for ext in ("keras", "h5"):
+        model.save(os.path.join(directory, "mobilenetv2." + ext))
+    np.savez(os.path.join(directory, "mobilenetv2-reference.npz"), x=x, logits=logits.astype(np.float32),
+             probabilities=probs.astype(np.float32))
+    return float(np.abs(logits).max())
 
 
 def main():

@@ -126,6 +126,29 @@ final class KerasConvImportTests: XCTestCase {
         XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last, "ok")
     }
 
+    /// keras.applications.MobileNetV2 (alpha 0.35, 96x96, random weights and BatchNorm
+    /// statistics) from `.keras` and `.h5`: Keras' logits within 1e-4 of the largest. At 2.2 MB
+    /// the model is not committed; Keras builds it here (optional: keras).
+    func testMobileNetV2FromKerasApplications() throws {
+        let dir = temporaryDirectory("kmn")
+        let script = """
+        import sys
+        import make_keras_conv_fixtures as F
+        F.save_mobilenet_v2(sys.argv[1])
+        print("ok")
+        """
+        let out = try runPythonScript(script, [dir.path], needs: "keras", environment: ["KERAS_BACKEND": "jax"])
+        guard out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last == "ok" else {
+            return XCTFail("the MobileNetV2 script did not finish: \(out)")
+        }
+        let ref = try Npz.readDictionary(dir.appendingPathComponent("mobilenetv2-reference.npz"))
+        for ext in ["keras", "h5"] {
+            let model = try KerasImport.load(dir.appendingPathComponent("mobilenetv2.\(ext)"))
+            try assertLogits(model, ref, "MobileNetV2 .\(ext)")
+            XCTAssertEqual(model.graph.nodes.filter { ($0.layer as? Conv2D).map { $0.groups > 1 } ?? false }.count, 17, ext)
+        }
+    }
+
     func testUnsupportedOptions() throws {
         let cases: [([Int], String, String, [String], String)] = [
             ([4, 4, 2], "Concatenate", "\"axis\": 1", ["in", "in"], "concatenation along axis 1"),
