@@ -6,7 +6,7 @@ Run from the repository root:
     KERAS_BACKEND=jax python3 Fixtures/scripts/make_keras_conv_fixtures.py
 
 Made with Keras 3.15.1 (JAX backend), numpy 2.x. Writes into Fixtures/keras/:
-  keras-convs.h5, keras-convs.keras, keras-convs-reference.npz
+  keras-convs.h5, keras-convs.keras, keras-convs.weights.h5 (Keras 3 layout), keras-convs-reference.npz
       a Functional model (12x12x4 input, 5 classes, final Dense activation='softmax') with
       Conv2D groups=2, DepthwiseConv2D (depth_multiplier=2, stride 2, 'same', relu),
       DepthwiseConv2D (dilation 2, 'valid', no bias), SeparableConv2D (depth_multiplier=2,
@@ -84,6 +84,7 @@ def save(model, name, seed):
     for ext in ("h5", "keras"):
         model.save(os.path.join(OUT, name + "." + ext))
         U.check_reload(os.path.join(OUT, name + "." + ext), x, probs)
+    model.save_weights(os.path.join(OUT, name + ".weights.h5"))
     np.savez(os.path.join(OUT, name + "-reference.npz"), x=x, logits=logits.astype(np.float32),
              probabilities=probs.astype(np.float32))
     print(name, "logits range", float(np.abs(logits).max()))

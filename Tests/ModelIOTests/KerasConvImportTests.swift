@@ -46,6 +46,19 @@ final class KerasConvImportTests: XCTestCase {
         }
     }
 
+    /// Weights into the recorded spec by layer name, from a legacy full model (named
+    /// variables) and a Keras 3 `.weights.h5` (arrays by position): a SeparableConv2D's arrays
+    /// are split over its two nodes, depthwise kernels are recognised by name or shape.
+    func testSpecWithKerasWeightsByName() throws {
+        let ref = try KerasFixtures.reference("keras/keras-convs-reference.npz")
+        let spec = try XCTUnwrap(try KerasImport.load(KerasFixtures.url("keras/keras-convs.keras")).spec)
+        for file in ["keras-convs.h5", "keras-convs.weights.h5"] {
+            let model = Model(graph: try GraphBuilder.build(spec, origin: "spec"), format: .architectureOnly, architectureName: "convs")
+            try KerasImport.loadWeights(KerasFixtures.url("keras/\(file)"), into: model)
+            try assertLogits(model, ref, file)
+        }
+    }
+
     /// Export writes depthwise, pointwise and grouped kernels back in Keras' layouts.
     func testRoundTrip() throws {
         let ref = try KerasFixtures.reference("keras/keras-convs-reference.npz")

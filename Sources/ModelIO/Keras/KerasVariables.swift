@@ -56,6 +56,12 @@ enum KerasVariables {
             parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, [1, 1] + shape))
             return
         }
+        // By position (a spec with Keras 3 weights), a depthwise kernel arrives as "kernel": its
+        // shape [kh, kw, c, m] (c > 1) tells it from a Conv2D(groups=c) kernel [kh, kw, 1, c·m].
+        if let c = layer as? Conv2D, variable == "kernel", c.groups == c.inChannels, c.inChannels > 1,
+           let d = target("depthwise_kernel", of: layer)?.kerasShape, shape == d {
+            return try assign(values, shape: shape, variable: "depthwise_kernel", to: layer, file: file, location: location)
+        }
         guard shape == expected, values.count == expected.reduce(1, *) else {
             throw ModelIOError(.mismatch, file: file, location: location,
                                "shape \(tuple(shape)) in the file, but the config implies \(tuple(expected))")
