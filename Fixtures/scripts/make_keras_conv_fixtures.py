@@ -13,6 +13,11 @@ Made with Keras 3.15.1 (JAX backend), numpy 2.x. Writes into Fixtures/keras/:
       'same', relu) and one with dilation 2, Conv2D dilation_rate=2 'same', Concatenate of
       images and of vectors, Multiply of equal shapes and squeeze-and-excitation style
       ((h, w, c) x (1, 1, c)), GlobalMaxPooling2D (keepdims False and True).
+  keras-ops.keras, keras-ops-reference.npz (rng seed 303)
+      Keras 3 operations from arithmetic on symbolic tensors, h * relu6(h + 3.0) * (1/6) as
+      keras.applications' MobileNetV3 writes its hard sigmoid. Only .keras: Keras 3.15 cannot
+      load such a model back from the legacy .h5 it writes (the number becomes a positional
+      argument of the Add layer).
 npz keys: x (6 NHWC inputs, rng seed 301), logits (pre-softmax scores by Keras),
 probabilities (model.predict).
 
@@ -77,14 +82,23 @@ def build_convs_model():
     return model
 
 
-def save(model, name, seed):
+def build_ops_model():
+    inp = keras.Input((6, 6, 3), name="image")
+    h = layers.Conv2D(4, 3, name="conv")(inp)
+    h = h * (layers.ReLU(6.0, name="hs_relu6")(h + 3.0) * (1.0 / 6.0))
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    return keras.Model(inp, layers.Dense(3, name="head")(h), name="keras_ops")
+
+
+def save(model, name, seed, h5=True):
     x = np.random.default_rng(seed).uniform(-1, 1, (6,) + tuple(model.input_shape[1:])).astype(np.float32)
     probs = np.asarray(model.predict(x, verbose=0))
     logits = np.asarray(U.logits_model(model).predict(x, verbose=0))
-    for ext in ("h5", "keras"):
+    for ext in ("h5", "keras") if h5 else ("keras",):
         model.save(os.path.join(OUT, name + "." + ext))
         U.check_reload(os.path.join(OUT, name + "." + ext), x, probs)
-    model.save_weights(os.path.join(OUT, name + ".weights.h5"))
+    if h5:
+        model.save_weights(os.path.join(OUT, name + ".weights.h5"))
     np.savez(os.path.join(OUT, name + "-reference.npz"), x=x, logits=logits.astype(np.float32),
              probabilities=probs.astype(np.float32))
     print(name, "logits range", float(np.abs(logits).max()))
@@ -118,6 +132,9 @@ def main():
     keras.backend.clear_session()
     keras.utils.set_random_seed(41)
     save(build_convs_model(), "keras-convs", 301)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(42)
+    save(build_ops_model(), "keras-ops", 303, h5=False)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,28 @@ final class KerasConvImportTests: XCTestCase {
         }
     }
 
+    /// Keras 3 operations with a number (`x + 3.0`, `x * (1/6)`: MobileNetV3's hard sigmoid)
+    /// become Rescaling nodes; a tensor-times-tensor operation is a Multiply. Operations are
+    /// not layers for Keras' weight layout, and export keeps them out of it.
+    func testKerasOperationsWithNumbers() throws {
+        let ref = try KerasFixtures.reference("keras/keras-ops-reference.npz")
+        let model = try KerasImport.load(KerasFixtures.url("keras/keras-ops.keras"))
+        try assertLogits(model, ref, "ops")
+        XCTAssertEqual(model.graph.nodes.filter { $0.layer is Rescaling }.count, 2)
+        XCTAssertTrue(model.conversions.joined().contains("arithmetic with a number"), model.conversions.joined())
+        let out = temporaryDirectory("kops").appendingPathComponent("rt.keras")
+        try KerasExport.write(model, to: out)
+        try assertLogits(try KerasImport.load(out), ref, "ops round trip")
+        let config = KerasFixtures.functionalConfig(input: [4], layers: [("Add", "l", "", ["in"])], output: "l")
+            .replacingOccurrences(of: "\"class_name\": \"Add\"", with: "\"class_name\": \"Add\", \"module\": \"keras.src.ops.numpy\"")
+            .replacingOccurrences(of: "\"keras_history\": [\"in\", 0, 0]}}]", with: "\"keras_history\": [\"in\", 0, 0]}}, 2.0, 3.0]")
+        let parsed = try KerasModelConfig.parse(try KerasJSON.parse(config, file: "x", what: "c"), file: "x")
+        XCTAssertEqual(parsed.layers.last?.constants.count, 2)
+        XCTAssertThrowsError(try KerasGraphBuilder.build(parsed, file: "m.keras", kerasVersion: "3")) { e in
+            XCTAssertTrue("\(e)".contains("only a tensor plus or times one number") && "\(e)".contains("layer 'l'"), "\(e)")
+        }
+    }
+
     /// Export writes depthwise, pointwise and grouped kernels back in Keras' layouts.
     func testRoundTrip() throws {
         let ref = try KerasFixtures.reference("keras/keras-convs-reference.npz")

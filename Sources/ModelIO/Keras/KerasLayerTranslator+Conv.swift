@@ -81,6 +81,21 @@ extension KerasLayerTranslator.Context {
         return KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: "concat"))])
     }
 
+    /// Keras 3 writes arithmetic with a number (`x + 3.0`, `x * (1 / 6)`, as in
+    /// keras.applications' MobileNetV3 hard sigmoid) as an operation `Add`/`Multiply` whose call
+    /// holds the number: a `Rescaling` here (offset c, or scale c).
+    func constantOperation() throws -> KerasTranslation {
+        let c = layer.constants
+        guard layer.className == "Add" || layer.className == "Multiply", inputShapes.count == 1, c.count == 1,
+              let value = c[0].doubleValue, value.isFinite else {
+            throw unsupported("\(layer.className) of \(inputShapes.count) tensors and the numbers \(c.map(\.serialized).joined(separator: ", ")) is not supported; only a tensor plus or times one number")
+        }
+        var spec = LayerSpec(name: node, type: "rescaling")
+        spec.scale = [layer.className == "Add" ? 1 : Float(value)]
+        spec.offset = [layer.className == "Add" ? Float(value) : 0]
+        return KerasTranslation(ops: [KerasOp(name: node, spec: spec)], notes: [.constantOperation(node: node)])
+    }
+
     /// Two inputs of one shape, or an image times a `(1, 1, c)` tensor (squeeze-and-excitation).
     func multiply() throws -> KerasTranslation {
         guard inputShapes.count == 2 else {

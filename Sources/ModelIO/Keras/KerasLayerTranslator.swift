@@ -32,6 +32,8 @@ enum KerasNote {
     case depthwiseKernel(node: String)
     /// A SeparableConv2D: nodes `<node>/depthwise` and `<node>` (pointwise).
     case separable(node: String)
+    /// A Keras 3 operation with a number (`x + 3.0`): a Rescaling.
+    case constantOperation(node: String)
 }
 
 /// The engine nodes, Keras weight variables and notes for one Keras layer.
@@ -65,6 +67,7 @@ enum KerasLayerTranslator {
     static func translate(_ layer: KerasLayer, node: String, inputShapes: [[Int]], file: String,
                           kerasVersion: String? = nil) throws -> KerasTranslation {
         let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file, kerasVersion: kerasVersion)
+        if !layer.constants.isEmpty { return try t.constantOperation() }
         switch layer.className {
         case "Dense": return try t.dense()
         case "Conv2D": return try t.conv2D()
