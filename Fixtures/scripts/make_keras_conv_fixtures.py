@@ -104,10 +104,27 @@ def save(model, name, seed, h5=True):
     print(name, "logits range", float(np.abs(logits).max()))
 
 
-def save_mobilenet_v2(directory):
+def fresh(seed):
     keras.backend.clear_session()
-    keras.utils.set_random_seed(51)
-    model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=5)
+    keras.utils.set_random_seed(seed)
+
+
+def save_mobilenet_v2(directory):
+    fresh(51)
+    return save_application(directory, "mobilenetv2", keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=5), head="predictions")
+
+
+def save_mobilenet_v3_small(directory):
+    """MobileNetV3Small(alpha=0.75, minimalistic=False, include_preprocessing=True): Rescaling,
+    hard_swish, squeeze-and-excitation Multiply, the hard sigmoid as Keras 3 operations.
+    Only .keras: Keras cannot load the .h5 it writes for this model."""
+    fresh(53)
+    return save_application(directory, "mobilenetv3small", keras.applications.MobileNetV3Small(
+        input_shape=(96, 96, 3), alpha=0.75, weights=None, classes=5), head="logits", h5=False, scale=255)
+
+
+def save_application(directory, name, model, head, h5=True, scale=1):
     # Non-trivial BatchNorm statistics and affine parameters (a fresh model has 0/1).
     rng = np.random.default_rng(52)
     for layer in model.layers:
@@ -115,15 +132,15 @@ def save_mobilenet_v2(directory):
             c = layer.get_weights()[0].shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, c), rng.uniform(-0.2, 0.2, c),
                                rng.uniform(-0.2, 0.2, c), rng.uniform(0.5, 2.0, c)])
-    head = model.get_layer("predictions")
+    head = model.get_layer(head)
     k, b = head.get_weights()
     head.set_weights([k * 20, rng.uniform(-0.5, 0.5, b.shape)])
-    x = np.random.default_rng(302).uniform(-1, 1, (4, 96, 96, 3)).astype(np.float32)
+    x = np.random.default_rng(302).uniform(-1, 1, (4, 96, 96, 3)).astype(np.float32) * scale
     probs = np.asarray(model.predict(x, verbose=0))
     logits = np.asarray(U.logits_model(model).predict(x, verbose=0))
-    for ext in ("keras", "h5"):
-        model.save(os.path.join(directory, "mobilenetv2." + ext))
-    np.savez(os.path.join(directory, "mobilenetv2-reference.npz"), x=x, logits=logits.astype(np.float32),
+    for ext in ("keras", "h5") if h5 else ("keras",):
+        model.save(os.path.join(directory, name + "." + ext))
+    np.savez(os.path.join(directory, name + "-reference.npz"), x=x, logits=logits.astype(np.float32),
              probabilities=probs.astype(np.float32))
     return float(np.abs(logits).max())
 

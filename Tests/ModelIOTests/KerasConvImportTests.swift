@@ -161,26 +161,30 @@ final class KerasConvImportTests: XCTestCase {
         XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last, "ok")
     }
 
-    /// keras.applications.MobileNetV2 (alpha 0.35, 96x96, random weights and BatchNorm
-    /// statistics) from `.keras` and `.h5`: Keras' logits within 1e-4 of the largest. At 2.2 MB
-    /// the model is not committed; Keras builds it here (optional: keras).
-    func testMobileNetV2FromKerasApplications() throws {
+    /// keras.applications.MobileNetV2 (alpha 0.35, from `.keras` and `.h5`) and MobileNetV3Small
+    /// (alpha 0.75, preprocessing included, from `.keras`: Keras cannot read back its own `.h5`
+    /// of it), 96x96, random weights and BatchNorm statistics: Keras' logits within 1e-4 of the
+    /// largest. At 2.2 and 4.7 MB they are not committed; Keras builds them here (optional: keras).
+    func testMobileNetsFromKerasApplications() throws {
         let dir = temporaryDirectory("kmn")
         let script = """
         import sys
         import make_keras_conv_fixtures as F
         F.save_mobilenet_v2(sys.argv[1])
+        F.save_mobilenet_v3_small(sys.argv[1])
         print("ok")
         """
         let out = try runPythonScript(script, [dir.path], needs: "keras", environment: ["KERAS_BACKEND": "jax"])
         guard out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last == "ok" else {
-            return XCTFail("the MobileNetV2 script did not finish: \(out)")
+            return XCTFail("the MobileNet script did not finish: \(out)")
         }
-        let ref = try Npz.readDictionary(dir.appendingPathComponent("mobilenetv2-reference.npz"))
-        for ext in ["keras", "h5"] {
-            let model = try KerasImport.load(dir.appendingPathComponent("mobilenetv2.\(ext)"))
-            try assertLogits(model, ref, "MobileNetV2 .\(ext)")
-            XCTAssertEqual(model.graph.nodes.filter { ($0.layer as? Conv2D).map { $0.groups > 1 } ?? false }.count, 17, ext)
+        for (name, exts, depthwise) in [("mobilenetv2", ["keras", "h5"], 17), ("mobilenetv3small", ["keras"], 11)] {
+            let ref = try Npz.readDictionary(dir.appendingPathComponent("\(name)-reference.npz"))
+            for ext in exts {
+                let model = try KerasImport.load(dir.appendingPathComponent("\(name).\(ext)"))
+                try assertLogits(model, ref, "\(name).\(ext)")
+                XCTAssertEqual(model.graph.nodes.filter { ($0.layer as? Conv2D).map { $0.groups > 1 } ?? false }.count, depthwise, name)
+            }
         }
     }
 
