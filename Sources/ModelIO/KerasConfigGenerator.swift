@@ -11,12 +11,14 @@ import Tensor
 /// | engine node | Keras layer |
 /// |---|---|
 /// | Linear | Dense (`activation="linear"`) |
-/// | Conv2D | Conv2D, `padding="valid"`/`"same"` where the per-side padding is what TensorFlow's `'same'` gives, else ZeroPadding2D + `"valid"` |
+/// | Conv2D | Conv2D with `groups` and `dilation_rate` (a depthwise one as `groups` = channels), `padding="valid"`/`"same"` where the per-side padding is what TensorFlow's `'same'` gives for the dilated extent, else ZeroPadding2D + `"valid"`; stride > 1 with dilation > 1 is refused (Keras forbids it) |
 /// | BatchNorm | BatchNormalization (epsilon kept, momentum 1 − m) |
 /// | ReLU, Sigmoid, Tanh, Softmax, Identity | Activation (`relu`, `sigmoid`, `tanh`, `softmax`, `linear`) |
 /// | PointwiseActivation | ReLU6/SELU/GELU (erf)/SiLU/Hardswish/Hardsigmoid (PyTorch = Keras 3 formula): Activation (`relu6`, `selu`, `gelu`, `silu`, `hard_silu`, `hard_sigmoid`); LeakyReLU, ELU, Keras ReLU: the Keras layers with their options; GELU tanh and tf.keras 2's hard sigmoid have no Keras 3 layer and are refused |
 /// | MaxPool2D (no padding), AvgPool2D (no padding, or zero-padding counted) | MaxPooling2D / (ZeroPadding2D +) AveragePooling2D |
-/// | GlobalAvgPool | GlobalAveragePooling2D |
+/// | GlobalAvgPool, GlobalMaxPool | GlobalAveragePooling2D, GlobalMaxPooling2D |
+/// | Concat | Concatenate (`axis=-1`) |
+/// | Multiply | Multiply (equal shapes, or an image by a `[C, 1, 1]` operand; a `[C]` operand is refused) |
 /// | Flatten | Flatten |
 /// | Dropout, Add, ZeroPad2D | Dropout, Add, ZeroPadding2D |
 ///
@@ -152,20 +154,23 @@ enum KerasConfigGenerator {
                 emit("Dense", name, ["units": l.outFeatures, "activation": "linear", "use_bias": l.bias != nil], inputs: inputs)
                 weightedNames[i] = name
             case let l as Conv2D:
-                // Not mapped yet (Keras' groups/dilation_rate have their own 'same' padding and
-                // kernel rules): refused rather than written as a dense convolution.
-                guard l.groups == 1 && l.dilation == (1, 1) else {
-                    throw fail(i, "a grouped or dilated convolution (groups \(l.groups), dilation \(l.dilation.0)x\(l.dilation.1)) is not exported to Keras yet; write a state dict (.npz or .h5) instead")
+                // Keras refuses strides > 1 together with dilation_rate > 1.
+                guard l.stride == (1, 1) || l.dilation == (1, 1) else {
+                    throw fail(i, "a dilated convolution with stride \(l.stride.0)x\(l.stride.1) (Keras allows dilation only with stride 1); write a state dict (.npz or .h5) instead")
                 }
                 let s = inputs[0].1
-                let same = Self.tfSamePadding(height: s[1], width: s[2], kernel: l.kernel, stride: l.stride)
+                // 'same' pads for the dilated extent (k − 1)·d + 1, as TensorFlow does.
+                let extent = ((l.kernel.0 - 1) * l.dilation.0 + 1, (l.kernel.1 - 1) * l.dilation.1 + 1)
+                let same = Self.tfSamePadding(height: s[1], width: s[2], kernel: extent, stride: l.stride)
                 var source = inputs[0], mode = "valid"
                 if !l.padding.isZero {
                     if l.padding == same { mode = "same" } else { source = padding(l.padding, inputs[0]) }
                 }
+                // Grouped and depthwise convolutions are Keras Conv2D(groups=g): kernel [kh, kw, in/g, out].
                 emit("Conv2D", name, ["filters": l.outChannels, "kernel_size": [l.kernel.0, l.kernel.1],
                                       "strides": [l.stride.0, l.stride.1], "padding": mode, "data_format": "channels_last",
-                                      "dilation_rate": [1, 1], "groups": 1, "activation": "linear", "use_bias": l.hasBias],
+                                      "dilation_rate": [l.dilation.0, l.dilation.1], "groups": l.groups, "activation": "linear",
+                                      "use_bias": l.hasBias],
                      inputs: [source])
                 weightedNames[i] = name
             case let l as BatchNorm:
@@ -209,6 +214,17 @@ enum KerasConfigGenerator {
                      inputs: [padding(l.padding, inputs[0])])
             case is GlobalAvgPool:
                 emit("GlobalAveragePooling2D", name, ["data_format": "channels_last", "keepdims": false], inputs: inputs)
+            case is GlobalMaxPool:
+                emit("GlobalMaxPooling2D", name, ["data_format": "channels_last", "keepdims": false], inputs: inputs)
+            case is Concat:
+                // Our channel axis is Keras' last axis for images and vectors alike.
+                emit("Concatenate", name, ["axis": -1], inputs: inputs)
+            case is Multiply:
+                // Keras broadcasts from the last axis: a (c) vector would meet an image's width.
+                guard inputs[0].1 == inputs[1].1 || inputs.allSatisfy({ $0.1.count == 3 }) else {
+                    throw fail(i, "a per-channel vector times an image has no Keras Multiply (Keras would broadcast it over the width); write a state dict (.npz or .h5) instead")
+                }
+                emit("Multiply", name, [:], inputs: inputs)
             case let l as Flatten:
                 emit("Flatten", name, ["data_format": "channels_last"], inputs: inputs)
                 let s = inputs[0].1

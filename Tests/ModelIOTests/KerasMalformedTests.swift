@@ -75,11 +75,11 @@ final class KerasMalformedTests: XCTestCase {
             XCTAssertThrowsError(try KerasImport.load(url)) { e in XCTAssertTrue("\(e)".contains(message), "\(e)") }
         }
         let conv = KerasFixtures.functionalConfig(input: [8, 8, 3], layers: [
-            ("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"dilation_rate\": [2, 2]", ["in"]),
+            ("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"padding\": \"causal\"", ["in"]),
             ("Flatten", "f", "", ["c"]), ("Dense", "d", "\"units\": 2", ["f"])], output: "d")
         let url = dir.appendingPathComponent("conv.h5")
         try KerasFixtures.writeH5(url, config: conv, groups: [])
-        expectError(url, .unsupported, mentions: ["layer 'c'", "dilation_rate"])
+        expectError(url, .unsupported, mentions: ["layer 'c'", "padding 'causal'"])
     }
 
     func testWeightShapeDisagreeingWithConfig() throws {

@@ -34,9 +34,11 @@ final class LayerParityTests: XCTestCase {
         for name in Self.cases { try check(name) }
     }
 
-    /// Keras export refuses what it would otherwise write wrongly (as a dense, floor-mode model).
-    func testKerasExportRefusesGroupedDilatedAndCeilModeLayers() throws {
-        for (name, layer) in [("conv-groups", "c"), ("conv-dilation", "c"), ("pool-ceil", "mp")] {
+    /// Keras export refuses what it would otherwise write wrongly: ceil-mode pooling, a [C]
+    /// operand of Multiply (Keras would broadcast it over the width), a strided dilated
+    /// convolution (Keras forbids it). What it writes is in KerasConvImportTests.
+    func testKerasExportRefusesWhatKerasCannotExpress() throws {
+        for (name, layer) in [("pool-ceil", "mp"), ("multiply-vector", "mul"), ("conv-dilation", "c")] {
             let m = try ModelLoader.fresh(arch: fixture("layers/\(name).json"))
             XCTAssertThrowsError(try KerasConfigGenerator.kerasTwin(of: m, file: "out.h5")) { e in
                 let msg = "\(e)"

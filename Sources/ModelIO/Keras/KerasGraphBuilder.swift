@@ -12,6 +12,11 @@ struct KerasWeightedLayer {
     var variables: [String]
     /// Whether Keras trains it (its own and every enclosing model's `trainable` flag).
     var trainable: Bool
+    /// Variables held by another graph node than `node` (SeparableConv2D's `depthwise_kernel`).
+    var variableNodes: [String: String] = [:]
+
+    /// The graph node holding `variable`.
+    func node(for variable: String) -> String { variableNodes[variable] ?? node }
 
     /// BatchNorm's moving statistics and Normalization's statistics are never trainable in Keras.
     func isTrainable(_ variable: String) -> Bool {
@@ -220,7 +225,7 @@ struct KerasGraphBuilder {
         }
         if !t.variables.isEmpty {
             weighted.append(KerasWeightedLayer(path: path, node: node, className: layer.className, variables: t.variables,
-                                               trainable: trainable && layer.trainable))
+                                               trainable: trainable && layer.trainable, variableNodes: t.variableNodes))
         }
         notes += t.notes
         return current[0]

@@ -28,6 +28,12 @@ enum KerasNote {
     case normalizationConstants(node: String)
     /// A hard_sigmoid whose formula depends on the Keras version that wrote the file.
     case hardSigmoid(node: String, formula: String)
+    /// A DepthwiseConv2D: a Conv2D with groups = channels, kernel [kh, kw, c, m] → [c·m, 1, kh, kw].
+    case depthwiseKernel(node: String)
+    /// A SeparableConv2D: nodes `<node>/depthwise` and `<node>` (pointwise).
+    case separable(node: String)
+    /// A Keras 3 operation with a number (`x + 3.0`): a Rescaling.
+    case constantOperation(node: String)
 }
 
 /// The engine nodes, Keras weight variables and notes for one Keras layer.
@@ -36,6 +42,8 @@ struct KerasTranslation {
     /// Keras variable names in Keras' own order (`kernel, bias`; `gamma, beta, moving_mean, moving_variance`).
     var variables: [String] = []
     var notes: [KerasNote] = []
+    /// Variables held by another node than the layer's own (SeparableConv2D's `depthwise_kernel`).
+    var variableNodes: [String: String] = [:]
 }
 
 /// Maps single Keras layers (not nested models) onto engine layers, in the engine's layout.
@@ -48,7 +56,8 @@ enum KerasLayerTranslator {
                                    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Flatten", "Dropout",
                                    "Add", "ZeroPadding2D", "Reshape", "Sequential", "Functional",
                                    "LeakyReLU", "ELU", "Rescaling", "Normalization", "LayerNormalization", "UpSampling2D",
-                                   "SpatialDropout2D"]
+                                   "SpatialDropout2D", "DepthwiseConv2D", "SeparableConv2D", "Concatenate", "Multiply",
+                                   "GlobalMaxPooling2D"]
     /// Activation names accepted in `activation=` and `Activation` layers.
     static let supportedActivations = ["linear", "relu", "sigmoid", "tanh", "softmax", "relu6", "leaky_relu", "elu", "selu",
                                        "gelu", "silu", "swish", "hard_sigmoid", "hard_silu", "hard_swish"]
@@ -58,6 +67,7 @@ enum KerasLayerTranslator {
     static func translate(_ layer: KerasLayer, node: String, inputShapes: [[Int]], file: String,
                           kerasVersion: String? = nil) throws -> KerasTranslation {
         let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file, kerasVersion: kerasVersion)
+        if !layer.constants.isEmpty { return try t.constantOperation() }
         switch layer.className {
         case "Dense": return try t.dense()
         case "Conv2D": return try t.conv2D()
@@ -71,9 +81,14 @@ enum KerasLayerTranslator {
         case "ReLU": return try t.relu()
         case "LeakyReLU", "ELU", "Rescaling", "Normalization", "LayerNormalization", "UpSampling2D", "SpatialDropout2D":
             return try t.kerasExtra()
+        case "DepthwiseConv2D": return try t.depthwiseConv2D()
+        case "SeparableConv2D": return try t.separableConv2D()
+        case "Concatenate": return try t.concatenate()
+        case "Multiply": return try t.multiply()
+        case "GlobalMaxPooling2D": return try t.globalPooling(max: true)
         case "Softmax": return try t.softmax()
         case "MaxPooling2D", "AveragePooling2D": return try t.pooling(max: layer.className == "MaxPooling2D")
-        case "GlobalAveragePooling2D": return try t.globalAveragePooling()
+        case "GlobalAveragePooling2D": return try t.globalPooling(max: false)
         case "Flatten": return try t.flatten()
         case "Dropout":
             _ = try t.single()
@@ -269,13 +284,12 @@ enum KerasLayerTranslator {
             let filters = try int("filters")
             guard filters > 0 else { throw malformed("'filters' must be positive") }
             let k = try pair("kernel_size"), st = try pair("strides", default: (1, 1))
-            if try pair("dilation_rate", default: (1, 1)) != (1, 1) { throw unsupported("dilation_rate other than 1 is not supported") }
-            if try int("groups", default: 1) != 1 { throw unsupported("grouped convolution (groups > 1) is not supported") }
-            let pad = try padding(kernel: k, stride: st, h: h, w: w)
+            let groups = try int("groups", default: 1)
+            guard groups > 0, c % groups == 0, filters % groups == 0 else {
+                throw malformed("'groups' \(groups) must divide the \(c) input channels and the \(filters) filters")
+            }
             let bias = config["use_bias"]?.boolValue ?? true
-            var spec = LayerSpec(name: node, type: "conv2d")
-            spec.inChannels = c; spec.outChannels = filters; spec.kernel = [k.0, k.1]; spec.stride = [st.0, st.1]
-            spec.padding = [pad.top, pad.bottom, pad.left, pad.right]; spec.bias = bias
+            let (spec, pad) = try convSpec(node, in: c, out: filters, kernel: k, stride: st, groups: groups, bias: bias, h: h, w: w)
             var t = KerasTranslation(ops: [KerasOp(name: node, spec: spec)], variables: bias ? ["kernel", "bias"] : ["kernel"],
                                      notes: [.convKernel])
             if config["padding"]?.stringValue == "same" { t.notes.append(.samePadding(node: node, padding: pad)) }
@@ -355,9 +369,9 @@ enum KerasLayerTranslator {
             return t
         }
 
-        func globalAveragePooling() throws -> KerasTranslation {
+        func globalPooling(max: Bool) throws -> KerasTranslation {
             let (c, _, _) = try image()
-            var t = KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: "global_avgpool"))])
+            var t = KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: max ? "global_maxpool" : "global_avgpool"))])
             if config["keepdims"]?.boolValue == true {
                 // (1, 1, C) in Keras is [C, 1, 1] here, with the same element order.
                 var s = LayerSpec(name: node + "/keepdims", type: "reshape")

@@ -9,6 +9,9 @@ import Tensor
 /// | Dense `kernel` | `[in, out]` | Linear `weight` | `[out, in]` (transposed) |
 /// | Dense `bias` | `[out]` | Linear `bias` | `[out]` |
 /// | Conv2D `kernel` | `[kh, kw, in, out]` (HWIO) | Conv2D `weight` | `[out, in, kh, kw]` (OIHW) |
+/// | Conv2D `kernel` with `groups` g | `[kh, kw, in/g, out]` | Conv2D `weight` | `[out, in/g, kh, kw]` |
+/// | DepthwiseConv2D / SeparableConv2D `depthwise_kernel` | `[kh, kw, c, m]` | Conv2D (groups c) `weight` | `[c·m, 1, kh, kw]` (read as HWIO `[kh, kw, 1, c·m]`) |
+/// | SeparableConv2D `pointwise_kernel` | `[1, 1, in, out]` | Conv2D `weight` | `[out, in, 1, 1]` |
 /// | Conv2D `bias` | `[out]` | Conv2D `bias` | `[out]` |
 /// | BatchNormalization `gamma`, `beta`, `moving_mean`, `moving_variance` | `[C]` | BatchNorm `weight`, `bias`, `running_mean`, `running_var` | `[C]` |
 /// | LayerNormalization `gamma`, `beta` | `[C]` | LayerNorm `weight`, `bias` | `[C]` |
@@ -24,7 +27,10 @@ enum KerasVariables {
         switch (layer, variable) {
         case let (l as Linear, "kernel"): return (l.weight, [l.inFeatures, l.outFeatures])
         case let (l as Linear, "bias"): return l.bias.map { ($0, [l.outFeatures]) }
-        case let (c as Conv2D, "kernel"): return (c.weight, [c.kernel.0, c.kernel.1, c.inChannels, c.outChannels])
+        case let (c as Conv2D, "kernel"), let (c as Conv2D, "pointwise_kernel"):
+            return (c.weight, [c.kernel.0, c.kernel.1, c.inChannels / c.groups, c.outChannels])
+        case let (c as Conv2D, "depthwise_kernel") where c.groups == c.inChannels:
+            return (c.weight, [c.kernel.0, c.kernel.1, c.inChannels, c.outChannels / c.inChannels])
         case let (c as Conv2D, "bias"): return c.bias.map { ($0, [c.outChannels]) }
         case let (b as BatchNorm, "gamma"): return (b.weight, [b.channels])
         case let (b as BatchNorm, "beta"): return (b.bias, [b.channels])
@@ -50,6 +56,12 @@ enum KerasVariables {
             parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, [1, 1] + shape))
             return
         }
+        // By position (a spec with Keras 3 weights), a depthwise kernel arrives as "kernel": its
+        // shape [kh, kw, c, m] (c > 1) tells it from a Conv2D(groups=c) kernel [kh, kw, 1, c·m].
+        if let c = layer as? Conv2D, variable == "kernel", c.groups == c.inChannels, c.inChannels > 1,
+           let d = target("depthwise_kernel", of: layer)?.kerasShape, shape == d {
+            return try assign(values, shape: shape, variable: "depthwise_kernel", to: layer, file: file, location: location)
+        }
         guard shape == expected, values.count == expected.reduce(1, *) else {
             throw ModelIOError(.mismatch, file: file, location: location,
                                "shape \(tuple(shape)) in the file, but the config implies \(tuple(expected))")
@@ -57,8 +69,10 @@ enum KerasVariables {
         switch (layer, variable) {
         case (is Linear, "kernel"):
             parameter.value = Tensor(shape: parameter.value.shape, data: transpose(values, rows: shape[0], cols: shape[1]))
-        case (is Conv2D, "kernel"):
+        case (is Conv2D, "kernel"), (is Conv2D, "pointwise_kernel"):
             parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, shape))
+        case (is Conv2D, "depthwise_kernel"):
+            parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, depthwiseHWIO(shape)))
         default:
             parameter.value = Tensor(shape: parameter.value.shape, data: values)
         }
@@ -74,10 +88,14 @@ enum KerasVariables {
         let v = parameter.value.data
         switch (layer, variable) {
         case (is Linear, "kernel"): return (shape, transpose(v, rows: shape[1], cols: shape[0]))
-        case (is Conv2D, "kernel"): return (shape, oihwToHWIO(v, shape))
+        case (is Conv2D, "kernel"), (is Conv2D, "pointwise_kernel"): return (shape, oihwToHWIO(v, shape))
+        case (is Conv2D, "depthwise_kernel"): return (shape, oihwToHWIO(v, depthwiseHWIO(shape)))
         default: return (shape, v)
         }
     }
+
+    /// A depthwise kernel `[kh, kw, c, m]` seen as HWIO `[kh, kw, 1, c·m]`: output `i·m + j` reads input `i`.
+    static func depthwiseHWIO(_ s: [Int]) -> [Int] { [s[0], s[1], 1, s[2] * s[3]] }
 
     /// `[rows, cols]` → `[cols, rows]`.
     static func transpose(_ v: [Float], rows: Int, cols: Int) -> [Float] {
