@@ -1,20 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot numeric code is compiled with optimisation even in debug builds, so `swift test`
-// (a debug build) runs the kernels at usable speed on a 2-core machine.
-let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO", "NN", "Tensor", "Plot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS is *not* linked: it is loaded with dlopen after the core type is chosen
@@ -25,28 +23,41 @@ let package = Package(
         // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimised),
-        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
-                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")],
-                swiftSettings: optimised),
-        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor"], swiftSettings: optimised),
-        .target(name: "Distill", dependencies: ["Boundary", "ModelIO", "NN", "Tensor",
-                                                .product(name: "Yams", package: "Yams")],
-                swiftSettings: optimised),
-        .executableTarget(name: "bss", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor",
+                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
+        // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
+        .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
+                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
+        .target(name: "Plot"),
+        .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
+        // Open MPI, loaded with dlopen only when bss runs under mpirun (Sources/Cluster/MPILibrary.swift):
+        // the build needs no MPI headers and the binary runs where Open MPI is absent. Cluster
+        // depends on nothing of ours; Distill and bss use it (docs/mpi.md).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
+        .target(name: "Cluster", dependencies: ["CMPI"]),
+        .target(name: "Distill", dependencies: ["Boundary", "Cluster", "ModelIO", "NN", "Tensor", "Plot",
+                                                .product(name: "Yams", package: "Yams")]),
+        // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
+        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
+                                               .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"],
-                          swiftSettings: optimised),
+        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
-        // target so every test target can use it, optimised because gradient checks run it often.
-        .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport", swiftSettings: optimised),
+        // target so every test target can use it.
+        .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,8 +5,10 @@
 #   zlib1g-dev       zlib (deflate for .npz/.keras via ZIPFoundation)
 #   pkg-config       lets SwiftPM find HDF5's include and library paths
 #   libjpeg62-turbo-dev, libpng-dev   JPEG/PNG decoding for image-folder data sets
+#   openmpi-bin, libopenmpi-dev       mpirun and Open MPI's libmpi, for running on several
+#                    processes or machines (docs/mpi.md; libmpi is loaded only under mpirun)
 set -euo pipefail
-needed=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config libjpeg62-turbo-dev libpng-dev)
+needed=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config libjpeg62-turbo-dev libpng-dev openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

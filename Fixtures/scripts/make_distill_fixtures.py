@@ -22,7 +22,7 @@ digits-student-mlp.npz   initial student for `mlp:64-48-10` (keys fc1.weight, fc
     reference batches correctly and base-sample selection has to rank candidates.
 digits-student-bn.json / .npz   a second student with BatchNorm (fc1 64->32, bn1, relu1, fc2 32->10),
     PyTorch default init (seed 5), pretrained the same way.
-state-dict-keys.json   for `mlp:64-48-10`, `cifar-resnet8` (torch_models.py) and the BN student:
+state-dict-keys.json   for `mlp:64-48-10`, `heo2019-resnet8` (torch_models.py) and the BN student:
     [key, shape, dtype] of every entry of the PyTorch module's state_dict(), in order.
 distill-step.npz   the reference steps, keys below.
 
@@ -331,7 +331,7 @@ def main():
         fh.write("\n")
     with open(os.path.join(OUT, "state-dict-keys.json"), "w") as fh:
         json.dump({"mlp:64-48-10": state_dict_keys(tm.mlp([64, 48, 10])),
-                   "cifar-resnet8": state_dict_keys(tm.cifar_resnet(8)),
+                   "heo2019-resnet8": state_dict_keys(tm.cifar_resnet(8)),
                    "digits-student-bn": state_dict_keys(BNStudent())}, fh, indent=1)
         fh.write("\n")
 

@@ -127,7 +127,7 @@ def main():
     os.makedirs(os.path.join(OUT, "malformed"), exist_ok=True)
     pt = {"format": "pt"}
 
-    for name in ["small-cnn", "cifar-resnet8"]:
+    for name in ["small-cnn", "cifar-resnet8"]:  # file names
         save_file(state_dict(name), os.path.join(OUT, name + ".safetensors"), metadata=pt)
 
     sd = state_dict("small-cnn")

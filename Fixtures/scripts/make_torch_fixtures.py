@@ -14,16 +14,16 @@ a float32 engine should match them to float32 accumulation error. The script als
 computation once in float32 and prints the largest float32-vs-float64 differences as a
 tolerance hint (copied into the README).
 
-Per model <m> in {small-cnn, cifar-resnet8, mlp-64-48-10}:
+Per model <m> in {small-cnn, heo2019-resnet8, mlp-64-48-10}:
   inputs      torch_models.smooth_inputs (image-like: 4x4 N(0,1) upsampled + 0.3 N(0,1) noise;
               N(0,1) for the MLP), drawn from torch.Generator().manual_seed(seed + 1000)
   <m>.npz     state dict: random init (PyTorch default; the authors' init for the ResNets),
               then torch_models.calibrate_random_model on a separate calibration batch:
               random BatchNorm weight/bias, running statistics = perturbed batch statistics
               (so inference mode differs from training mode), and a re-drawn final Linear
-              so the logits vary across inputs (std ~0.25 for small-cnn and cifar-resnet8,
+              so the logits vary across inputs (std ~0.25 for small-cnn and heo2019-resnet8,
               whose 5-step SGD trajectory must stay well conditioned at lr 0.1; 1.0 for the
-              MLP, 1.5 for cifar-resnet26) instead of being nearly constant
+              MLP, 1.5 for heo2019-resnet26) instead of being nearly constant
   <m>.json    architecture spec (docs/architecture-spec.md); names == state-dict prefixes
   <m>-io.npz  x, logits_eval, base, target, margin_grad                  (inference mode)
               y, teacher_logits, T, alpha, loss, logits_train, grad.<key>, bn_after.<key>
@@ -275,7 +275,7 @@ def main():
     x = make_model("small-cnn", m, (3, 12, 12), 5, 6, seed=1)
     check_spec(spec, m, x)
 
-    # cifar-resnet8 ----------------------------------------------------------------------------
+    # heo2019-resnet8 ----------------------------------------------------------------------------
     torch.manual_seed(2)
     m = tm.cifar_resnet(8)
     calibrate(m, "linear", (3, 32, 32), 12, spread=None)
@@ -293,7 +293,7 @@ def main():
     x = make_model("mlp-64-48-10", m, (64,), 10, 8, seed=3)
     check_spec(spec, m, x)
 
-    # cifar-resnet26 (inference only) ----------------------------------------------------------
+    # heo2019-resnet26 (inference only) ----------------------------------------------------------
     torch.manual_seed(4)
     m = tm.cifar_resnet(26)
     calibrate(m, "linear", (3, 32, 32), 14, spread=1.5)

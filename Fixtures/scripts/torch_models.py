@@ -203,7 +203,7 @@ def cifar_resnet_spec(depth, classes=10):
             prev, in_planes = f"{p}.relu2", planes
     L += [{"name": "pool", "type": "global_avgpool"},
           {"name": "linear", "type": "linear", "in_features": 64, "out_features": classes}]
-    return {"format": "bss-architecture", "version": 1, "name": f"cifar-resnet{depth}",
+    return {"format": "bss-architecture", "version": 1, "name": f"heo2019-resnet{depth}",
             "input_shape": [3, 32, 32], "classes": classes, "layers": L, "output": "linear"}
 
 

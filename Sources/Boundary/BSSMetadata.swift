@@ -28,6 +28,9 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
     /// Seed of the target sampling (`--seed`).
     public var seed: UInt64
     public var counts: Counts
+    /// Processes that searched the pairs (`mpirun -np N`; 1 without MPI; nil in files written
+    /// before it was recorded). The content does not depend on it (docs/mpi.md).
+    public var mpiWorldSize: Int?
     /// What each `status` code means under `algorithm.mode` ("1", "2", "3").
     public var statusCodes: [String: String]
     /// Every array in the file: numpy dtype name and shape.
@@ -179,10 +182,10 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
     }
 
     public init(tool: String, createdBy: String, teacher: Teacher, data: DataSource, inputLayout: String, inputShape: [Int],
-                algorithm: Algorithm, selection: Selection, seed: UInt64, counts: Counts) {
+                algorithm: Algorithm, selection: Selection, seed: UInt64, counts: Counts, mpiWorldSize: Int = 1) {
         self.tool = tool; self.createdBy = createdBy; self.teacher = teacher; self.data = data
         self.inputLayout = inputLayout; self.inputShape = inputShape; self.algorithm = algorithm
-        self.selection = selection; self.seed = seed; self.counts = counts
+        self.selection = selection; self.seed = seed; self.counts = counts; self.mpiWorldSize = mpiWorldSize
         let mode = BSSMode(rawValue: algorithm.mode) ?? .paper
         statusCodes = Dictionary(uniqueKeysWithValues: BSSStatus.allCases.map { ("\($0.rawValue)", $0.meaning(in: mode)) })
         arrays = [:]
@@ -191,7 +194,7 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", tool, createdBy = "created_by", teacher, data
         case inputLayout = "input_layout", inputShape = "input_shape", algorithm, selection, seed, counts
-        case statusCodes = "status_codes", arrays
+        case statusCodes = "status_codes", arrays, mpiWorldSize = "mpi_world_size"
     }
 
     /// Compact JSON with sorted keys (the same metadata always gives the same text).

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 
 /// The per-pair outcome of comparing the decision boundaries of two models A and B
 /// (docs/algorithm.md, "Boundary similarity"), and the similarity it gives.
@@ -107,4 +108,52 @@ public struct SimilaritySummary: Equatable {
     public var meanAcceptedDistanceB: Double?
 
     public init() {}
+}
+
+extension SimilarityResult {
+    /// The per-pair values as JSON arrays (the optional `pairs` member of a similarity report,
+    /// Schemas/similarity-report.schema.json): `base_index`, `base_class`, `target_class`,
+    /// `accepted_a`, `accepted_b`, `distance_a`, `distance_b` and `cosine` (null where the pair
+    /// was not accepted by both), so plots can be redrawn from the report alone.
+    public var pairsJSONObject: [String: Any] {
+        ["base_index": baseIndex, "base_class": baseClass, "target_class": targetClass, "accepted_a": acceptedA,
+         "accepted_b": acceptedB, "distance_a": distanceA, "distance_b": distanceB,
+         "cosine": cosine.map { $0.isFinite ? $0 as Any : NSNull() }]
+    }
+
+    /// Reads `pairsJSONObject` back; a one-line error naming `file` and the array otherwise.
+    public init(pairsJSONObject o: [String: Any], classes: Int, file: String) throws {
+        self.init(classes: classes)
+        func ints(_ k: String) throws -> [Int] {
+            let a = o[k] as? [Any] ?? [0.5]
+            let v = a.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+            guard v.count == a.count else { throw ModelIOError(.mismatch, file: file, location: "pairs.\(k)", "expected an array of integers") }
+            return v
+        }
+        func doubles(_ k: String) throws -> [Double] {
+            guard let a = o[k] as? [Any] else { throw ModelIOError(.mismatch, file: file, location: "pairs.\(k)", "expected an array of numbers") }
+            return try a.map { v in
+                if v is NSNull { return .nan }
+                guard let d = (v as? NSNumber)?.doubleValue else { throw ModelIOError(.mismatch, file: file, location: "pairs.\(k)", "expected numbers or null") }
+                return d
+            }
+        }
+        func bools(_ k: String) throws -> [Bool] {
+            let a = o[k] as? [Any] ?? [0.5]
+            let v = a.compactMap { $0 as? Bool }
+            guard v.count == a.count else { throw ModelIOError(.mismatch, file: file, location: "pairs.\(k)", "expected an array of true/false") }
+            return v
+        }
+        baseIndex = try ints("base_index"); baseClass = try ints("base_class"); targetClass = try ints("target_class")
+        acceptedA = try bools("accepted_a"); acceptedB = try bools("accepted_b")
+        distanceA = try doubles("distance_a"); distanceB = try doubles("distance_b"); cosine = try doubles("cosine")
+        let n = baseIndex.count
+        for (k, c) in [("base_class", baseClass.count), ("target_class", targetClass.count), ("accepted_a", acceptedA.count),
+                       ("accepted_b", acceptedB.count), ("distance_a", distanceA.count), ("distance_b", distanceB.count), ("cosine", cosine.count)] where c != n {
+            throw ModelIOError(.mismatch, file: file, location: "pairs.\(k)", "has \(c) entries, base_index has \(n)")
+        }
+        if let bad = (baseClass + targetClass).first(where: { !(0..<classes).contains($0) }) {
+            throw ModelIOError(.mismatch, file: file, location: "pairs", "class \(bad) outside 0..<\(classes)")
+        }
+    }
 }

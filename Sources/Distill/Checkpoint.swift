@@ -9,7 +9,8 @@ import Tensor
 /// |---|---|
 /// | `meta` | 0-d unicode JSON: `format` "bss-distill-checkpoint", `version` 1, `role` "student", `holds` (what the file is), `epoch` (completed), `epochs`, `student_file`, `student_format`, `teacher_file`, `inputs_sha256` (SHA-256 of the teacher, initial student and data files the run read), `working_directory` (what relative paths in the config are relative to), `run_paths` (config paths inside the run folder, relative to it), `config_yaml` (the resolved run config), `config_sha256`, `arrays_sha256` (per member; see Checkpoint+Integrity.swift), `rng` (training stream, 4 words as decimal strings), `dropout_rng` (per dropout node), `optimizer_steps`, `threads`, `metrics` (one object per completed epoch), `created_by` |
 /// | `student.<key>` | the student's state dict (PyTorch keys; BatchNorm running statistics and `num_batches_tracked` included) |
-/// | `optimizer.<key>` | the SGD momentum buffers (`momentum_buffer.<i>`, i over the trainable parameters) |
+/// | `optimizer.<key>` | the SGD momentum buffers (`momentum_buffer.<i>`, i over the trainable parameters, the student's then the feature regressors') |
+/// | `features.<key>` | FitNets regressors' parameters and buffers (`fitnet.<pair>.{conv,bn}.<param>`), feature methods only |
 ///
 /// `numpy.load` reads it without `allow_pickle`. Restoring the student's weights, the optimiser
 /// state, the random streams and the epoch makes the resumed run continue exactly.
@@ -53,6 +54,7 @@ public struct Checkpoint {
     public func write(to url: URL, createdBy: String) throws {
         var arrays: [(key: String, array: NumpyArray)] = student.entries.map { (key: "student." + $0.key, array: $0.array) }
         arrays += state.optimizer.sorted { $0.key < $1.key }.map { (key: "optimizer." + $0.key, array: NumpyArray($0.value)) }
+        arrays += state.features.sorted { $0.key < $1.key }.map { (key: "features." + $0.key, array: NumpyArray($0.value)) }
         var digests: [String: String] = [:]
         for (k, a) in arrays { digests[k] = Self.arrayDigest(a) }
         let meta: [String: Any] = [
@@ -119,11 +121,13 @@ public struct Checkpoint {
         }
         var dropout: [String: [UInt64]] = [:]
         for (k, v) in (meta["dropout_rng"] as? [String: Any]) ?? [:] { dropout[k] = try words(v, "dropout_rng.\(k)") }
-        var optimizer: [String: Tensor] = [:]
+        var optimizer: [String: Tensor] = [:], features: [String: Tensor] = [:]
         var student: [(key: String, array: NumpyArray)] = []
         for (k, a) in entries where k != "meta" {
             if k.hasPrefix("student.") {
                 student.append((String(k.dropFirst("student.".count)), a))
+            } else if k.hasPrefix("features.") {
+                features[String(k.dropFirst("features.".count))] = try a.tensor(file: file, key: k)
             } else if k.hasPrefix("optimizer.") {
                 optimizer[String(k.dropFirst("optimizer.".count))] = try a.tensor(file: file, key: k)
             } else {
@@ -132,7 +136,8 @@ public struct Checkpoint {
         }
         let state = Distiller.TrainingState(completedEpochs: try field("epoch", Int.self), generator: try words(meta["rng"], "rng"),
                                             dropout: dropout, optimizer: optimizer,
-                                            optimizerSteps: try field("optimizer_steps", Int.self), history: history)
+                                            optimizerSteps: try field("optimizer_steps", Int.self), history: history,
+                                            features: features)
         var c = Checkpoint(config: config, configYAML: yaml, state: state, student: StateDict(entries: student),
                            studentFile: meta["student_file"] as? String, studentFormat: (meta["student_format"] as? String) ?? "",
                            teacherFile: meta["teacher_file"] as? String, threads: (meta["threads"] as? Int) ?? 0,

@@ -15,7 +15,7 @@ import Tensor
 /// `generateBSS: false` the samples of the first generating call are reused (the step without
 /// the search). Defaults: `T = 3`, `α = 4`, `β = 2`, SGD lr 0.1, momentum 0.9, weight decay 1e-4.
 ///
-/// Typical use: teacher `cifar-resnet26`, student `cifar-resnet8`, batch 128, 64 BSS, labels =
+/// Typical use: teacher `heo2019-resnet26`, student `heo2019-resnet8`, batch 128, 64 BSS, labels =
 /// the teacher's predictions (every row is a base candidate).
 public final class DistillBenchmarkStep {
     public let step: DistillationStep

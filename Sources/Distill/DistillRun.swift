@@ -1,4 +1,5 @@
 import Boundary
+import Cluster
 import Foundation
 import ModelIO
 import NN
@@ -10,7 +11,7 @@ import Tensor
 ///
 /// - Teacher: `ModelLoader.load(teacher, arch: teacher_arch)`; not loaded for `original`.
 /// - Student: a model file (`ModelLoader.load`), or an architecture (a preset such as
-///   `cifar-resnet8` or `mlp:64-48-10`, or a JSON spec) built fresh with the teacher's class
+///   `heo2019-resnet8` or `mlp:64-48-10`, or a JSON spec) built fresh with the teacher's class
 ///   count for presets and initialised as PyTorch does (`initialiseLikePyTorch`) from the
 ///   seed's initialisation stream.
 /// - Data: read in `data_layout` (default: the teacher's native layout) with `scale` and
@@ -66,25 +67,38 @@ public final class DistillRun {
     }
 
     /// Loads and checks everything `config` names; the student is initialised when fresh.
+    /// The run uses `config.threads` worker threads when set (it sets `Parallel.threads`, since
+    /// results are bit-identical only for one count), else `threads`.
     public static func prepare(_ config: RunConfig, threads: Int = Parallel.threads) throws -> DistillRun {
+        var config = config
+        config.mpiWorldSize = MPIWorld.current?.size ?? 1   // recorded: where this run runs (docs/mpi.md)
         try config.validateFiles()
+        let threads = config.threads ?? threads
+        Parallel.threads = threads
         try checkOutputsAreNotInputs(config)
-        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch) : nil
-        let student = try loadStudent(config, classes: teacher?.classes)
+        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch, archFlag: "--teacher-arch") : nil
+        let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
+        if let world = MPIWorld.current, world.size > 1 {
+            distiller.parallel = try DataParallel(world: world, student: student.graph)
+        }
         return try DistillRun(config: config, distiller: distiller, threads: threads)
     }
 
     /// Rebuilds the run saved in the checkpoint at `path` (a file or the run's directory) and
-    /// restores its state, ready to train the remaining epochs.
-    public static func resume(from path: String, threads: Int = Parallel.threads) throws -> (run: DistillRun, checkpoint: Checkpoint) {
+    /// restores its state, ready to train the remaining epochs. It runs with the thread count
+    /// the checkpoint recorded (a bit-identical continuation) unless `threads` says otherwise.
+    public static func resume(from path: String, threads: Int? = nil) throws -> (run: DistillRun, checkpoint: Checkpoint) {
         let url = try Checkpoint.locate(path)
         var checkpoint = try Checkpoint.read(url)
         if let cwd = checkpoint.workingDirectory { checkpoint.config.rebase(onto: cwd) }
+        var config = checkpoint.config
         // Paths inside the run folder follow the folder (a copied run resumes into the copy).
-        Checkpoint.anchor(&checkpoint.config, runPaths: checkpoint.runPaths, runFolder: url.deletingLastPathComponent())
-        let run = try prepare(checkpoint.config, threads: threads)
+        Checkpoint.anchor(&config, runPaths: checkpoint.runPaths, runFolder: url.deletingLastPathComponent())
+        // Checkpoints from before the `threads` key recorded the count only in their meta.
+        config.threads = threads ?? config.threads ?? (checkpoint.threads > 0 ? checkpoint.threads : nil)
+        let run = try prepare(config)
         // The same inputs, or the continuation would not be the run that was interrupted.
         for (role, hash) in checkpoint.inputs.sorted(by: { $0.key < $1.key }) where run.inputs[role] != hash {
             let file = [("teacher", checkpoint.config.teacher), ("student", checkpoint.config.student),
@@ -101,7 +115,7 @@ public final class DistillRun {
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: s, isDirectory: &isDirectory) && !isDirectory.boolValue
         if isFile && URL(fileURLWithPath: s).pathExtension.lowercased() != "json" {
-            return try ModelLoader.load(s, arch: c.studentArch)
+            return try ModelLoader.load(s, arch: c.studentArch, archFlag: "--student-arch")
         }
         // An architecture: fresh weights, initialised from the seed.
         let (spec, origin) = try ModelLoader.architecture(s, classes: classes ?? 10)
@@ -141,12 +155,31 @@ public final class DistillRun {
         try writeText(config.yaml, to: artifacts.config)
     }
 
-    /// After every epoch: the checkpoint, the metrics log and the curves (each atomically).
+    /// The TensorBoard log of the run (`tensorboard` key), opened on first use; nil without one.
+    public func tensorBoard() throws -> TrainingBoard? {
+        guard let dir = config.tensorboard else { return nil }
+        if board == nil { board = try TrainingBoard(directory: dir) }
+        return board
+    }
+    private var board: TrainingBoard?
+
+    /// Logs a batch to TensorBoard when the run has a log (errors surface at `endEpoch`).
+    public func logBatch(_ b: BatchProgress) {
+        if boardFailure == nil {
+            do { try tensorBoard()?.batch(b, bss: config.method == .bss) } catch { boardFailure = error }
+        }
+    }
+    private var boardFailure: Error?
+
+    /// After every epoch: the checkpoint, the metrics log and the curves (each atomically), and
+    /// the epoch's scalars in the TensorBoard log.
     public func endEpoch(createdBy: String) throws {
+        if let boardFailure { throw boardFailure }
+        if let last = distiller.history.last { try tensorBoard()?.epoch(last, bss: config.method == .bss) }
         try Checkpoint(distiller, threads: threads, inputs: inputs, runFolder: artifacts.checkpoint.deletingLastPathComponent())
             .write(to: artifacts.checkpoint, createdBy: createdBy)
         try MetricsLog.write(distiller.history, to: artifacts.metrics)
-        let title = "bss distill: \(config.method.rawValue)" + (config.method == .bss ? " (\(config.bssMode.rawValue))" : "")
+        let title = "bss distill: \(config.method.rawValue)" + (config.method.usesBSS ? " (\(config.bssMode.rawValue))" : "")
             + " — \(URL(fileURLWithPath: config.student ?? "").lastPathComponent)"
         try CurvesPlot.write(distiller.history, title: title, to: artifacts.curves)
     }
@@ -161,7 +194,7 @@ public final class DistillRun {
 extension RunConfig {
     /// Relative file paths made absolute under `directory` (the directory a checkpointed run was
     /// started in), so `--resume` works from anywhere. Names that are not files there (presets
-    /// such as `cifar-resnet8`) stay as they are; `out` follows its directory.
+    /// such as `heo2019-resnet8`) stay as they are; `out` follows its directory.
     mutating func rebase(onto directory: String) {
         let fm = FileManager.default
         func rebased(_ p: String?, parentOnly: Bool = false) -> String? {
@@ -174,5 +207,6 @@ extension RunConfig {
         student = rebased(student); studentArch = rebased(studentArch)
         data = rebased(data); val = rebased(val)
         out = rebased(out, parentOnly: true)
+        tensorboard = rebased(tensorboard, parentOnly: true)
     }
 }

@@ -30,8 +30,10 @@ public struct BoundarySamples {
 ///     loss = CE(s, y) + α·KD_T(s, t) + β·KD_T(f_s(x̃), f_t(x̃))
 ///     KD_T(s, t) = −mean_n Σ_c softmax(t_n/T)_c · log_softmax(s_n/T)_c        (no T² factor)
 ///
-/// - `original` uses the CE term only, `hinton` CE + α·KD, `bss` all three.
-/// - BSS (only when `method == .bss` and `β > 0`): base rows = those the teacher and the
+/// - `original` uses the CE term only, `hinton` CE + α·KD, `bss` all three; `features` (if
+///   set) adds its weighted terms on the clean batch, their gradients entering the student's
+///   backward at the tapped nodes.
+/// - BSS (only when `method` is `bss` or `bss+fsp` and `β > 0`): base rows = those the teacher and the
 ///   student (these training-mode logits) both classify correctly, at most `bssPerBatch` of
 ///   them by `BaseSelection.forDistillation`; one target per base row from `p_t(k)/(1 − p_t(b))`
 ///   (`TargetSelection.sample`, drawing from the caller's generator); the search runs on the
@@ -66,17 +68,24 @@ public final class DistillationStep {
     /// Every searched pair enters the BSS term whatever its status (default false: paper mode
     /// keeps accepted pairs, official mode all).
     public var useEveryPair = false
+    /// Feature terms (FitNets, AT, FSP) on the clean batch, added to its loss (FeatureObjective.swift).
+    public var features: FeatureObjective?
+    /// Set under mpirun: the step runs on this rank's share of the batch (DistillationStep+Parallel.swift).
+    public var parallel: DataParallel?
 
-    private let search: BSSGenerator?
+    let search: BSSGenerator?
     /// Values per channel that one sample contributes to the student's BatchNorm layers (the
     /// smallest over layers), nil without BatchNorm.
-    private let batchNormValuesPerSample: Int?
+    let batchNormValuesPerSample: Int?
 
     /// What one step computed.
     public struct Result: Sendable {
         public var crossEntropy: Float = 0
         public var distillation: Float = 0
         public var bssDistillation: Float = 0
+        /// Unweighted value of each feature term, and their weighted sum (in `loss`).
+        public var featureValues: [FeatureLossKind: Float] = [:]
+        public var featureLoss: Float = 0
         /// `CE + α·KD + β·KD_BSS`.
         public var loss: Float = 0
         /// Batch rows the student (training-mode forward) classifies correctly.
@@ -104,7 +113,7 @@ public final class DistillationStep {
         self.bssPerBatch = bssPerBatch
         self.bssParameters = bssParameters
         self.studentLayout = studentLayout
-        search = (method == .bss && teacher != nil) ? BSSGenerator(teacher: teacher!, parameters: bssParameters) : nil
+        search = (method.usesBSS && teacher != nil) ? BSSGenerator(teacher: teacher!, parameters: bssParameters) : nil
         let perSample = student.nodes.compactMap { n -> Int? in
             guard n.layer is BatchNorm else { return nil }
             return n.outputShape.dropFirst().reduce(1, *)
@@ -130,17 +139,29 @@ public final class DistillationStep {
         precondition(labels.count == x.batch, "DistillationStep: \(labels.count) labels for \(x.batch) samples")
         precondition(method == .original || teacherLogits?.shape == [x.batch, student.outputShape.reduce(1, *)],
                      "DistillationStep: teacher logits \(teacherLogits?.shape ?? []) do not fit the batch")
+        if let parallel {
+            return runParallel(parallel, x: x, labels: labels, teacherLogits: teacherLogits, alpha: alpha, beta: beta,
+                               learningRate: learningRate, generator: &generator)
+        }
         var r = Result()
         r.count = x.batch
         optimizer.learningRate = learningRate
         optimizer.zeroGrad()
 
         // Clean batch: CE (+ α·KD), backward at once (the graph keeps one forward's activations).
-        let s = student.forward(studentInput(x), mode: .training)             // [B, C]
+        let (s, taps) = student.forward(studentInput(x), mode: .training, taps: features?.studentTaps ?? [])  // [B, C]
         var (ce, grad) = crossEntropy(logits: s, labels: labels)
         r.crossEntropy = ce
         r.loss = ce
-        if method.usesTeacher, let t = teacherLogits {
+        var tapGradients: [Int: Tensor] = [:]
+        if let features {
+            let f = features.run(teacherInput: x, studentActivations: taps)
+            r.featureValues = f.values
+            r.featureLoss = f.weighted
+            r.loss += f.weighted
+            tapGradients = f.tapGradients
+        }
+        if method.usesKD, let t = teacherLogits {
             let (kd, kdGrad) = distillationLoss(student: s, teacher: t, temperature: temperature)
             r.distillation = kd
             r.loss += alpha * kd
@@ -148,11 +169,11 @@ public final class DistillationStep {
                 kdGrad.data.withUnsafeBufferPointer { k in for i in 0..<g.count { g[i] += alpha * k[i] } }
             }
         }
-        student.backward(grad)
+        student.backward(grad, tapGradients: tapGradients)
         let predicted = argmax(rows: s)
         r.correct = zip(predicted, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
 
-        if method == .bss, beta > 0, let t = teacherLogits {
+        if method.usesBSS, beta > 0, let t = teacherLogits {
             bssTerm(x: x, labels: labels, studentLogits: s, teacherLogits: t, beta: beta, generator: &generator, into: &r)
         }
         optimizer.step()

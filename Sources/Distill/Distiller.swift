@@ -47,6 +47,9 @@ public final class Distiller {
     public private(set) var history: [EpochMetrics] = []
     /// The training stream (permutations, augmentation, target classes).
     public var generator: SeededGenerator
+    /// Set under mpirun with more than one rank: batches, teacher logits and validation are
+    /// split over the ranks (DataParallel, docs/mpi.md).
+    public var parallel: DataParallel? { didSet { step.parallel = parallel } }
 
     private var augmentation: Augmentation
     private var teacherLogits: Tensor?
@@ -62,11 +65,25 @@ public final class Distiller {
         labels = train.y!
         generator = RunStreams.training(config.seed)
         augmentation = Augmentation(cropPadding: config.augmentCrop, flip: config.augmentFlip)
-        optimizer = SGD(parameters: student.graph.trainableParameters, lr: config.lr, momentum: config.momentum,
-                        weightDecay: config.weightDecay, nesterov: config.nesterov)
+        // Feature terms (and FitNets regressors, trained with the student: after its parameters).
+        let terms = try config.featureTerms()
+        let usedTeacher = config.method.usesTeacher ? teacher : nil
+        if terms.isEmpty, let pairs = config.features.pairs {
+            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+                               "pairs \(pairs.map(\.description).joined(separator: ",")) are given but method '\(config.method.rawValue)' has no feature term; use --method fitnet|at|fsp|bss+fsp or feature_losses")
+        }
+        if !terms.isEmpty && usedTeacher == nil {
+            throw ModelIOError(.mismatch, file: "run config", location: "feature_losses",
+                               "feature terms learn from a teacher; method '\(config.method.rawValue)' has none")
+        }
+        let features = try terms.isEmpty ? nil : FeatureObjective(specs: terms, settings: config.features, teacher: usedTeacher!,
+                                                                  student: student, seed: config.seed)
+        optimizer = SGD(parameters: student.graph.trainableParameters + (features?.trainableParameters ?? []), lr: config.lr,
+                        momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov)
         step = DistillationStep(student: student.graph, teacher: self.teacher?.graph, optimizer: optimizer,
                                 method: config.method, temperature: config.temperature, bssPerBatch: config.bssPerBatch,
                                 bssParameters: config.bssParameters, studentLayout: student.inputLayout)
+        step.features = features
         // Dropout masks come from per-layer streams of the seed (saved in checkpoints).
         for (i, node) in student.graph.nodes.enumerated() {
             if let d = node.layer as? Dropout { d.generator = RunStreams.dropout(config.seed, node: i) }
@@ -77,7 +94,8 @@ public final class Distiller {
     /// inputs are not augmented; later epochs reuse them. `progress` gets rows done.
     public func prepareTeacherLogits(progress: ((Int) -> Void)? = nil) {
         guard let teacher, teacherLogits == nil, !config.augments else { return }
-        teacherLogits = teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
+        teacherLogits = parallel?.predict(teacher.graph, train.x, batchSize: config.evalBatchSize, progress: progress)
+            ?? teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
     }
 
     /// Trains one epoch and appends its metrics to `history`. A loss that is NaN or infinite
@@ -92,6 +110,7 @@ public final class Distiller {
         // The Float values as their shortest decimals (0.1, not 0.10000000149011612) in the log.
         func decimal(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }
         var m = EpochMetrics(epoch: e, lr: decimal(w.lr), alpha: decimal(w.alpha), beta: decimal(w.beta))
+        m.mpiWorldSize = config.mpiWorldSize
         let start = Date()
         let batches = DataSelection.batches(count: train.count, batchSize: config.batchSize, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
@@ -105,7 +124,8 @@ public final class Distiller {
             augmentation.apply(&x, generator: &generator)
             var t: Tensor?
             if let teacher {
-                t = teacherLogits.map { $0.gather(rows: idx) } ?? teacher.graph.forward(x, mode: .inference, keepForBackward: false)
+                t = teacherLogits.map { $0.gather(rows: idx) } ?? parallel?.predict(teacher.graph, x, batchSize: x.batch)
+                    ?? teacher.graph.forward(x, mode: .inference, keepForBackward: false)
             }
             let r = step.run(x: x, labels: y, teacherLogits: t, alpha: w.alpha, beta: w.beta, learningRate: w.lr,
                              generator: &generator)
@@ -117,6 +137,7 @@ public final class Distiller {
             m.loss += Double(r.loss) * n
             m.ce += Double(r.crossEntropy) * n
             m.kd += Double(r.distillation) * n
+            for (k, v) in r.featureValues { m.features[k.rawValue, default: 0] += Double(v) * n }
             bssWeighted += Double(r.bssDistillation) * Double(r.bssUsed)
             m.bssAttempted += r.bssAttempted
             m.bssAccepted += r.bssAccepted
@@ -131,6 +152,7 @@ public final class Distiller {
         }
         let n = Double(max(m.samples, 1))
         m.loss /= n; m.ce /= n; m.kd /= n
+        for k in m.features.keys { m.features[k]! /= n }
         m.kdBSS = m.bssUsed > 0 ? bssWeighted / Double(m.bssUsed) : 0
         m.trainAccuracy = Double(correct) / n
         if let (acc, loss) = evaluate() { m.valAccuracy = acc; m.valLoss = loss }
@@ -164,6 +186,7 @@ public final class Distiller {
     /// validation data.
     public func evaluate() -> (accuracy: Double, loss: Double)? {
         guard let val, let y = val.y, val.count > 0 else { return nil }
+        if let parallel { return parallel.evaluate(student.graph, val.x, labels: y, batchSize: config.evalBatchSize) }
         let logits = student.graph.predict(val.x, batchSize: config.evalBatchSize)
         let top = argmax(rows: logits)
         let correct = zip(top, y).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
@@ -182,13 +205,16 @@ public final class Distiller {
         public var optimizer: [String: Tensor]
         public var optimizerSteps: Int
         public var history: [EpochMetrics]
+        /// Feature regressors' parameters and buffers (`FeatureObjective.state`).
+        public var features: [String: Tensor] = [:]
     }
 
     public var trainingState: TrainingState {
         var dropout: [String: [UInt64]] = [:]
         for node in student.graph.nodes { if let d = node.layer as? Dropout { dropout[node.name] = d.generator.state } }
         return TrainingState(completedEpochs: completedEpochs, generator: generator.state, dropout: dropout,
-                             optimizer: optimizer.state, optimizerSteps: optimizer.stepCount, history: history)
+                             optimizer: optimizer.state, optimizerSteps: optimizer.stepCount, history: history,
+                             features: step.features?.state ?? [:])
     }
 
     /// Restores a saved state (the student's weights are restored separately, from the
@@ -213,6 +239,10 @@ public final class Distiller {
                 throw ModelIOError(.malformed, file: file, location: "meta.dropout_rng", "no state for dropout layer '\(node.name)'")
             }
             d.generator.state = st
+        }
+        try step.features?.restore(s.features, file: file)
+        if step.features == nil, let k = s.features.keys.sorted().first {
+            throw ModelIOError(.mismatch, file: file, location: "features.\(k)", "the run has no feature regressors")
         }
         completedEpochs = s.completedEpochs
         generator.state = s.generator

@@ -24,11 +24,34 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var batches: Int
     public var samples: Int
     public var seconds: Double
+    /// Unweighted feature terms by kind (`fitnet`, `at`, `fsp`), batch-size weighted means;
+    /// empty (and absent from the log) without feature terms.
+    public var features: [String: Double] = [:]
+    /// Processes that trained the epoch (`mpirun -np N`; 1 without MPI). Optional only so logs
+    /// written before it existed still read; always written.
+    public var mpiWorldSize: Int?
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, alpha, beta, loss, ce, kd, kdBSS = "kd_bss", trainAccuracy = "train_accuracy",
              valAccuracy = "val_accuracy", valLoss = "val_loss", bssAttempted = "bss_attempted",
-             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds
+             bssAccepted = "bss_accepted", bssUsed = "bss_used", batches, samples, seconds, features,
+             mpiWorldSize = "mpi_world_size"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch); lr = try c.decode(Double.self, forKey: .lr)
+        alpha = try c.decode(Double.self, forKey: .alpha); beta = try c.decode(Double.self, forKey: .beta)
+        loss = try c.decode(Double.self, forKey: .loss); ce = try c.decode(Double.self, forKey: .ce)
+        kd = try c.decode(Double.self, forKey: .kd); kdBSS = try c.decode(Double.self, forKey: .kdBSS)
+        trainAccuracy = try c.decode(Double.self, forKey: .trainAccuracy)
+        valAccuracy = try c.decodeIfPresent(Double.self, forKey: .valAccuracy)
+        valLoss = try c.decodeIfPresent(Double.self, forKey: .valLoss)
+        bssAttempted = try c.decode(Int.self, forKey: .bssAttempted); bssAccepted = try c.decode(Int.self, forKey: .bssAccepted)
+        bssUsed = try c.decode(Int.self, forKey: .bssUsed); batches = try c.decode(Int.self, forKey: .batches)
+        samples = try c.decode(Int.self, forKey: .samples); seconds = try c.decode(Double.self, forKey: .seconds)
+        features = try c.decodeIfPresent([String: Double].self, forKey: .features) ?? [:]
+        mpiWorldSize = try c.decodeIfPresent(Int.self, forKey: .mpiWorldSize)
     }
 
     public init(epoch: Int, lr: Double, alpha: Double, beta: Double) {
@@ -49,6 +72,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         try c.encode(bssAttempted, forKey: .bssAttempted); try c.encode(bssAccepted, forKey: .bssAccepted)
         try c.encode(bssUsed, forKey: .bssUsed); try c.encode(batches, forKey: .batches)
         try c.encode(samples, forKey: .samples); try c.encode(seconds, forKey: .seconds)
+        if !features.isEmpty { try c.encode(features, forKey: .features) }
+        try c.encode(mpiWorldSize ?? 1, forKey: .mpiWorldSize)
     }
 
     /// One JSON object on one line (stable key order).

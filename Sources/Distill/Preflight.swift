@@ -74,8 +74,8 @@ public enum Preflight {
         }
     }
 
-    /// The output path can take the student: a known extension that fits its format, in an
-    /// existing directory.
+    /// The output path can take the student: a known extension that fits its format, in a
+    /// directory that exists or can be created.
     public static func checkOutput(_ c: RunConfig, student: Model) throws {
         guard let out = c.out else { return }
         let url = URL(fileURLWithPath: out)
@@ -91,10 +91,7 @@ public enum Preflight {
             throw ModelIOError(.unsupported, file: out,
                                "cannot write '.\(url.pathExtension)'; the student goes to .npz, .safetensors or .h5 (state dict)\(fromKeras ? ", or .h5/.keras (Keras model)" : "")")
         }
-        var isDirectory: ObjCBool = false
-        let dir = url.deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelIOError(.notFound, file: out, "the output directory \(dir) does not exist")
-        }
+        // A missing directory is created when the first file is written.
+        try OutputPath.checkCanCreate(out)
     }
 }

@@ -99,8 +99,10 @@ extension RunConfig {
         var lines = ["# bss distill: resolved run configuration (defaults <- config file <- flags).",
                      "# Give it back to `bss distill --config` to repeat the run."]
         let groups: [(String, [ConfigKey])] = [("files", Self.fileKeys), ("method, optimiser and loss", Self.trainingKeys),
+                                               ("feature methods", Self.featureKeys),
                                                ("boundary supporting samples", Self.bssKeys),
-                                               ("data handling and reproducibility", Self.dataKeys)]
+                                               ("data handling and reproducibility", Self.dataKeys),
+                                               ("where it ran (recorded)", Self.runKeys)]
         for (title, keys) in groups {
             lines.append("")
             lines.append("# \(title)")

@@ -24,7 +24,7 @@ struct ConfigValueProblem: Error {
 
 extension RunConfig {
     /// Every key, in the order the resolved config lists them.
-    static let keys: [ConfigKey] = fileKeys + trainingKeys + bssKeys + dataKeys
+    static let keys: [ConfigKey] = fileKeys + trainingKeys + featureKeys + bssKeys + dataKeys + runKeys
 
     /// Key names, for error messages and `--help`.
     public static var keyNames: [String] { keys.map(\.name) }
@@ -188,9 +188,13 @@ extension RunConfig {
         fileKey("teacher_arch", "architecture of a weight-only teacher: preset or JSON spec", \.teacherArch),
         fileKey("student", "student model file, or an architecture (preset or JSON spec) for fresh weights", \.student),
         fileKey("student_arch", "architecture of a weight-only student file", \.studentArch),
+        ConfigKey(name: "classes", help: "class count of a fresh preset student (default: the teacher's)",
+                  set: { c, v in c.classes = v == .null ? nil : try Read.int(v, "an integer >= 1", { $0 >= 1 }) },
+                  get: { $0.classes.map(String.init) }),
         fileKey("data", "training data (.npz/.h5 with x, y; CIFAR-10 batches; IDX)", \.data),
         fileKey("val", "validation data, evaluated after every epoch", \.val),
         fileKey("out", "trained student: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student", \.out),
+        fileKey("tensorboard", "directory for TensorBoard event files: scalars per batch and epoch (default: none)", \.tensorboard),
         ConfigKey(name: "data_layout", help: "layout of images in data/val: nchw or nhwc (default: the teacher's)",
                   set: { c, v in
                       guard let s = try Read.string(v) else { c.dataLayout = nil; return }
@@ -217,10 +221,10 @@ extension RunConfig {
     ]
 
     static let trainingKeys: [ConfigKey] = [
-        ConfigKey(name: "method", help: "original (CE), hinton (+ KD), bss (+ KD on BSS)",
+        ConfigKey(name: "method", help: "original (CE), hinton (+ KD), bss (+ KD on BSS), fitnet, at, fsp (CE + feature term), bss+fsp",
                   set: { c, v in
                       guard let s = try Read.string(v), let m = DistillMethod(rawValue: s.lowercased()) else {
-                          throw ConfigValueProblem(expected: "original, hinton or bss")
+                          throw ConfigValueProblem(expected: "original, hinton, bss, fitnet, at, fsp or bss+fsp")
                       }
                       c.method = m
                   }, get: { Write.string($0.method.rawValue) }),
@@ -308,5 +312,8 @@ extension RunConfig {
                   set: { c, v in c.augmentFlip = try Read.bool(v) }, get: { String($0.augmentFlip) }),
         ConfigKey(name: "eval_batch_size", help: "samples per forward pass for teacher logits and validation",
                   set: { c, v in c.evalBatchSize = try Read.int(v, "an integer >= 1", { $0 >= 1 }) }, get: { String($0.evalBatchSize) }),
+        ConfigKey(name: "threads", help: "worker threads; the same count gives the same student bit for bit (default: all cores, recorded here)",
+                  set: { c, v in c.threads = v == .null ? nil : try Read.int(v, "an integer >= 1", { $0 >= 1 }) },
+                  get: { $0.threads.map(String.init) }),
     ]
 }

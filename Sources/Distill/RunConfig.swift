@@ -6,11 +6,28 @@ import Foundation
 /// - `original`: cross-entropy on the labels only (no teacher);
 /// - `hinton`: `CE + α·KD_T` on the clean batch;
 /// - `bss`: `CE + α·KD_T + β·KD_T` on boundary supporting samples.
+/// - `fitnet`, `at`, `fsp`: `CE + w·term` on the teacher's and student's feature maps, as
+///   RepDistiller's scripts run them (no KD: its `-a 0`; FeatureSettings.swift);
+/// - `bss+fsp`: the `bss` loss plus `w·FSP`.
 public enum DistillMethod: String, Sendable, CaseIterable, Codable {
-    case original, hinton, bss
+    case original, hinton, bss, fitnet, at, fsp
+    case bssFSP = "bss+fsp"
 
     /// Whether the loss uses the teacher at all.
     public var usesTeacher: Bool { self != .original }
+    /// Whether the loss has the KD term on the clean batch (weight `alpha`).
+    public var usesKD: Bool { self == .hinton || usesBSS }
+    /// Whether the loss has the KD term on boundary supporting samples (weight `beta`).
+    public var usesBSS: Bool { self == .bss || self == .bssFSP }
+    /// The feature term the method adds, if any.
+    public var featureTerm: FeatureLossKind? {
+        switch self {
+        case .fitnet: return .fitnet
+        case .at: return .at
+        case .fsp, .bssFSP: return .fsp
+        default: return nil
+        }
+    }
 }
 
 /// A loss weight over epochs: the paper's schedule (`alpha` 4 → 1, `beta` 2 → 0 by 75 %) or a
@@ -47,12 +64,17 @@ public struct RunConfig: Equatable, Sendable {
     public var student: String?
     /// Architecture of a weight-only student file.
     public var studentArch: String?
+    /// Class count of a fresh student built from a preset; nil = the teacher's (10 without one).
+    /// A student file or JSON spec has its own.
+    public var classes: Int?
     /// Training data.
     public var data: String?
     /// Validation data (accuracy reported each epoch), optional.
     public var val: String?
     /// Where the trained student goes (`.npz`/`.h5` state dict, `.h5`/`.keras` for Keras students).
     public var out: String?
+    /// Directory for TensorBoard event files (`TrainingBoard`), nil for none.
+    public var tensorboard: String?
     /// Layout of images in `data`/`val` (`nchw`/`nhwc`); nil = the teacher's native layout.
     public var dataLayout: String?
     /// Factor applied to inputs after reading (e.g. 1/255).
@@ -80,6 +102,8 @@ public struct RunConfig: Equatable, Sendable {
     public var temperature: Float = 3
     public var alpha: WeightSchedule = .schedule
     public var beta: WeightSchedule = .schedule
+    /// Feature methods: pairs, weights, extra terms (RunConfig+FeatureKeys.swift).
+    public var features = FeatureSettings()
 
     // BSS search.
     /// Base samples (hence BSS attempts) per training batch, `N`.
@@ -103,6 +127,12 @@ public struct RunConfig: Equatable, Sendable {
     public var augmentFlip = false
     /// Samples per forward pass when evaluating (teacher logits, validation).
     public var evalBatchSize = 256
+    /// Worker threads (`Parallel.threads`). Results are bit-identical only for the same count,
+    /// so the CLI records the count it used (nil: all cores) and a resumed run reuses it.
+    public var threads: Int?
+
+    // Recorded, not chosen: the ranks of the run (`mpirun -np N`; 1 without MPI). DistillRun sets it.
+    public var mpiWorldSize = 1
 
     public init() {}
 

@@ -38,10 +38,11 @@ public enum Schedules {
 
 extension RunConfig {
     /// `alpha`, `beta` and the learning rate of epoch `e` (1-based) under this config. The
-    /// `original` method uses neither teacher term, `hinton` no BSS term: their weights are 0.
+    /// `original` method uses neither teacher term, `hinton` no BSS term, `fitnet`/`at`/`fsp`
+    /// neither KD term: their weights are 0.
     public func weights(epoch e: Int) -> (alpha: Float, beta: Float, lr: Float) {
-        let a = method.usesTeacher ? Schedules.alpha(alpha, epoch: e, of: epochs) : 0
-        let b = method == .bss ? Schedules.beta(beta, epoch: e, of: epochs) : 0
+        let a = method.usesKD ? Schedules.alpha(alpha, epoch: e, of: epochs) : 0
+        let b = method.usesBSS ? Schedules.beta(beta, epoch: e, of: epochs) : 0
         return (a, b, Schedules.learningRate(lr, epoch: e, of: epochs, milestones: lrMilestones, decay: lrDecay))
     }
 }

@@ -14,20 +14,19 @@ import Darwin
 /// target is left untouched, so an interrupted export never leaves a half-written `.npz`
 /// where a model used to be.
 ///
+/// Missing parent directories of the target are created first.
+///
 /// Every error leaves as a `ModelIOError` naming the target: a `ModelIOError` thrown by `body`
 /// passes through unchanged; any other error becomes `.io`.
 public enum AtomicFile {
     public static func write(to url: URL, _ body: (URL) throws -> Void) throws {
         let target = url.standardizedFileURL
         let directory = target.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
-              isDirectory.boolValue else {
-            throw ModelIOError(.notFound, file: url.path,
-                               "cannot write: directory \(directory.path) does not exist")
-        }
+        try createDirectory(directory, for: url.path)
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let temporary = directory.appendingPathComponent(temporaryName(for: target.lastPathComponent, suffix: suffix))
+        try register(temporary)
+        defer { unregister(temporary) }
         do {
             try body(temporary)
             // rename(2) replaces an existing target in one step; FileManager.moveItem would
@@ -41,6 +40,56 @@ public enum AtomicFile {
             if let error = error as? ModelIOError { throw error }
             throw ModelIOError(.io, file: url.path, "write failed: \(error.localizedDescription)")
         }
+    }
+
+    /// Creates `directory` and its missing parents (every command's outputs may name folders
+    /// that do not exist yet); `file` is the output named in errors.
+    static func createDirectory(_ directory: URL, for file: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ModelIOError(.io, file: file, "cannot write: \(directory.path) is a file, not a directory")
+            }
+            return
+        }
+        try OutputPath.checkCanCreate(file)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ModelIOError(.io, file: file, "cannot create the directory \(directory.path): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: - Interruption
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pending: Set<String> = []
+    nonisolated(unsafe) private static var abandoned = false
+
+    private static func register(_ temporary: URL) throws {
+        lock.lock()
+        // After an interruption no new file is started: the process is about to exit, and an
+        // error here would race its exit status and message.
+        while abandoned { lock.unlock(); sleep(1); lock.lock() }
+        pending.insert(temporary.path)
+        lock.unlock()
+    }
+
+    private static func unregister(_ temporary: URL) {
+        lock.lock(); defer { lock.unlock() }
+        pending.remove(temporary.path)
+    }
+
+    /// Removes the temporary file of every write in progress and holds back new writes: called on
+    /// Ctrl-C (SIGINT) just before the process exits, so an interrupted command leaves neither a
+    /// partial output nor a stray `.name.tmp-…` file. Returns the paths removed.
+    @discardableResult
+    public static func abandonWritesInProgress() -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        abandoned = true
+        let paths = pending.sorted()
+        for p in paths { unlink(p) }
+        return paths
     }
 
     /// File names are limited to 255 bytes (NAME_MAX): a legal 254-byte target name must not

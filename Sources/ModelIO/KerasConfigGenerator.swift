@@ -11,11 +11,14 @@ import Tensor
 /// | engine node | Keras layer |
 /// |---|---|
 /// | Linear | Dense (`activation="linear"`) |
-/// | Conv2D | Conv2D, `padding="valid"`/`"same"` where the per-side padding is what TensorFlow's `'same'` gives, else ZeroPadding2D + `"valid"` |
+/// | Conv2D | Conv2D with `groups` and `dilation_rate` (a depthwise one as `groups` = channels), `padding="valid"`/`"same"` where the per-side padding is what TensorFlow's `'same'` gives for the dilated extent, else ZeroPadding2D + `"valid"`; stride > 1 with dilation > 1 is refused (Keras forbids it) |
 /// | BatchNorm | BatchNormalization (epsilon kept, momentum 1 − m) |
 /// | ReLU, Sigmoid, Tanh, Softmax, Identity | Activation (`relu`, `sigmoid`, `tanh`, `softmax`, `linear`) |
+/// | PointwiseActivation | ReLU6/SELU/GELU (erf)/SiLU/Hardswish/Hardsigmoid (PyTorch = Keras 3 formula): Activation (`relu6`, `selu`, `gelu`, `silu`, `hard_silu`, `hard_sigmoid`); LeakyReLU, ELU, Keras ReLU: the Keras layers with their options; GELU tanh and tf.keras 2's hard sigmoid have no Keras 3 layer and are refused |
 /// | MaxPool2D (no padding), AvgPool2D (no padding, or zero-padding counted) | MaxPooling2D / (ZeroPadding2D +) AveragePooling2D |
-/// | GlobalAvgPool | GlobalAveragePooling2D |
+/// | GlobalAvgPool, GlobalMaxPool | GlobalAveragePooling2D, GlobalMaxPooling2D |
+/// | Concat | Concatenate (`axis=-1`) |
+/// | Multiply | Multiply (equal shapes, or an image by a `[C, 1, 1]` operand; a `[C]` operand is refused) |
 /// | Flatten | Flatten |
 /// | Dropout, Add, ZeroPad2D | Dropout, Add, ZeroPadding2D |
 ///
@@ -33,12 +36,13 @@ enum KerasConfigGenerator {
         let config = try g.config(name: sanitised(model.architectureName, fallback: "model"))
         let text = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         let parsed = try KerasModelConfig.parse(try KerasJSON.parse(text, file: file, what: "the generated Keras config"), file: file)
-        let built = try KerasGraphBuilder.build(parsed, file: file)
+        let built = try KerasGraphBuilder.build(parsed, file: file, kerasVersion: "3")
         let twin = Model(graph: built.graph, format: .kerasH5, architectureName: parsed.name, inputLayout: .nhwc, spec: built.spec)
         try g.copyWeights(to: built.graph)
         try check(model.graph, against: twin.graph, softmaxSplitOff: built.softmaxSplitFrom != nil, file: file)
         twin.softmaxSplitOff = built.softmaxSplitFrom != nil
-        twin.formatPayload[KerasPayload.key] = KerasPayload(source: "h5", config: text).encoded()
+        // The config is Keras 3's (hard_sigmoid means relu6(x + 3)/6 there).
+        twin.formatPayload[KerasPayload.key] = KerasPayload(source: "h5", config: text, kerasVersion: "3.15.1").encoded()
         return twin
     }
 
@@ -150,15 +154,23 @@ enum KerasConfigGenerator {
                 emit("Dense", name, ["units": l.outFeatures, "activation": "linear", "use_bias": l.bias != nil], inputs: inputs)
                 weightedNames[i] = name
             case let l as Conv2D:
+                // Keras refuses strides > 1 together with dilation_rate > 1.
+                guard l.stride == (1, 1) || l.dilation == (1, 1) else {
+                    throw fail(i, "a dilated convolution with stride \(l.stride.0)x\(l.stride.1) (Keras allows dilation only with stride 1); write a state dict (.npz or .h5) instead")
+                }
                 let s = inputs[0].1
-                let same = Self.tfSamePadding(height: s[1], width: s[2], kernel: l.kernel, stride: l.stride)
+                // 'same' pads for the dilated extent (k − 1)·d + 1, as TensorFlow does.
+                let extent = ((l.kernel.0 - 1) * l.dilation.0 + 1, (l.kernel.1 - 1) * l.dilation.1 + 1)
+                let same = Self.tfSamePadding(height: s[1], width: s[2], kernel: extent, stride: l.stride)
                 var source = inputs[0], mode = "valid"
                 if !l.padding.isZero {
                     if l.padding == same { mode = "same" } else { source = padding(l.padding, inputs[0]) }
                 }
+                // Grouped and depthwise convolutions are Keras Conv2D(groups=g): kernel [kh, kw, in/g, out].
                 emit("Conv2D", name, ["filters": l.outChannels, "kernel_size": [l.kernel.0, l.kernel.1],
                                       "strides": [l.stride.0, l.stride.1], "padding": mode, "data_format": "channels_last",
-                                      "dilation_rate": [1, 1], "groups": 1, "activation": "linear", "use_bias": l.hasBias],
+                                      "dilation_rate": [l.dilation.0, l.dilation.1], "groups": l.groups, "activation": "linear",
+                                      "use_bias": l.hasBias],
                      inputs: [source])
                 weightedNames[i] = name
             case let l as BatchNorm:
@@ -177,6 +189,9 @@ enum KerasConfigGenerator {
                 default: activation = "linear"
                 }
                 emit("Activation", name, ["activation": activation], inputs: inputs)
+            case let l as PointwiseActivation:
+                let (cls, fields) = try Self.keras(l.function, node: i, fail: fail)
+                emit(cls, name, fields, inputs: inputs)
             case let l as Dropout:
                 emit("Dropout", name, ["rate": Self.number(l.p)], inputs: inputs)
             case is Add:
@@ -185,10 +200,12 @@ enum KerasConfigGenerator {
                 emit("ZeroPadding2D", name, ["padding": [[l.padding.top, l.padding.bottom], [l.padding.left, l.padding.right]],
                                              "data_format": "channels_last"], inputs: inputs)
             case let l as MaxPool2D:
+                guard !l.ceilMode else { throw fail(i, "ceil-mode pooling (Keras pools in floor mode)") }
                 guard l.padding.isZero else { throw fail(i, "padded max pooling (Keras pads with 'same' only)") }
                 emit("MaxPooling2D", name, ["pool_size": [l.kernel.0, l.kernel.1], "strides": [l.stride.0, l.stride.1],
                                             "padding": "valid", "data_format": "channels_last"], inputs: inputs)
             case let l as AvgPool2D:
+                guard !l.ceilMode else { throw fail(i, "ceil-mode pooling (Keras pools in floor mode)") }
                 guard l.padding.isZero || l.countIncludePad else {
                     throw fail(i, "padded average pooling that excludes the padding from the count")
                 }
@@ -197,6 +214,17 @@ enum KerasConfigGenerator {
                      inputs: [padding(l.padding, inputs[0])])
             case is GlobalAvgPool:
                 emit("GlobalAveragePooling2D", name, ["data_format": "channels_last", "keepdims": false], inputs: inputs)
+            case is GlobalMaxPool:
+                emit("GlobalMaxPooling2D", name, ["data_format": "channels_last", "keepdims": false], inputs: inputs)
+            case is Concat:
+                // Our channel axis is Keras' last axis for images and vectors alike.
+                emit("Concatenate", name, ["axis": -1], inputs: inputs)
+            case is Multiply:
+                // Keras broadcasts from the last axis: a (c) vector would meet an image's width.
+                guard inputs[0].1 == inputs[1].1 || inputs.allSatisfy({ $0.1.count == 3 }) else {
+                    throw fail(i, "a per-channel vector times an image has no Keras Multiply (Keras would broadcast it over the width); write a state dict (.npz or .h5) instead")
+                }
+                emit("Multiply", name, [:], inputs: inputs)
             case let l as Flatten:
                 emit("Flatten", name, ["data_format": "channels_last"], inputs: inputs)
                 let s = inputs[0].1
@@ -226,7 +254,7 @@ enum KerasConfigGenerator {
                 for k in graph.nodes.indices where graph.nodes[k].inputs.contains(.node(current)) {
                     switch graph.nodes[k].layer {
                     case is Linear: permuted[k] = columns
-                    case is ReLU, is Sigmoid, is Tanh, is Dropout, is Identity: frontier.append(k)
+                    case is ReLU, is Sigmoid, is Tanh, is Dropout, is Identity, is PointwiseActivation: frontier.append(k)
                     default:
                         throw fail(flatten, "its PyTorch-order features feed '\(graph.nodes[k].name)' (\(graph.nodes[k].layer.kind)); Keras flattens channels-last, so only Linear layers (after element-wise ones) can absorb the order")
                     }

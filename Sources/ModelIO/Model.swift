@@ -24,6 +24,8 @@ public enum ModelFormat: String, Sendable {
     case kerasArchive = "Keras model (.keras)"
     /// Keras weights only (`.weights.h5` or legacy `save_weights`) loaded into a spec by layer name.
     case kerasWeights = "Keras weights with an architecture spec"
+    /// ONNX model (`torch.onnx.export`, ...), read by Sources/ONNX.
+    case onnx = "ONNX model (.onnx)"
     /// Built from a preset or spec with fresh weights.
     case architectureOnly = "architecture (fresh weights)"
 }

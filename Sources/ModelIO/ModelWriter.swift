@@ -95,7 +95,8 @@ public enum ModelWriter {
         // Plan the spec before writing anything: deriving it may fail (a layer with no spec type).
         var specData: Data?
         var specTarget: URL?
-        if specURL != nil || model.spec == nil || fromKeras {
+        // An ONNX import's spec exists only in memory (derived at import): write it too.
+        if specURL != nil || model.spec == nil || fromKeras || model.format == .onnx {
             let target = specURL ?? defaultSpecURL(for: url)
             guard target.standardizedFileURL != url.standardizedFileURL else {
                 throw ModelIOError(.mismatch, file: url.relativePath, "the spec would overwrite the state dict; give another --spec-out path")

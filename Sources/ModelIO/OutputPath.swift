@@ -45,6 +45,25 @@ public enum OutputPath {
         }
     }
 
+    /// Throws when the directory of `output` cannot be made: its nearest existing ancestor is
+    /// not a directory. A missing directory is fine (`AtomicFile` creates it when writing);
+    /// checked before long work so the user learns it before, not after.
+    public static func checkCanCreate(_ output: String) throws {
+        var dir = URL(fileURLWithPath: output).standardizedFileURL.deletingLastPathComponent()
+        while true {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else {
+                    throw ModelIOError(.io, file: output, "cannot create its directory: \(dir.path) is a file, not a directory")
+                }
+                return
+            }
+            let parent = dir.deletingLastPathComponent()
+            if parent.path == dir.path { return }
+            dir = parent
+        }
+    }
+
     private struct Identity {
         var path: String?
         var inode: [UInt64]?

@@ -128,7 +128,7 @@ extension ModelLoader {
     /// the architecture `arch` strictly.
     static func loadStateDictHDF5(_ url: URL, path: String, arch: String?) throws -> Model {
         guard let arch else {
-            throw ModelIOError(.mismatch, file: path, "an HDF5 state dict holds weights only: give its architecture with --arch (a preset such as cifar-resnet26, or a JSON spec)")
+            throw ModelIOError(.mismatch, file: path, "an HDF5 state dict holds weights only: give its architecture with --arch (a preset such as heo2019-resnet26, or a JSON spec)")
         }
         return try fromStateDict(try StateDictHDF5.read(url), arch: arch, file: path, format: .stateDictHDF5)
     }

@@ -84,11 +84,21 @@ public final class Graph {
     /// what its layer's `backwardReads` declares (and what its consumers' declare of their
     /// inputs); without it nothing is kept, so inference memory does not grow with depth.
     public func forward(_ x: Tensor, mode: Mode, keepForBackward: Bool = true) -> Tensor {
+        forward(x, mode: mode, keepForBackward: keepForBackward, taps: []).output
+    }
+
+    /// Forward pass that also returns the activations of the nodes `taps` (feature taps for
+    /// hint, attention and FSP losses), in the order given. Tapped activations are the same
+    /// tensors the graph computed; they stay alive for the caller whatever their liveness.
+    public func forward(_ x: Tensor, mode: Mode, keepForBackward: Bool = true, taps: [Int]) -> (output: Tensor, taps: [Tensor]) {
         precondition(Array(x.shape.dropFirst()) == inputShape,
                      "input shape \(x.shape) does not match model input \(inputShape)")
+        precondition(taps.allSatisfy { $0 >= 0 && $0 <= output }, "taps \(taps) must name nodes 0...\(output)")
         let plan = liveness
         let empty = Tensor.zeros([0])
         var values = [Tensor?](repeating: nil, count: output + 1)
+        var tapped = [Int: Tensor]()
+        let tapSet = Set(taps)
         records = []
         if keepForBackward { records.reserveCapacity(output + 1) }
         for i in 0...output {
@@ -103,12 +113,13 @@ public final class Graph {
                                              output: reads.contains(.output) ? y : empty,
                                              inputShapes: ins.map(\.shape)))
             }
+            if tapSet.contains(i) { tapped[i] = y }
             values[i] = y
             // Release inputs whose last consumer this node was (the records keep what backward needs).
             for case let .node(j) in node.inputs where plan.lastConsumer[j] == i && j != output { values[j] = nil }
         }
         recordsComplete = keepForBackward
-        return values[output]!
+        return (values[output]!, taps.map { tapped[$0]! })
     }
 
     /// For each node, the index of the last node that reads its output (itself if none).
@@ -127,10 +138,22 @@ public final class Graph {
     /// released once used, so memory falls as the pass proceeds.
     @discardableResult
     public func backward(_ gradOutput: Tensor, parameterGradients: Bool = true) -> Tensor {
+        backward(gradOutput, tapGradients: [:], parameterGradients: parameterGradients)
+    }
+
+    /// Backward with gradients entering at tapped nodes too: `tapGradients[k]` is dLoss/d(node
+    /// k's output), added to whatever flows back from the output. `gradOutput` may be nil when
+    /// the loss reads only taps (a hint loss on its own).
+    @discardableResult
+    public func backward(_ gradOutput: Tensor?, tapGradients: [Int: Tensor], parameterGradients: Bool = true) -> Tensor {
         precondition(recordsComplete && records.count == output + 1,
                      "Graph.backward needs a forward pass with keepForBackward first")
         var gradients = [Tensor?](repeating: nil, count: nodes.count)
         gradients[output] = gradOutput
+        for (k, g) in tapGradients.sorted(by: { $0.key < $1.key }) {
+            precondition(k >= 0 && k <= output, "tap gradient for node \(k), outside 0...\(output)")
+            if gradients[k] == nil { gradients[k] = g } else { gradients[k]!.add(g) }
+        }
         var gradInput: Tensor?
         for i in stride(from: output, through: 0, by: -1) {
             guard let g = gradients[i] else { records[i] = ForwardRecord(inputs: [], output: .zeros([0])); continue }
@@ -148,7 +171,8 @@ public final class Graph {
             }
         }
         recordsComplete = false
-        return gradInput ?? Tensor.zeros([gradOutput.batch] + inputShape)
+        let batch = gradOutput?.batch ?? tapGradients.values.first?.batch ?? 0
+        return gradInput ?? Tensor.zeros([batch] + inputShape)
     }
 
     /// Every parameter and buffer with its full key (`node.param`), in node order.

@@ -1,31 +1,40 @@
 /// The window geometry of a 2-D convolution or pooling over one sample `[C, H, W]`:
-/// kernel `(kernelH, kernelW)`, stride `(strideH, strideW)`, zero padding per side, dilation 1.
+/// kernel `(kernelH, kernelW)`, stride `(strideH, strideW)`, zero padding per side, dilation
+/// `(dilationH, dilationW)` (kernel taps `dilation` apart, PyTorch's `dilation`).
 ///
-/// Output size follows PyTorch: `outHeight = ⌊(H + padTop + padBottom − kernelH) / strideH⌋ + 1`
-/// (likewise for width). Callers check `fits` before using a geometry; the functions below
+/// Output size follows PyTorch: `outHeight = ⌊(H + padTop + padBottom − spanH) / strideH⌋ + 1`
+/// with the dilated kernel's extent `spanH = (kernelH − 1)·dilationH + 1` (likewise for width). Callers check `fits` before using a geometry; the functions below
 /// assume it.
 public struct ConvGeometry: Equatable, Hashable, Sendable {
     public var channels: Int, height: Int, width: Int
     public var kernelH: Int, kernelW: Int
     public var strideH: Int, strideW: Int
     public var padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+    public var dilationH: Int, dilationW: Int
 
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
                 strideH: Int = 1, strideW: Int = 1,
-                padTop: Int = 0, padBottom: Int = 0, padLeft: Int = 0, padRight: Int = 0) {
+                padTop: Int = 0, padBottom: Int = 0, padLeft: Int = 0, padRight: Int = 0,
+                dilationH: Int = 1, dilationW: Int = 1) {
         self.channels = channels; self.height = height; self.width = width
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
         self.padTop = padTop; self.padBottom = padBottom; self.padLeft = padLeft; self.padRight = padRight
+        self.dilationH = dilationH; self.dilationW = dilationW
     }
+
+    /// Extent of the dilated kernel: `(kernelH − 1)·dilationH + 1` rows.
+    public var spanH: Int { (kernelH - 1) * dilationH + 1 }
+    /// Extent of the dilated kernel: `(kernelW − 1)·dilationW + 1` columns.
+    public var spanW: Int { (kernelW - 1) * dilationW + 1 }
 
     /// True when the kernel fits inside the padded input (at least one output position).
     public var fits: Bool {
-        kernelH >= 1 && kernelW >= 1 && strideH >= 1 && strideW >= 1
-            && height + padTop + padBottom >= kernelH && width + padLeft + padRight >= kernelW
+        kernelH >= 1 && kernelW >= 1 && strideH >= 1 && strideW >= 1 && dilationH >= 1 && dilationW >= 1
+            && height + padTop + padBottom >= spanH && width + padLeft + padRight >= spanW
     }
-    public var outHeight: Int { (height + padTop + padBottom - kernelH) / strideH + 1 }
-    public var outWidth: Int { (width + padLeft + padRight - kernelW) / strideW + 1 }
+    public var outHeight: Int { (height + padTop + padBottom - spanH) / strideH + 1 }
+    public var outWidth: Int { (width + padLeft + padRight - spanW) / strideW + 1 }
     /// Rows of the column matrix: `C · kernelH · kernelW`, ordered (c, ki, kj) like OIHW's I, H, W.
     public var colRows: Int { channels * kernelH * kernelW }
     /// Columns of the column matrix: output positions `outHeight · outWidth`, row-major.
@@ -54,7 +63,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
 }
 
 /// Unfolds one sample `x [C, H, W]` into the column matrix `col [C·kh·kw, outH·outW]`:
-/// `col[(c·kh + ki)·kw + kj, oy·outW + ox] = x[c, oy·sh − top + ki, ox·sw − left + kj]`, 0 in the
+/// `col[(c·kh + ki)·kw + kj, oy·outW + ox] = x[c, oy·sh − top + ki·dh, ox·sw − left + kj·dw]`, 0 in the
 /// padding. Row `r` starts at `col + r·rowStride` (default `outH·outW`), so several samples can
 /// share one wide matrix. Then `W [O, C·kh·kw] · col` is the convolution.
 public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: UnsafeMutablePointer<Float>,
@@ -65,14 +74,16 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: Unsaf
     for c in 0..<g.channels {
         let xc = x + c * h * w
         for ki in 0..<g.kernelH {
-            let ys = ConvGeometry.valid(ki, size: h, pad: g.padTop, stride: sh, out: oh)
+            let di = ki * g.dilationH    // the tap's row offset in the window
+            let ys = ConvGeometry.valid(di, size: h, pad: g.padTop, stride: sh, out: oh)
             for kj in 0..<g.kernelW {
-                let xs = ConvGeometry.valid(kj, size: w, pad: g.padLeft, stride: sw, out: ow)
+                let dj = kj * g.dilationW
+                let xs = ConvGeometry.valid(dj, size: w, pad: g.padLeft, stride: sw, out: ow)
                 let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
                 if flat {
                     // Row r is the plane shifted by `shift`: one block copy over the valid span,
                     // then zero the few entries that wrapped around a row edge.
-                    let shift = (ki - g.padTop) * w + (kj - g.padLeft)
+                    let shift = (di - g.padTop) * w + (dj - g.padLeft)
                     guard !ys.isEmpty && !xs.isEmpty else { zero(row, oh * ow); continue }
                     let p0 = ys.lowerBound * ow + xs.lowerBound, p1 = (ys.upperBound - 1) * ow + xs.upperBound
                     zero(row, p0)
@@ -89,9 +100,9 @@ public func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: Unsaf
                 // Output rows that read only padding.
                 zero(row, ys.lowerBound * ow)
                 zero(row + ys.upperBound * ow, (oh - ys.upperBound) * ow)
-                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + kj
+                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + dj
                 for oy in ys {
-                    let src = xc + (oy * sh - g.padTop + ki) * w + x0
+                    let src = xc + (oy * sh - g.padTop + di) * w + x0
                     let dst = row + oy * ow
                     zero(dst, xs.lowerBound)
                     if sw == 1 {
@@ -143,13 +154,15 @@ private func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into 
         if assigning && !flat { zero(xc, h * w) }
         defer { if fresh { zero(xc, h * w) } }
         for ki in 0..<g.kernelH {
-            let ys = ConvGeometry.valid(ki, size: h, pad: g.padTop, stride: sh, out: oh)
+            let di = ki * g.dilationH    // the tap's row offset in the window
+            let ys = ConvGeometry.valid(di, size: h, pad: g.padTop, stride: sh, out: oh)
             for kj in 0..<g.kernelW {
-                let xs = ConvGeometry.valid(kj, size: w, pad: g.padLeft, stride: sw, out: ow)
+                let dj = kj * g.dilationW
+                let xs = ConvGeometry.valid(dj, size: w, pad: g.padLeft, stride: sw, out: ow)
                 let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
                 if flat {
                     guard !ys.isEmpty && !xs.isEmpty else { continue }
-                    let shift = (ki - g.padTop) * w + (kj - g.padLeft)
+                    let shift = (di - g.padTop) * w + (dj - g.padLeft)
                     let p0 = ys.lowerBound * ow + xs.lowerBound, p1 = (ys.upperBound - 1) * ow + xs.upperBound
                     if xs.count < ow {
                         for oy in ys {
@@ -168,9 +181,9 @@ private func col2im(_ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into 
                     }
                     continue
                 }
-                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + kj
+                let n = xs.count, x0 = xs.lowerBound * sw - g.padLeft + dj
                 for oy in ys {
-                    let dst = xc + (oy * sh - g.padTop + ki) * w + x0
+                    let dst = xc + (oy * sh - g.padTop + di) * w + x0
                     let src = row + oy * ow + xs.lowerBound
                     if sw == 1 {
                         accumulate(dst, src, n)

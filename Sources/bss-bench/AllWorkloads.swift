@@ -4,12 +4,12 @@ import NN
 import Tensor
 import Boundary
 
-/// The benchmark's workloads (cifar-resnet26 at batch 128 unless stated).
+/// The benchmark's workloads (heo2019-resnet26 at batch 128 unless stated).
 func allWorkloads() throws -> [Workload] {
-    let teacher = try benchModel("cifar-resnet26", seed: 1)
+    let teacher = try benchModel("heo2019-resnet26", seed: 1)
     let x = benchInputs(128, seed: 2)
     var list: [Workload] = []
-    list.append(Workload(name: "resnet26-inference", detail: "cifar-resnet26, batch 128, inference mode") {
+    list.append(Workload(name: "resnet26-inference", detail: "heo2019-resnet26, batch 128, inference mode") {
         _ = teacher.graph.forward(x, mode: .inference, keepForBackward: false); return 128 })
     let labels = argmax(rows: teacher.graph.forward(x, mode: .inference, keepForBackward: false))
     let targets = labels.map { ($0 + 1) % 10 }

@@ -2,15 +2,22 @@ import Foundation
 
 /// Runs `bench/torch_bench.py` (PyTorch on the same machine, same thread count) and returns
 /// its JSON, or nil (with a note) when python3 or torch is missing.
-func runTorchBench(threads: Int, reps: Int, only: String?) -> [String: Any]? {
+func runTorchBench(threads: Int, reps: Int, warmup: Int, only: String?) -> [String: Any]? {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("bench/torch_bench.py")
     guard FileManager.default.fileExists(atPath: script.path) else { return nil }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    var a = ["python3", script.path, "--threads", "\(threads)", "--reps", "\(reps)"]
+    // PyTorch at its best: both memory formats (the faster is kept per workload), the same
+    // warm-up and repetitions, and its thread pools pinned to our thread count from the start
+    // (OMP/MKL read these when the library loads, before torch.set_num_threads runs).
+    var a = ["python3", script.path, "--threads", "\(threads)", "--reps", "\(reps)", "--warmup", "\(warmup)",
+             "--memory-format", "best"]
     if let only, let t = torchName(only) { a += ["--only", t] }
     p.arguments = a
+    var env = ProcessInfo.processInfo.environment
+    for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS"] { env[k] = "\(threads)" }
+    p.environment = env
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.standardError
@@ -30,12 +37,8 @@ func torchName(_ ours: String) -> String? {
      "distill-step": "distill_step", "distill-step-fixed-bss": "distill_step_fixed_bss"][ours]
 }
 
-/// PyTorch's median seconds for our workload `name`, looked up in the script's JSON.
-func torchSeconds(_ torch: [String: Any], _ name: String) -> Double? {
+/// PyTorch's entry for our workload `name` in the script's JSON.
+func torchWorkload(_ torch: [String: Any], _ name: String) -> [String: Any]? {
     guard let t = torchName(name) else { return nil }
-    let entry = (torch["workloads"] as? [String: Any])?[t] ?? torch[t]
-    if let d = entry as? [String: Any] {
-        return d["median_s"] as? Double ?? d["seconds"] as? Double ?? d["median"] as? Double
-    }
-    return entry as? Double
+    return (torch["workloads"] as? [String: Any])?[t] as? [String: Any]
 }

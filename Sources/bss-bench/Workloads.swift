@@ -11,18 +11,29 @@ struct Workload {
     var run: () throws -> Int
 }
 
-/// Median wall-clock seconds of `reps` runs after `warmup` untimed runs.
-func measure(_ w: Workload, warmup: Int, reps: Int) throws -> (seconds: Double, items: Int) {
+/// What one workload measured: the best and the median wall-clock seconds of `reps` runs after
+/// `warmup` untimed runs, its items per run, and its peak working memory (bytes above the
+/// resident set before the first run; see `PeakMemory`).
+struct Measurement {
+    var best: Double, median: Double, items: Int, workingBytes: Int
+}
+
+/// Times `w`. The best time is the one compared with PyTorch (also its best): on a shared
+/// machine it is the least disturbed; the median is reported next to it.
+func measure(_ w: Workload, warmup: Int, reps: Int) throws -> Measurement {
+    let before = PeakMemory.sample().current
+    PeakMemory.reset()
     var items = 0
     for _ in 0..<warmup { items = try w.run() }
     var times: [Double] = []
-    for _ in 0..<reps {
+    for _ in 0..<max(1, reps) {
         let t0 = DispatchTime.now().uptimeNanoseconds
         items = try w.run()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
     times.sort()
-    return (times[times.count / 2], items)
+    return Measurement(best: times[0], median: times[times.count / 2], items: items,
+                       workingBytes: max(0, PeakMemory.sample().peak - before))
 }
 
 /// Inputs shaped like normalised CIFAR images (smooth, zero-mean), deterministic.
@@ -33,7 +44,7 @@ func benchInputs(_ n: Int, seed: UInt64) -> Tensor {
     return x
 }
 
-/// A cifar-resnet with the authors' random initialisation (PyTorch defaults, BN identity).
+/// A heo2019-resnet with the authors' random initialisation (PyTorch defaults, BN identity).
 func benchModel(_ arch: String, seed: UInt64) throws -> Model {
     let m = try ModelLoader.fresh(arch: arch)
     var g = SeededGenerator(seed: seed)

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import ModelIO
 import NN
+import ONNX
 import Tensor
 
 /// `bss`: boundary-supporting-sample knowledge distillation for models from any framework.
@@ -13,28 +15,58 @@ struct BSSCommand: ParsableCommand {
         commandName: "bss",
         abstract: "Boundary-supporting-sample knowledge distillation for Keras and PyTorch models.",
         version: version,
-        subcommands: [Inspect.self, Predict.self, Eval.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, DataCommand.self, Doctor.self]
+        subcommands: [Inspect.self, Predict.self, Eval.self, Verify.self, PresetsCommand.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, DataCommand.self, ReportCommand.self, Doctor.self]
     )
 
-    /// Runs the command; user errors become one line on stderr and exit status 1.
+    /// Runs the command; user errors (bad flags included) become one line on stderr and exit
+    /// status 1. Ctrl-C stops cleanly (`Interrupt`).
     static func main() {
+        Interrupt.install()
+        ONNXImport.register()   // `.onnx` wherever a model file is accepted (ModelLoader+Formats.swift)
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(Generate.normaliseArguments(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(arguments)
             try command.run()
+            MPIWorld.current?.finalize()
         } catch let e as ModelIOError {
             fail(e.description)
         } catch let e as NNError {
             fail(e.description)
         } catch let e as UserError {
             fail(e.message)
+        } catch let e as MPIError {
+            fail(e.message)
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: " ")
+            // Help, --version and completion scripts are not errors; neither is a bare exit code.
+            guard code != .success, !text.isEmpty else { exit(withError: error) }
+            let verb = (["bss"] + verbPath(arguments)).joined(separator: " ")
+            fail("\(text) (see '\(verb) --help')", status: code.rawValue)
         }
     }
 
-    static func fail(_ message: String) -> Never {
+    /// The subcommand names at the start of `arguments` (`data convert` for `bss data convert X Y`).
+    static func verbPath(_ arguments: [String]) -> [String] {
+        var path: [String] = [], commands: [ParsableCommand.Type] = configuration.subcommands
+        for a in arguments {
+            guard let c = commands.first(where: { $0._commandName == a }) else { break }
+            path.append(a)
+            commands = c.configuration.subcommands
+        }
+        return path
+    }
+
+    static func fail(_ message: String, status: Int32 = 1) -> Never {
+        while Interrupt.inProgress { sleep(1) }   // Interrupt exits with 130
+        // Under mpirun the failing rank names itself and stops every rank (docs/mpi.md).
+        if let world = MPIWorld.current, world.size > 1 {
+            FileHandle.standardError.write(Data("bss: error: [rank \(world.rank)/\(world.size)] \(message)\n".utf8))
+            world.abort(code: 1)
+        }
         FileHandle.standardError.write(Data("bss: error: \(message)\n".utf8))
-        Foundation.exit(1)
+        Foundation.exit(status)
     }
 }
 
@@ -44,17 +76,23 @@ struct UserError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// Options shared by every command that runs a model.
+/// `--threads`, shared by every command that runs a model (in `distill` also the run-config
+/// key `threads`).
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Worker threads (default: all cores). OpenBLAS itself runs single-threaded on each worker.")
+    @Option(help: ArgumentHelp("Worker threads, >= 1 (default: all cores). OpenBLAS itself runs single-threaded on each worker. The same count gives the same results bit for bit.",
+                               valueName: "n"))
     var threads: Int?
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, found \(threads)") }
+    }
+
     func apply() {
-        if let threads { Parallel.threads = max(1, threads) }
+        if let threads { Parallel.threads = threads }
     }
 }
 
-/// Prints to stdout.
+/// Prints a result to stdout (notes, warnings and "wrote ..." go to stderr: `note`).
 func say(_ s: String) { print(s) }
 
 /// JSON text for `--json` outputs (stable key order).

@@ -20,7 +20,11 @@ struct Convert: ParsableCommand {
             that architecture. A .safetensors output keeps the __metadata__ of a .safetensors input and \
             gets format=pt when it names no format.
             Nothing is written when the model cannot be expressed in the target format, and every file \
-            is written to a temporary file next to its target, then renamed into place.
+            is written to a temporary file next to its target, then renamed into place; missing folders \
+            are created. What was written and every conversion are reported on stderr.
+
+            Example:
+              bss convert teacher.keras out/teacher.npz
             """)
 
     @Argument(help: "Input model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
@@ -29,30 +33,23 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output file: .npz, .safetensors, .h5 or .keras.")
     var output: String
 
-    @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (cifar-resnet8..110, mlp:I-H-C) or a JSON spec path.")
+    @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (`bss presets` lists them) or a JSON spec path.")
     var arch: String?
 
     @Option(help: ArgumentHelp("Where to write the architecture spec of a state-dict output (default: OUT with .json when one is needed).",
                                valueName: "path"))
     var specOut: String?
 
-    @Option(help: ArgumentHelp("Kind of output where .h5 allows both: keras or state-dict (default: the model's own).",
-                               valueName: "kind"))
-    var to: String?
+    @Option(help: "Kind of output where .h5 allows both (default: the model's own).")
+    var to: ModelWriter.Target?
     @OptionGroup var safety: InputSafetyOptions
-
-    func validate() throws {
-        if let to, ModelWriter.Target(rawValue: to) == nil {
-            throw ValidationError("--to must be \(ModelWriter.Target.allCases.map(\.rawValue).joined(separator: " or ")), found '\(to)'")
-        }
-    }
 
     func run() throws {
         safety.apply()
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         try OutputPath.checkDistinct(outputs: [output, specOut], inputs: [input, arch])
         guard FileManager.default.fileExists(atPath: input) else { throw InputFile.notFound(path: input) }
-        let target = to.flatMap(ModelWriter.Target.init(rawValue:))
+        let target = to
         // State dict to state dict without an architecture: a pure format change.
         if arch == nil, specOut == nil, target != .keras,
            StateDict.isStateDictFile(inURL), ["npz", "safetensors", "h5", "hdf5"].contains(outURL.pathExtension.lowercased()) {
@@ -63,27 +60,27 @@ struct Convert: ParsableCommand {
             if outExt == "safetensors" { sd.metadata = SafeTensors.metadataForWriting(kept) }
             try sd.write(to: outURL)
             let container = ["npz": "npz", "safetensors": "safetensors"][outExt] ?? "HDF5"
-            say("wrote \(output): PyTorch state dict (\(container)), \(sd.entries.count) arrays")
-            say("conversions:")
+            note("wrote \(output): PyTorch state dict (\(container)), \(sd.entries.count) arrays")
+            note("conversions:")
             if sd.readConversions.isEmpty {
-                say("  - none: keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
+                note("  - none: keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
             } else {
-                for c in sd.readConversions { say("  - \(c)") }
-                say("  - otherwise keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
+                for c in sd.readConversions { note("  - \(c)") }
+                note("  - otherwise keys, shapes and dtypes copied bit for bit (no --arch given, so not checked against an architecture)")
             }
             if let metadata = sd.metadata, outExt == "safetensors" {
-                say("  - safetensors __metadata__: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                note("  - safetensors __metadata__: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
             } else if let kept, !kept.isEmpty {
-                say("  - the input's safetensors __metadata__ (\(kept.count) entr\(kept.count == 1 ? "y" : "ies")) is not written: .\(outExt) has no place for it")
+                note("  - the input's safetensors __metadata__ (\(kept.count) entr\(kept.count == 1 ? "y" : "ies")) is not written: .\(outExt) has no place for it")
             }
             return
         }
         let model = try ModelLoader.load(input, arch: arch)
         let report = try ModelWriter.write(model, to: outURL, specURL: specOut.map { URL(fileURLWithPath: $0) }, as: target)
-        for file in report.files { say("wrote \(file.path): \(file.what)") }
+        for file in report.files { note("wrote \(file.path): \(file.what)") }
         if !report.conversions.isEmpty {
-            say("conversions:")
-            for c in report.conversions { say("  - \(c)") }
+            note("conversions:")
+            for c in report.conversions { note("  - \(c)") }
         }
     }
 }

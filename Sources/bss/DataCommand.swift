@@ -8,7 +8,13 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Inspect a data set, or convert it to .npz/.h5 arrays x, y (+ class_names).",
-        discussion: "DATA is any data set --data accepts; the formats and their layouts are in docs/data-formats.md.",
+        discussion: """
+            DATA is any data set --data accepts; the formats and their layouts are in docs/data-formats.md.
+
+            Examples:
+              bss data inspect cifar-10-batches-bin/test_batch.bin
+              bss data convert cifar-10-batches-bin/test_batch.bin out/cifar10-test.npz --layout nhwc
+            """,
         subcommands: [DataInspect.self, DataConvert.self])
 }
 
@@ -16,7 +22,11 @@ struct DataCommand: ParsableCommand {
 struct DataInspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show the format recognised, sample count, per-sample shape, classes with counts and names, value range.")
+        abstract: "Show the format recognised, sample count, per-sample shape, classes with counts and names, value range.",
+        discussion: """
+            Example:
+              bss data inspect cifar-100-binary/test.bin --label coarse --json
+            """)
 
     @Argument(help: "Data set (any format --data accepts).") var data: String
     @OptionGroup var reading: DataReadOptions
@@ -38,7 +48,7 @@ struct DataInspect: ParsableCommand {
             return names[Int(l)]
         }
         let layout = raw.layout.map { $0.rawValue.uppercased() + " (fixed by the format)" }
-            ?? "as stored (read NCHW or NHWC per the model or --data-layout)"
+            ?? "as stored (a model reads it in its own layout, or as `bss eval --data-layout` says)"
         if json {
             let classes: [[String: Any]] = known.map { l in
                 var c: [String: Any] = ["label": l, "count": counts[l] ?? 0]
@@ -55,7 +65,7 @@ struct DataInspect: ParsableCommand {
         say("format:       \(raw.description)")
         say("samples:      \(x.batch)")
         say("sample shape: \(per), layout \(layout)")
-        say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before --scale/--normalize)")
+        say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before `bss eval --scale/--normalize`)")
         guard raw.y != nil else {
             say("labels:       none" + (raw.classNames.map { " (\($0.count) class names)" } ?? ""))
             return
@@ -76,35 +86,37 @@ struct DataInspect: ParsableCommand {
 struct DataConvert: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Write a data set as .npz or .h5 arrays x (uint8 pixels stay uint8), y (int64) and class_names, atomically.")
+        abstract: "Write a data set as .npz or .h5 arrays x (uint8 pixels stay uint8), y (int64) and class_names, atomically.",
+        discussion: """
+            Missing folders of OUT are created.
+
+            Example:
+              bss data convert train-images-idx3-ubyte.gz out/mnist-train.npz
+            """)
 
     @Argument(help: "Data set (any format --data accepts).") var data: String
     @Argument(help: "Output: .npz or .h5/.hdf5.") var out: String
     @OptionGroup var reading: DataReadOptions
     @OptionGroup var safety: InputSafetyOptions
-    @Option(help: ArgumentHelp("Layout to write images of a format with its own layout (CIFAR, ImageNet, IDX: NCHW) in: nchw (default) or nhwc (what Keras models read).",
-                               valueName: "nchw|nhwc"))
-    var layout: String?
+    @Option(help: "Layout to write images of a format with its own layout (CIFAR, ImageNet, IDX: NCHW) in: nchw (default) or nhwc (what Keras models read).")
+    var layout: DataLayout?
 
     func validate() throws {
         let ext = URL(fileURLWithPath: out).pathExtension.lowercased()
         guard ["npz", "h5", "hdf5"].contains(ext) else { throw ValidationError("OUT must end in .npz, .h5 or .hdf5") }
-        if let layout, DataLayout(rawValue: layout.lowercased()) == nil {
-            throw ValidationError("--layout must be nchw or nhwc, found '\(layout)'")
-        }
     }
 
     func run() throws {
         safety.apply()
         let raw = try DataLoader.read(data, options: reading.options)
         let shape = raw.x.shape
-        let written = try DataWriter.write(raw, to: URL(fileURLWithPath: out), layout: layout.flatMap { DataLayout(rawValue: $0.lowercased()) })
+        let written = try DataWriter.write(raw, to: URL(fileURLWithPath: out), layout: layout)
         var parts = ["x \(shape[0]) samples" + (shape.count == 4 ? (written.map { " (\($0.rawValue.uppercased()))" } ?? " (as stored)") : "")]
         if let y = raw.y { parts.append("y \(y.count) labels") }
         if let n = raw.classNames { parts.append("class_names \(n.count)") }
-        say("wrote \(out): " + parts.joined(separator: ", ") + " (from \(raw.description))")
+        note("wrote \(out): " + parts.joined(separator: ", ") + " (from \(raw.description))")
         if written == .nchw && shape.count == 4 {
-            say("note: images are NCHW; a Keras model reads them with --data-layout nchw (or convert with --layout nhwc)")
+            note("note: images are NCHW; a Keras model reads them with `bss eval --data-layout nchw` (or convert with --layout nhwc)")
         }
     }
 }

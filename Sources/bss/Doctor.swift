@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Tensor
 
@@ -7,7 +8,11 @@ import Tensor
 /// choice, the rate of the kernel the tool would have chosen, so the setting's cost is visible.
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the BLAS library and kernels in use, their sgemm rate, and the thread count.")
+        abstract: "Show the BLAS library and kernels in use, their sgemm rate, and the thread count.",
+        discussion: """
+            Example:
+              bss doctor --threads 2
+            """)
 
     @OptionGroup var runtime: RuntimeOptions
 
@@ -26,12 +31,25 @@ struct Doctor: ParsableCommand {
             say("\(s.coreName) \(String(format: "%.1f", BLAS.sgemmRate()))")
             return
         }
+        // Under mpirun every rank reports its place; rank 0 goes on with the rest (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
+        if let world, !world.isRoot {
+            say("MPI rank:       \(world.rank) of \(world.size) on \(world.host), \(Parallel.threads) kernel threads")
+            return
+        }
         say("bss \(BSSCommand.version)")
         say("BLAS library:   \(s.library)")
         say("OpenBLAS core:  \(s.coreName) (\(describe(s)))")
         say("BLAS threads:   1 per worker (the engine runs one product per sample on its own workers)")
         say("kernel threads: \(Parallel.threads)")
         if let note = s.note { say("note:           \(note)") }
+        if let world {
+            say("MPI library:    \(world.library) (\(world.version))")
+            say("MPI rank:       \(world.rank) of \(world.size) on \(world.host) (world size \(world.size))")
+        } else {
+            say("MPI:            not started by mpirun: one process, no MPI call made (Open MPI library: "
+                + (MPIWorld.installedLibrary.map { "\($0), loaded only under mpirun" } ?? "not installed; apt-get install openmpi-bin libopenmpi-dev") + ")")
+        }
         guard !noTiming else { return }
         say(String(format: "sgemm 1024³:    %.1f GFLOP/s with %@", BLAS.sgemmRate(), s.coreName))
         if s.choice == "user", let own = BLAS.preferredCoreType() {

@@ -7,11 +7,15 @@ import Tensor
 /// `bss eval MODEL --data DATA`: accuracy, cross-entropy, per-class accuracy, confusion matrix.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model on labelled data: accuracy, mean cross-entropy, per-class accuracy, confusion matrix.")
+        abstract: "Evaluate a model on labelled data: accuracy, mean cross-entropy, per-class accuracy, confusion matrix.",
+        discussion: """
+            Example:
+              bss eval teacher.keras --data test.npz --scale 1/255 --json
+            """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var data: DataOptions
-    @Option(help: "Samples per forward pass.") var batchSize = 128
+    @OptionGroup var batch: BatchSizeOption
     @Flag(help: "Print JSON instead of text.") var json = false
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var safety: InputSafetyOptions
@@ -25,7 +29,7 @@ struct Eval: ParsableCommand {
             throw ModelIOError(.notFound, file: ds.file, location: "y", "eval needs labels: no array 'y'")
         }
         let progress = Progress(total: ds.count, label: "eval", unit: "samples")
-        let logits = m.graph.predict(ds.x, batchSize: batchSize) { progress.update($0) }
+        let logits = m.graph.predict(ds.x, batchSize: batch.value()) { progress.update($0) }
         progress.finish()
         let e = Evaluation(logits: logits, labels: y)
         if json {

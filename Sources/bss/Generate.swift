@@ -1,11 +1,12 @@
 import ArgumentParser
 import Boundary
+import Cluster
 import Foundation
 import ModelIO
 import NN
 import Tensor
 
-/// `bss generate --teacher MODEL [--arch SPEC] --data DATA --out OUT.h5|OUT.npz`: boundary
+/// `bss generate --teacher MODEL [--teacher-arch SPEC] --data DATA --out OUT.h5|OUT.npz`: boundary
 /// supporting samples of a teacher for base samples of a data set, written as a self-describing
 /// data set (Schemas/bss-dataset.schema.json).
 struct Generate: ParsableCommand {
@@ -16,7 +17,7 @@ struct Generate: ParsableCommand {
         and target class k, steps x <- x - eta*(L + eps)*g/||g||^2 with L = f_b - f_k on the \
         teacher's logits (inference mode) until the teacher's top class is k with L < 0 \
         (accepted), another class (rejected) or the step limit is reached (rejected). \
-        --mode official runs the authors' code instead (eta 0.3, ||g||, clamp to [-2.5, 2.5], \
+        --bss-mode official runs the authors' code instead (eta 0.3, ||g||, clamp to [-2.5, 2.5], \
         every pair kept). The data set holds one row per pair: base_index, base_class, \
         target_class, status, steps, x_bss (in the teacher's own input layout), teacher_logits, \
         target_prob, perturbation_norm, and a JSON 'meta' with the full provenance.
@@ -25,38 +26,32 @@ struct Generate: ParsableCommand {
           import json, numpy as np, torch       # .h5: f = h5py.File(p); f.attrs["meta"]
           d = np.load("bss.npz"); meta = json.loads(str(d["meta"]))
           logits = teacher(torch.from_numpy(d["x_bss"]))  # Keras: model(d["x_bss"])
+
+        Example:
+          bss generate --teacher teacher.keras --data test.npz --scale 1/255 --limit 100 --out out/bss.h5
         """)
 
-    @Option(help: "Teacher model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Option(help: "Teacher model: .npz, .safetensors or .h5 state dict (with --teacher-arch), Keras .h5 or .keras.")
     var teacher: String
 
-    @Option(name: .customLong("arch"), help: "Teacher architecture for weight-only files: a preset or a JSON spec path.")
-    var arch: String?
+    @Option(help: "Architecture of a weight-only teacher file: a preset or a JSON spec path.")
+    var teacherArch: String?
+
+    @Option(name: .customLong("arch"), help: .hidden) var oldArch: String?
 
     @OptionGroup var data: DataOptions
 
-    @Option(help: "Output data set: .h5 (HDF5) or .npz.")
+    @Option(help: "Output data set: .h5 (HDF5) or .npz (missing folders are created).")
     var out: String
 
     @OptionGroup var search: BSSOptions
 
-    @Option(help: "Base samples: correct (rows the teacher classifies as labelled) or all.")
-    var base: String = "correct"
+    @Option(help: "Base samples: correct (rows the teacher classifies as labelled; the default) or all.")
+    var base: BaseFilter = .correct
 
-    @Option(help: "Use at most N base samples (the first N that qualify).")
-    var limit: Int?
-
-    @Option(help: "Targets per base sample: sampled (drawn with p_t(k)/(1-p_t(b))), all (every k != b) or runner-up.")
-    var targets: String = "sampled"
-
-    @Option(help: "With --targets sampled: K distinct targets per base sample, drawn without replacement.")
-    var perSample: Int = 1
-
-    @Option(help: "Seed of the target sampling.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Pairs per teacher pass (bounds memory).")
-    var batchSize = 128
+    @OptionGroup var pairs: PairOptions
+    @OptionGroup var seedOption: SeedOption
+    @OptionGroup var batch: BatchSizeOption
 
     @Flag(help: "Write accepted pairs only.")
     var acceptedOnly = false
@@ -67,56 +62,39 @@ struct Generate: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var safety: InputSafetyOptions
 
+    var arch: String? { teacherArch ?? oldArch }
+    var seed: UInt64 { seedOption.seed ?? 0 }
+    var batchSize: Int { batch.value() }
+    var perSample: Int { pairs.perSample ?? 1 }
+    var limit: Int? { pairs.limit }
+
     func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if oldArch != nil {
+            if teacherArch != nil { throw ValidationError("give --teacher-arch only (--arch is its old spelling)") }
+            deprecationNote(old: "--arch", new: "--teacher-arch")
+        }
         guard ["h5", "hdf5", "npz"].contains(URL(fileURLWithPath: out).pathExtension.lowercased()) else {
             throw ValidationError("--out must end in .h5 or .npz, found '\(out)'")
         }
-        guard BaseFilter(rawValue: base) != nil else { throw ValidationError("--base must be correct or all, found '\(base)'") }
-        guard ["sampled", "all", "runner-up"].contains(targets) else {
-            throw ValidationError("--targets must be sampled, all or runner-up, found '\(targets)'")
-        }
-        guard perSample >= 1 else { throw ValidationError("--per-sample must be at least 1") }
-        if perSample != 1 && targets != "sampled" { throw ValidationError("--per-sample needs --targets sampled") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        _ = try pairs.choice(default: .sampled)
         _ = try search.parameters()
     }
 
-
     var targetRule: TargetRule {
-        switch targets {
-        case "all": return .all
-        case "runner-up": return .runnerUp
-        default: return .sampled(perSample: perSample)
-        }
-    }
-
-    /// Rewrites `--clip MIN MAX` to `--clip=MIN --clip=MAX` so negative bounds (`--clip -2.5 2.5`)
-    /// are not taken for options by the argument parser. Other arguments pass unchanged.
-    static func normaliseArguments(_ arguments: [String]) -> [String] {
-        var out: [String] = []
-        var i = 0
-        while i < arguments.count {
-            if arguments[i] == "--clip", i + 2 < arguments.count,
-               Float(arguments[i + 1]) != nil, Float(arguments[i + 2]) != nil {
-                out += ["--clip=\(arguments[i + 1])", "--clip=\(arguments[i + 2])"]
-                i += 3
-            } else {
-                out.append(arguments[i])
-                i += 1
-            }
-        }
-        return out
+        ((try? pairs.choice(default: .sampled)) ?? .sampled).rule(perSample: perSample)
     }
 
     func run() throws {
         runtime.apply()
         safety.apply()
+        // Under mpirun the scan and the search are split over the ranks; rank 0 writes (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
         let parameters = try search.parameters()
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
-        let model = try ModelLoader.load(teacher, arch: arch)
+        try OutputPath.checkCanCreate(out)
+        let model = try ModelLoader.load(teacher, arch: arch, archFlag: "--teacher-arch")
         let ds = try data.load(for: model)
-        let filter = BaseFilter(rawValue: base)!
+        let filter = base
         if filter == .correct && ds.y == nil {
             throw ModelIOError(.notFound, file: ds.file, location: "y",
                                "--base correct needs labels (array 'y'); use --base all to start from every sample with the teacher's prediction as its class")
@@ -128,8 +106,10 @@ struct Generate: ParsableCommand {
 
         // Base samples and pairs.
         let scan = Progress(total: ds.count, label: "teacher", unit: "samples")
-        let bases = PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
-                                              batchSize: batchSize) { scan.update($0) }
+        let bases = world.map { MPISupport.baseSamples($0, teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                                       batchSize: batchSize) { scan.update($0) } }
+            ?? PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                         batchSize: batchSize) { scan.update($0) }
         scan.finish()
         guard !bases.rows.isEmpty else {
             throw UserError("no base samples: the teacher classifies none of the \(ds.count) samples of \(ds.file) as labelled (try --base all)")
@@ -150,10 +130,12 @@ struct Generate: ParsableCommand {
             if finished > 0 { progress.update(finished) }
         }
         let start = Date()
-        let result = engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+        let result = world.map { MPISupport.search($0, engine: engine, source: ds.x, pairs: pairs) }
+            ?? engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
         let seconds = Date().timeIntervalSince(start)
         progress.finish()
 
+        if let world, !world.isRoot { return }
         // The data set.
         let meta = BSSMetadata(
             tool: "bss \(BSSCommand.version)", createdBy: "bss generate",
@@ -164,7 +146,7 @@ struct Generate: ParsableCommand {
             inputLayout: model.inputLayout.rawValue, inputShape: model.graph.inputShape, algorithm: .init(parameters),
             selection: .init(base: filter.rawValue, limit: limit, targets: targetRule.name, perSample: perSample,
                              acceptedOnly: acceptedOnly),
-            seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result))
+            seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result), mpiWorldSize: world?.size ?? 1)
         var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
         let report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
                                norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)
@@ -184,6 +166,6 @@ struct Generate: ParsableCommand {
                 + "\(parameters.stepNorm.rawValue)" + (parameters.clip.map { ", clip [\($0.lowerBound), \($0.upperBound)]" } ?? ""))
             for line in report.lines { say(line) }
         }
-        FileHandle.standardError.write(Data("wrote \(out): \(dataset.count) pairs\(acceptedOnly ? " (accepted only)" : "")\n".utf8))
+        note("wrote \(out): \(dataset.count) pairs\(acceptedOnly ? " (accepted only)" : "")")
     }
 }

@@ -6,7 +6,11 @@ import NN
 /// `bss inspect MODEL`: what the model is, layer by layer.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a model's source format, layers, output shapes, parameter counts and layout conversions.")
+        abstract: "Show a model's source format, layers, output shapes, parameter counts and layout conversions.",
+        discussion: """
+            Example:
+              bss inspect model.npz --arch heo2019-resnet26 --json
+            """)
 
     @OptionGroup var model: ModelOptions
     @Flag(help: "Print JSON instead of text.") var json = false
@@ -37,6 +41,9 @@ struct Inspect: ParsableCommand {
                                     : metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
         }
         say("architecture: \(m.architectureName)")
+        if let opset = m.formatPayload["onnx.opset"] {
+            say("onnx:         opset \(opset), IR version \(m.formatPayload["onnx.ir_version"] ?? "?"), producer \(m.formatPayload["onnx.producer"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown")")
+        }
         say("input:        \(g.inputShape) per sample (engine layout NCHW; data read as \(m.inputLayout.rawValue.uppercased()) by default)")
         say("classes:      \(m.classes)")
         say("")

@@ -4,13 +4,23 @@ import ModelIO
 
 /// `MODEL [--arch SPEC]`: a model file and, for weight-only files, its architecture.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras, or ONNX .onnx.")
     var model: String
 
-    @Option(name: .customLong("arch"), help: "Architecture: a preset (cifar-resnet8..110, mlp:I-H-C) or a JSON spec path.")
+    @Option(name: .customLong("arch"), help: "Architecture: a preset (`bss presets` lists them: heo2019-, akamaster-, repdistiller-, torchvision-...[@SIZE], mlp:I-H-C) or a JSON spec path.")
     var arch: String?
 
-    func load() throws -> Model { try ModelLoader.load(model, arch: arch) }
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of an ONNX model whose input dimensions are symbolic.", valueName: "C,H,W"),
+            transform: { text in
+                let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw ValidationError("--input-shape expects positive integers separated by commas (C,H,W), found '\(text)'")
+                }
+                return dims.map { $0! }
+            })
+    var inputShape: [Int]?
+
+    func load() throws -> Model { try ModelLoader.load(model, arch: arch, inputShape: inputShape) }
 }
 
 /// `--data DATA` and how to read it.
@@ -19,36 +29,15 @@ struct DataOptions: ParsableArguments {
                                valueName: "data"))
     var data: String
 
-    @Option(help: "Layout of images in an .npz/.h5 DATA: nchw or nhwc (default: the model's native layout). CIFAR and IDX files have their own.")
-    var dataLayout: String?
+    @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Multiply inputs by this factor after reading, e.g. 1/255 for uint8 pixels. Integer pixels are used as stored unless asked.",
-                               valueName: "factor"),
-            transform: { try DataLoader.Preprocessing.scaleFactor($0) })
-    var scale: Float?
-
-    @Option(help: ArgumentHelp("Per-channel normalisation (x - mean) / std after scaling: a preset, or MEAN1,MEAN2,...:STD1,STD2,... Presets: cifar10 = the paper's CIFAR-10 runs (integer pixels / 255, then mean 0.4914,0.4822,0.4465, std 0.2023,0.1994,0.2010); mnist = integer pixels / 255, then mean 0.1307, std 0.3081.",
-                               valueName: "preset|means:stds"))
-    var normalize: String?
-
-    @OptionGroup var reading: DataReadOptions
-
-    /// The preprocessing the flags ask for (`--normalize`, then `--scale` overriding its /255).
-    func preprocessing() throws -> DataLoader.Preprocessing {
-        var p = try normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
-        if let scale { p.scale = scale }
-        return p
-    }
+    var scale: Float? { input.scale }
+    var normalize: String? { input.normalize }
+    var reading: DataReadOptions { input.reading }
 
     func load(for model: Model) throws -> DataSet {
-        var stored = model.inputLayout
-        if let l = dataLayout {
-            guard let v = DataLayout(rawValue: l.lowercased()) else {
-                throw UserError("--data-layout must be nchw or nhwc, found '\(l)'")
-            }
-            stored = v
-        }
-        let ds = try DataLoader.load(data, stored: stored, preprocessing: try preprocessing(), options: reading.options)
+        let ds = try DataLoader.load(data, stored: input.dataLayout ?? model.inputLayout, preprocessing: try input.preprocessing(),
+                                     options: input.reading.options)
             .conformed(to: model.graph.inputShape, layout: model.inputLayout)
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
         return ds

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Boundary
 import Foundation
 import ModelIO
@@ -25,6 +26,10 @@ struct Similarity: ParsableCommand {
             targets are compared instead (no models or data needed).
             --json prints a report following Schemas/similarity-report.schema.json; --plot writes an SVG with \
             the distance distributions and a scatter of ||d_A|| against ||d_B|| coloured by cosine.
+
+            Examples:
+              bss similarity teacher.keras student.npz --b-arch mlp:64-48-10 --data test.npz --limit 200
+              bss similarity --a-bss teacher-bss.h5 --b-bss student-bss.h5 --json
             """)
 
     @Argument(help: "Model A (the reference, e.g. the teacher): .npz/.safetensors/.h5 state dict (with --a-arch), Keras .h5 or .keras.")
@@ -46,42 +51,34 @@ struct Similarity: ParsableCommand {
     var bBSS: String?
 
     @OptionGroup var data: SimilarityDataOptions
-
-    @Option(help: ArgumentHelp("Target classes per base sample: all (every other class; the default), sampled (drawn with p_t(k) / (1 - p_t(b)) from A), runner-up (A's second class).",
-                               valueName: "all|sampled|runner-up"))
-    var targets: String?
-
-    @Option(help: ArgumentHelp("Distinct targets per base sample for --targets sampled (default 1).", valueName: "n"))
-    var perSample: Int?
-
-    @Option(help: ArgumentHelp("Largest number of base samples (default 1000).", valueName: "n"))
-    var limit: Int?
-
-    @Option(help: ArgumentHelp("Seed of --targets sampled (default 0).", valueName: "s"))
-    var seed: UInt64?
-
+    @OptionGroup var pairOptions: PairOptions
+    @OptionGroup var seedOption: SeedOption
     @OptionGroup var search: BSSOptions
-
-    @Option(help: "Pairs per model pass.") var batchSize = 128
+    @OptionGroup var batch: BatchSizeOption
 
     @Flag(help: "Print the report as JSON (Schemas/similarity-report.schema.json).") var json = false
+    @Flag(help: "With --json: add the per-pair distances and cosines (key pairs), so `bss report` can plot them.") var pairs = false
 
-    @Option(help: ArgumentHelp("Write an SVG plot of the distances and cosines.", valueName: "out.svg"))
+    @Option(help: ArgumentHelp("Write an SVG plot of the distances and cosines (missing folders are created).", valueName: "out.svg"))
     var plot: String?
 
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var safety: InputSafetyOptions
 
     var comparesDatasets: Bool { aBSS != nil || bBSS != nil }
+    var seed: UInt64? { seedOption.seed }
+    var limit: Int? { pairOptions.limit }
+    var batchSize: Int { batch.value() }
 
     func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if pairs && !json { throw ValidationError("--pairs adds the per-pair values to the --json report; give --json too") }
         if let plot, !plot.lowercased().hasSuffix(".svg") { throw ValidationError("--plot must name an .svg file, found '\(plot)'") }
         if comparesDatasets {
             guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
             let named: [(String, Bool)] = [("model A", a != nil), ("model B", b != nil), ("--a-arch", aArch != nil),
-                                           ("--b-arch", bArch != nil), ("--data", data.data != nil), ("--label", data.reading.label != nil), ("--targets", targets != nil),
-                                           ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", perSample != nil)]
+                                           ("--b-arch", bArch != nil), ("--data", data.data != nil),
+                                           ("--label", data.input.reading.label != nil), ("--targets", pairOptions.targets != nil),
+                                           ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", pairOptions.perSample != nil)]
             let extra = named.filter(\.1).map(\.0) + search.given
             if !extra.isEmpty {
                 throw ValidationError("\(extra.joined(separator: ", ")) cannot be used with --a-bss/--b-bss: the data sets already fix the models, pairs and search")
@@ -90,50 +87,45 @@ struct Similarity: ParsableCommand {
         }
         guard a != nil, b != nil else { throw ValidationError("give two models A B (or --a-bss F --b-bss G)") }
         guard data.data != nil else { throw ValidationError("--data is required to compare two models") }
-        if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
-        if let targets, TargetChoice(rawValue: targets) == nil {
-            throw ValidationError("--targets must be all, sampled or runner-up, found '\(targets)'")
-        }
-        if let perSample {
-            guard perSample >= 1 else { throw ValidationError("--per-sample must be at least 1") }
-            guard targets == TargetChoice.sampled.rawValue else { throw ValidationError("--per-sample applies to --targets sampled") }
-        }
+        _ = try pairOptions.choice(default: .all)
         _ = try search.parameters()
     }
 
     func run() throws {
         runtime.apply()
         safety.apply()
+        // Under mpirun the pairs are split over the ranks; rank 0 reports (docs/mpi.md).
+        let world = try MPISupport.start(runtime)
         if let plot {
             try OutputPath.checkNotAnInput(plot, inputs: [a, b, aArch, bArch, aBSS, bBSS, data.data])
             // Fail before the searches, not after them.
-            let folder = URL(fileURLWithPath: plot).deletingLastPathComponent().path
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw UserError("\(plot): cannot write the plot: directory \(folder) does not exist")
-            }
+            try OutputPath.checkCanCreate(plot)
         }
         let start = Date()
         var report = try comparesDatasets ? compareDatasets() : compareModels()
         report.seconds = Date().timeIntervalSince(start)
-        for w in report.warnings { FileHandle.standardError.write(Data("bss: warning: \(w)\n".utf8)) }
+        if let world, !world.isRoot { return }
+        for w in report.warnings { note("bss: warning: \(w)") }
         if let plot {
             let svg = SimilarityPlot.svg(report.result, nameA: report.a.bssFile ?? report.a.file ?? report.a.architecture,
                                          nameB: report.b.bssFile ?? report.b.file ?? report.b.architecture)
             try AtomicFile.write(to: URL(fileURLWithPath: plot)) { try Data(svg.utf8).write(to: $0) }
+            note("wrote \(plot): SVG plot")
         }
         if json {
-            say(jsonString(report.jsonObject))
+            var object = report.jsonObject
+            if pairs { object["pairs"] = report.result.pairsJSONObject }
+            say(jsonString(object))
         } else {
             report.lines.forEach(say)
-            if let plot { say("plot: \(plot)") }
         }
     }
 
     // MARK: - Two models
 
     private func compareModels() throws -> SimilarityReport {
-        let modelA = try ModelLoader.load(a!, arch: aArch), modelB = try ModelLoader.load(b!, arch: bArch)
+        let modelA = try ModelLoader.load(a!, arch: aArch, archFlag: "--a-arch")
+        let modelB = try ModelLoader.load(b!, arch: bArch, archFlag: "--b-arch")
         guard modelA.classes == modelB.classes else {
             throw UserError("\(a!) has \(modelA.classes) classes and \(b!) has \(modelB.classes): boundaries can only be compared between models with the same classes")
         }
@@ -141,8 +133,8 @@ struct Similarity: ParsableCommand {
         guard inA.reduce(1, *) == inB.reduce(1, *) else {
             throw UserError("the inputs do not match: \(a!) takes \(inA) (\(inA.reduce(1, *)) values), \(b!) takes \(inB) (\(inB.reduce(1, *)) values)")
         }
-        let choice = TargetChoice(rawValue: targets ?? "all")!
-        let perSampleCount = perSample ?? 1
+        let choice = try pairOptions.choice(default: .all)
+        let perSampleCount = pairOptions.perSample ?? 1
         if choice == .sampled && perSampleCount >= modelA.classes {
             throw UserError("--per-sample \(perSampleCount) must be below the number of classes (\(modelA.classes))")
         }
@@ -150,7 +142,7 @@ struct Similarity: ParsableCommand {
 
         // Each model reads the same file in its own layout; `aligned` maps both to its order.
         let file = data.data!
-        let raw = try DataLoader.read(file, options: data.reading.options)
+        let raw = try DataLoader.read(file, options: data.input.reading.options)
         let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
         let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
         guard let labels = xA.y else {
@@ -179,7 +171,8 @@ struct Similarity: ParsableCommand {
                                         rule: choice.rule(perSample: perSampleCount), generator: &generator)
         let bar: Progress = Progress(total: 2 * pairs.count, label: "similarity", unit: "searches")
         engine.progress = { (done: Int, _: Int) -> Void in bar.update(done) }
-        let result = engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
+        let result = MPIWorld.current.map { MPISupport.compare($0, engine: engine, xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment) }
+            ?? engine.compare(xA: xA.x, xB: xB.x, pairs: pairs, alignment: alignment)
         bar.finish()
 
         let selection = SimilarityReport.Selection(data: file, samples: xA.count, scanned: base.scanned, correctA: base.correctA,
@@ -210,20 +203,6 @@ struct Similarity: ParsableCommand {
     }
 }
 
-/// `--targets` of `bss similarity`.
-enum TargetChoice: String {
-    case all, sampled
-    case runnerUp = "runner-up"
-
-    func rule(perSample: Int) -> TargetRule {
-        switch self {
-        case .all: return .all
-        case .sampled: return .sampled(perSample: perSample)
-        case .runnerUp: return .runnerUp
-        }
-    }
-}
-
 /// `--data` and how to read it, for two models at once (`DataOptions` with `--data` optional,
 /// since BSS data sets need none).
 struct SimilarityDataOptions: ParsableArguments {
@@ -231,28 +210,13 @@ struct SimilarityDataOptions: ParsableArguments {
                                valueName: "data"))
     var data: String?
 
-    @Option(help: "Layout of images in an .npz/.h5 DATA: nchw or nhwc (default: each model's native layout).")
-    var dataLayout: String?
-
-    @Option(help: ArgumentHelp("Multiply inputs by this factor after reading, e.g. 1/255 for uint8 pixels.", valueName: "factor"),
-            transform: { try DataLoader.Preprocessing.scaleFactor($0) })
-    var scale: Float?
-
-    @Option(help: ArgumentHelp("Per-channel normalisation after scaling: cifar10, mnist, or MEAN1,...:STD1,...", valueName: "preset|means:stds"))
-    var normalize: String?
-
-    @OptionGroup var reading: DataReadOptions
+    @OptionGroup var input: InputOptions
 
     /// The samples of `raw` as `model` reads them (engine layout, conformed and validated), and
     /// the layout the file's images were read in.
     func samples(_ raw: DataLoader.RawData, file: String, for model: Model) throws -> (DataSet, DataLayout) {
-        var stored = model.inputLayout
-        if let l = dataLayout {
-            guard let v = DataLayout(rawValue: l.lowercased()) else { throw UserError("--data-layout must be nchw or nhwc, found '\(l)'") }
-            stored = v
-        }
-        var p = try normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
-        if let scale { p.scale = scale }
+        let stored = input.dataLayout ?? model.inputLayout
+        let p = try input.preprocessing()
         let ds = try DataLoader.make(raw, file: file, stored: stored, preprocessing: p)
             .conformed(to: model.graph.inputShape, layout: model.inputLayout)
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)

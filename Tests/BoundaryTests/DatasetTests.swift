@@ -181,7 +181,9 @@ final class DatasetTests: XCTestCase {
         try expectError(arrays, ["meta"])
         XCTAssertThrowsError(try BSSDataset.read(dir.appendingPathComponent("missing.h5"))) { XCTAssertTrue("\($0)".contains("missing.h5")) }
         XCTAssertThrowsError(try d.write(to: dir.appendingPathComponent("set.csv"))) { XCTAssertTrue("\($0)".contains(".h5 or .npz")) }
-        XCTAssertThrowsError(try d.write(to: dir.appendingPathComponent("no/such/dir.h5"))) { XCTAssertTrue("\($0)".contains("does not exist")) }
+        // Missing folders are created; a file where a folder should be is refused.
+        XCTAssertNoThrow(try d.write(to: dir.appendingPathComponent("no/such/dir.h5")))
+        XCTAssertThrowsError(try d.write(to: good.appendingPathComponent("dir.h5"))) { XCTAssertTrue("\($0)".contains("is a file, not a directory")) }
     }
 
     /// numpy reads the .npz without allow_pickle, h5py reads the .h5, and jsonschema accepts the

@@ -140,6 +140,6 @@ final class LinearAndGradientTests: XCTestCase {
 
     func testMarginGradientOnResidualNetwork() throws {
         // CIFAR ResNet8: identity and option-A shortcuts, BatchNorm, global average pooling.
-        checkMarginGradient(try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "cifar-resnet8"), batch: 1, elements: 60)
+        checkMarginGradient(try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "heo2019-resnet8"), batch: 1, elements: 60)
     }
 }

@@ -19,10 +19,10 @@ final class ConvertCommandTests: XCTestCase {
 
     func testNpzToH5ToNpzThroughTheCLI() throws {
         let source = fixture("torch/cifar-resnet8.npz")
-        var r = try runBSS(["convert", source, path("r8.h5"), "--arch", "cifar-resnet8"])
+        var r = try runBSS(["convert", source, path("r8.h5"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("r8.h5")): PyTorch state dict (HDF5): 44 arrays"), r.stdout)
-        r = try runBSS(["convert", path("r8.h5"), path("r8.npz"), "--arch", "cifar-resnet8"])
+        XCTAssertTrue(r.stderr.contains("wrote \(path("r8.h5")): PyTorch state dict (HDF5): 44 arrays"), r.stderr)
+        r = try runBSS(["convert", path("r8.h5"), path("r8.npz"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let a = try Npz.read(URL(fileURLWithPath: source)), b = try Npz.read(URL(fileURLWithPath: path("r8.npz")))
         XCTAssertEqual(a.map(\.key), b.map(\.key))
@@ -30,9 +30,9 @@ final class ConvertCommandTests: XCTestCase {
         // Without --arch: a verbatim copy, said so.
         r = try runBSS(["convert", path("r8.npz"), path("copy.h5")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("bit for bit"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("bit for bit"), r.stderr)
         XCTAssertEqual(files(), ["copy.h5", "r8.h5", "r8.npz"])
-        let i = try runBSS(["inspect", path("copy.h5"), "--arch", "cifar-resnet8"])
+        let i = try runBSS(["inspect", path("copy.h5"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(i.status, 0, i.stderr)
         XCTAssertTrue(i.stdout.contains("PyTorch state dict (.h5)"), i.stdout)
     }
@@ -40,8 +40,8 @@ final class ConvertCommandTests: XCTestCase {
     func testKerasModelToStateDictWritesSpecToo() throws {
         let r = try runBSS(["convert", fixture("keras/conv-flatten.h5"), path("cf.npz")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("cf.json")): architecture spec"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("conversions:\n  - on import"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("cf.json")): architecture spec"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("conversions:\n  - on import"), r.stderr)
         XCTAssertEqual(files(), ["cf.json", "cf.npz"])
         // The pair predicts Keras' logits on Keras' NHWC data.
         let ref = try Npz.readDictionary(URL(fileURLWithPath: fixture("keras/conv-flatten-reference.npz")))
@@ -55,15 +55,15 @@ final class ConvertCommandTests: XCTestCase {
     func testConversionErrorsAreOneLineAndWriteNothing() throws {
         let r8 = fixture("torch/cifar-resnet8.npz")
         let cases: [([String], [String])] = [
-            (["convert", r8, path("out.keras"), "--arch", "cifar-resnet8"], ["out.keras", "layer2.0.shortcut", "no Keras layer"]),
-            (["convert", r8, path("out.h5"), "--arch", "cifar-resnet8", "--to", "keras"], ["option-A shortcut"]),
-            (["convert", r8, path("out.npz"), "--arch", "cifar-resnet14"], ["missing keys"]),
-            (["convert", r8, path("out.onnx"), "--arch", "cifar-resnet8"], ["cannot write '.onnx'"]),
+            (["convert", r8, path("out.keras"), "--arch", "heo2019-resnet8"], ["out.keras", "layer2.0.shortcut", "no Keras layer"]),
+            (["convert", r8, path("out.h5"), "--arch", "heo2019-resnet8", "--to", "keras"], ["option-A shortcut"]),
+            (["convert", r8, path("out.npz"), "--arch", "heo2019-resnet14"], ["missing keys"]),
+            (["convert", r8, path("out.onnx"), "--arch", "heo2019-resnet8"], ["cannot write '.onnx'"]),
             (["convert", path("missing.npz"), path("out.npz")], ["missing.npz", "no such file"]),
             (["convert", r8, r8], ["the output is the input"]),
             (["convert", fixture("hdf5/truncated.h5"), path("out.npz")], ["truncated or corrupt"]),
-            (["convert", fixture("keras/functional-cnn.weights.h5"), path("out.npz"), "--arch", "cifar-resnet8"], ["Keras weights"]),
-            (["convert", r8, path("out.h5"), "--to", "onnx"], ["--to must be"]),
+            (["convert", fixture("keras/functional-cnn.weights.h5"), path("out.npz"), "--arch", "heo2019-resnet8"], ["Keras weights"]),
+            (["convert", r8, path("out.h5"), "--to", "onnx"], ["--to", "state-dict", "keras"]),
         ]
         for (args, mentions) in cases {
             let r = try runBSS(args)

@@ -31,16 +31,16 @@ final class CoreCommandTests: XCTestCase {
     }
 
     func testInspectShowsLayersAndParameterCount() throws {
-        let r = try runBSS(["inspect", fixture("torch/cifar-resnet8.npz"), "--arch", "cifar-resnet8"])
+        let r = try runBSS(["inspect", fixture("torch/cifar-resnet8.npz"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("total parameters: 75290"), r.stdout)
         XCTAssertTrue(r.stdout.contains("layer3.0.shortcut"), r.stdout)
-        let j = try runBSS(["inspect", fixture("torch/cifar-resnet8.npz"), "--arch", "cifar-resnet8", "--json"])
+        let j = try runBSS(["inspect", fixture("torch/cifar-resnet8.npz"), "--arch", "heo2019-resnet8", "--json"])
         let obj = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(obj?["parameters"] as? Int, 75290)
     }
 
-    /// The acceptance check: the cifar-resnet26 preset on a PyTorch state dict
+    /// The acceptance check: the heo2019-resnet26 preset on a PyTorch state dict
     /// reproduces PyTorch's logits within 1e-4 through the CLI.
     func testPredictResNet26MatchesPyTorch() throws {
         let dir = temporaryDirectory()
@@ -49,7 +49,7 @@ final class CoreCommandTests: XCTestCase {
         let data = dir.appendingPathComponent("x.npz")
         try Npz.write([("x", io["x"]!)], to: data)
         let out = dir.appendingPathComponent("logits.npz")
-        let r = try runBSS(["predict", fixture("torch/cifar-resnet26.npz"), "--arch", "cifar-resnet26",
+        let r = try runBSS(["predict", fixture("torch/cifar-resnet26.npz"), "--arch", "heo2019-resnet26",
                             "--data", data.path, "--out", out.path, "--batch-size", "3"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let logits = try Npz.readDictionary(out)["logits"]!
@@ -97,7 +97,7 @@ final class CoreCommandTests: XCTestCase {
         assertCleanFailure(try runBSS(["inspect", dir.appendingPathComponent("nope.npz").path, "--arch", "mlp:4-3-2"]),
                            mentions: ["nope.npz", "no such file"])
         assertCleanFailure(try runBSS(["inspect", fixture("torch/small-cnn.npz")]), mentions: ["small-cnn.npz", "--arch"])
-        assertCleanFailure(try runBSS(["inspect", fixture("torch/small-cnn.npz"), "--arch", "cifar-resnet8"]),
+        assertCleanFailure(try runBSS(["inspect", fixture("torch/small-cnn.npz"), "--arch", "heo2019-resnet8"]),
                            mentions: ["small-cnn.npz", "missing keys", "unexpected keys"])
     }
 

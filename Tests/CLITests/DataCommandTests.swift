@@ -96,7 +96,7 @@ final class DataCommandTests: XCTestCase {
             let out = dir.appendingPathComponent(name).path
             let r = try runBSS(["data", "convert", data("cifar100/test.bin"), out])
             XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertTrue(r.stdout.contains("class_names 100"), r.stdout)
+            XCTAssertTrue(r.stderr.contains("class_names 100"), r.stderr)
             try assertSameResults(["--data", data("cifar100/test.bin")], out, model: "tiny-c100", name)
             let back = try runBSS(["data", "inspect", out])
             XCTAssertTrue(back.stdout.contains("fine-"), back.stdout)

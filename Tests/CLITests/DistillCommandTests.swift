@@ -27,7 +27,7 @@ final class DistillCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(files(), ["student.npz", "student.npz.checkpoint.npz", "student.npz.config.yaml",
                                  "student.npz.curves.svg", "student.npz.metrics.jsonl"])
-        XCTAssertTrue(r.stdout.contains("wrote \(path("student.npz")): PyTorch state dict (npz)"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("student.npz")): PyTorch state dict (npz)"), r.stderr)
         XCTAssertTrue(r.stdout.contains("final epoch 2: train accuracy"), r.stdout)
         // Progress and per-epoch summaries go to stderr (plain lines: not a terminal).
         XCTAssertTrue(r.stderr.contains("epoch 1/2: loss"), r.stderr)
@@ -93,7 +93,7 @@ final class DistillCommandTests: XCTestCase {
         let cases: [([String], [String])] = [
             (base + ["--config", yaml, "--student", "mlp:64-48-10", "--out", path("o.npz")], ["bad.yaml", "learning_rate", "unknown key"]),
             (base + ["--student", "mlp:64-48-7", "--out", path("o.npz")], ["mlp:64-48-7", "7 classes"]),
-            (base + ["--student", "cifar-resnet8", "--out", path("o.npz")], ["[3, 32, 32]"]),
+            (base + ["--student", "heo2019-resnet8", "--out", path("o.npz")], ["[3, 32, 32]"]),
             (base + ["--student", "mlp:64-48-10", "--out", path("o.keras")], ["did not come from Keras"]),
             (base + ["--student", "mlp:64-48-10", "--out", path("o.npz"), "--epochs", "zero"], ["--epochs", "expected an integer"]),
             (base + ["--student", "mlp:64-48-10"], ["missing", "--out"]),

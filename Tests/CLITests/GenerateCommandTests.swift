@@ -9,7 +9,7 @@ import TestSupport
 /// one-line errors without partial files, and (optionally) PyTorch reading the result.
 final class GenerateCommandTests: XCTestCase {
     var dir: URL!
-    let teacher = ["--teacher", fixture("torch/bss-teacher.npz"), "--arch", fixture("torch/bss-teacher.json")]
+    let teacher = ["--teacher", fixture("torch/bss-teacher.npz"), "--teacher-arch", fixture("torch/bss-teacher.json")]
 
     override func setUpWithError() throws { dir = temporaryDirectory("bss-generate") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
@@ -73,7 +73,7 @@ final class GenerateCommandTests: XCTestCase {
         let ref = try Npz.readDictionary(URL(fileURLWithPath: fixture("torch/bss-official.npz")))
         let out = dir.appendingPathComponent("bss.h5")
         let r = try runBSS(["generate"] + teacher + ["--data", data, "--out", out.path, "--targets", "all",
-                                                      "--mode", "official", "--clip", "-2.5", "2.5"])
+                                                      "--bss-mode", "official", "--bss-clip", "-2.5,2.5"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("crossed into the target class"), r.stdout)
         XCTAssertTrue(r.stdout.contains("pairs/s"), r.stdout)
@@ -143,12 +143,12 @@ final class GenerateCommandTests: XCTestCase {
             (teacher + ["--data", unlabelled, "--out", out.path], ["unlabelled.npz", "--base all"]),
             (teacher + ["--data", data, "--out", dir.appendingPathComponent("x.csv").path], [".h5 or .npz"]),
             (teacher + ["--data", data, "--out", out.path, "--per-sample", "5"], ["--per-sample 5", "5"]),
-            (teacher + ["--data", data, "--out", out.path, "--clip", "3", "2"], ["--clip"]),
-            (teacher + ["--data", data, "--out", out.path, "--mode", "fast"], ["--mode"]),
-            (teacher + ["--data", data, "--out", out.path, "--eta", "0"], ["eta"]),
-            (["--teacher", dir.appendingPathComponent("missing.npz").path, "--arch", "mlp:4-3", "--data", data, "--out", out.path],
+            (teacher + ["--data", data, "--out", out.path, "--bss-clip", "3,2"], ["--bss-clip"]),
+            (teacher + ["--data", data, "--out", out.path, "--bss-mode", "fast"], ["--bss-mode"]),
+            (teacher + ["--data", data, "--out", out.path, "--bss-eta", "0"], ["--bss-eta"]),
+            (["--teacher", dir.appendingPathComponent("missing.npz").path, "--teacher-arch", "mlp:4-3", "--data", data, "--out", out.path],
              ["missing.npz"]),
-            (["--teacher", fixture("torch/bss-teacher.npz"), "--arch", "cifar-resnet8", "--data", data, "--out", out.path],
+            (["--teacher", fixture("torch/bss-teacher.npz"), "--teacher-arch", "heo2019-resnet8", "--data", data, "--out", out.path],
              ["bss-teacher.npz"]),
         ]
         for (args, mentions) in cases {

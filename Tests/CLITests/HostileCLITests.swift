@@ -28,18 +28,18 @@ final class HostileCLITests: XCTestCase {
         XCTAssertEqual(link(model, path("hard.svg")), 0)
         try FileManager.default.createDirectory(atPath: path("sub"), withIntermediateDirectories: true)
         let before = try Data(contentsOf: URL(fileURLWithPath: model))
-        let predict = ["predict", model, "--arch", "cifar-resnet8", "--data", data, "--out"]
+        let predict = ["predict", model, "--arch", "heo2019-resnet8", "--data", data, "--out"]
         let cases: [([String], [String])] = [
             (predict + [model], ["the output is the input file"]),
             (predict + [path("link.npz")], ["link.npz", "through a link"]),
             (predict + [path("hard.npz")], ["hard.npz", "hard link"]),
             (predict + [path("sub/../m.npz")], ["the output is the input file"]),
             (predict + [data], ["the output is the input file \(data)"]),
-            (["generate", "--teacher", model, "--arch", "cifar-resnet8", "--data", data, "--out", data], ["d.npz", "the output is the input"]),
+            (["generate", "--teacher", model, "--teacher-arch", "heo2019-resnet8", "--data", data, "--out", data], ["d.npz", "the output is the input"]),
             (["convert", model, path("hard.npz")], ["hard link"]),
-            (["similarity", model, model, "--a-arch", "cifar-resnet8", "--b-arch", "cifar-resnet8", "--data", data,
+            (["similarity", model, model, "--a-arch", "heo2019-resnet8", "--b-arch", "heo2019-resnet8", "--data", data,
               "--plot", path("hard.svg")], ["hard.svg", "hard link"]),
-            (["distill", "--student", "cifar-resnet8", "--teacher", model, "--teacher-arch", "cifar-resnet8",
+            (["distill", "--student", "heo2019-resnet8", "--teacher", model, "--teacher-arch", "heo2019-resnet8",
               "--data", data, "--out", path("link.npz"), "--epochs", "1"], ["link.npz", "the output is the input"]),
         ]
         for (args, mentions) in cases {
@@ -61,7 +61,7 @@ final class HostileCLITests: XCTestCase {
         close(fd)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "\"$0\" inspect \"$(printf '%s/caf\\351.npz' \"$1\")\" --arch cifar-resnet8", try bssExecutable().path, dir.path]
+        p.arguments = ["-c", "\"$0\" inspect \"$(printf '%s/caf\\351.npz' \"$1\")\" --arch heo2019-resnet8", try bssExecutable().path, dir.path]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()

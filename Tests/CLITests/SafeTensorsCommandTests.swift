@@ -20,9 +20,9 @@ final class SafeTensorsCommandTests: XCTestCase {
     func testKerasToSafeTensorsPredictsKerasLogits() throws {
         let r = try runBSS(["convert", fixture("keras/conv-flatten.h5"), path("cf.safetensors")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("cf.safetensors")): PyTorch state dict (safetensors)"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("wrote \(path("cf.json")): architecture spec"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("safetensors __metadata__: format=pt"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("cf.safetensors")): PyTorch state dict (safetensors)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("wrote \(path("cf.json")): architecture spec"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("safetensors __metadata__: format=pt"), r.stderr)
         XCTAssertEqual(files(), ["cf.json", "cf.safetensors"])
         let ref = try Npz.readDictionary(URL(fileURLWithPath: fixture("keras/conv-flatten-reference.npz")))
         try Npz.write([("x", ref["x"]!)], to: URL(fileURLWithPath: path("x.npz")))
@@ -36,22 +36,22 @@ final class SafeTensorsCommandTests: XCTestCase {
         // Verbatim (no --arch): the arrays of the .npz the safetensors file was made from.
         var r = try runBSS(["convert", fixture("safetensors/cifar-resnet8.safetensors"), path("r8.npz")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("bit for bit"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("__metadata__ (1 entry) is not written: .npz has no place for it"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("bit for bit"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("__metadata__ (1 entry) is not written: .npz has no place for it"), r.stderr)
         let a = Dictionary(uniqueKeysWithValues: try Npz.read(URL(fileURLWithPath: fixture("torch/cifar-resnet8.npz"))).map { ($0.key, $0.array) })
         let b = try Npz.read(URL(fileURLWithPath: path("r8.npz")))
         XCTAssertEqual(b.count, a.count)
         for (k, v) in b { XCTAssertEqual(v, a[k], k) }
         // With --arch, npz → safetensors: what safetensors.torch.save_file wrote for the same state dict.
-        r = try runBSS(["convert", fixture("torch/cifar-resnet8.npz"), path("r8.safetensors"), "--arch", "cifar-resnet8"])
+        r = try runBSS(["convert", fixture("torch/cifar-resnet8.npz"), path("r8.safetensors"), "--arch", "heo2019-resnet8"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("r8.safetensors"))),
                        try Data(contentsOf: URL(fileURLWithPath: fixture("safetensors/cifar-resnet8.safetensors"))))
         // bfloat16 verbatim: the widening is said, and the metadata carried over.
         r = try runBSS(["convert", fixture("safetensors/small-cnn-bf16.safetensors"), path("cnn.safetensors")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("21 BF16 tensors widened to float32"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("format=pt, source=make_safetensors_fixtures.py"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("21 BF16 tensors widened to float32"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("format=pt, source=make_safetensors_fixtures.py"), r.stderr)
         XCTAssertEqual(try SafeTensors.read(URL(fileURLWithPath: path("cnn.safetensors"))).metadata,
                        ["format": "pt", "source": "make_safetensors_fixtures.py"])
         XCTAssertEqual(files(), ["cnn.safetensors", "r8.npz", "r8.safetensors"])
@@ -71,11 +71,11 @@ final class SafeTensorsCommandTests: XCTestCase {
 
     func testBrokenFilesFailWithOneLine() throws {
         let cases: [([String], [String])] = [
-            (["inspect", fixture("safetensors/malformed/overlap.safetensors"), "--arch", "cifar-resnet8"], ["overlap.safetensors", "b", "overlap"]),
+            (["inspect", fixture("safetensors/malformed/overlap.safetensors"), "--arch", "heo2019-resnet8"], ["overlap.safetensors", "b", "overlap"]),
             (["convert", fixture("safetensors/malformed/duplicate-key.safetensors"), path("out.npz")], ["duplicate-key.safetensors", "duplicate key \"w\""]),
             (["convert", fixture("safetensors/unsupported/f4.safetensors"), path("out.npz")], ["f4.safetensors", "F4"]),
             (["inspect", fixture("safetensors/small-cnn.safetensors")], ["--arch"]),
-            (["convert", fixture("torch/cifar-resnet8.npz"), path("out.safetensors"), "--arch", "cifar-resnet8", "--to", "keras"], ["holds a state dict"]),
+            (["convert", fixture("torch/cifar-resnet8.npz"), path("out.safetensors"), "--arch", "heo2019-resnet8", "--to", "keras"], ["holds a state dict"]),
         ]
         for (args, mentions) in cases {
             assertCleanFailure(try runBSS(args), mentions: mentions)

@@ -60,7 +60,7 @@ final class SimilarityCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("per base class:"), r.stdout)
         // Every search flag of `bss generate` applies, e.g. the authors' code with a custom clip.
         let o = try json(try runBSS(["similarity", modelB, modelB, "--a-arch", spec, "--b-arch", spec, "--data", try referenceData(),
-                                     "--mode", "official", "--clip", "-3", "3", "--steps", "12", "--json"]))
+                                     "--bss-mode", "official", "--bss-clip", "-3,3", "--bss-max-steps", "12", "--json"]))
         let algorithm = try XCTUnwrap(o["algorithm"] as? [String: Any])
         XCTAssertEqual(algorithm["mode"] as? String, "official")
         XCTAssertEqual(algorithm["clip"] as? [Double], [-3, 3])
@@ -132,7 +132,7 @@ final class SimilarityCommandTests: XCTestCase {
         let data = try referenceData()
         let fa = dir.appendingPathComponent("a.npz").path, fb = dir.appendingPathComponent("b.h5").path
         for (model, out) in [(modelA, fa), (modelB, fb)] {
-            let g = try runBSS(["generate", "--teacher", model, "--arch", spec, "--data", data, "--out", out, "--targets", "all"])
+            let g = try runBSS(["generate", "--teacher", model, "--teacher-arch", spec, "--data", data, "--out", out, "--targets", "all"])
             XCTAssertEqual(g.status, 0, g.stderr)
         }
         let o = try json(try runBSS(["similarity", "--a-bss", fa, "--b-bss", fb, "--json"]))
@@ -143,7 +143,7 @@ final class SimilarityCommandTests: XCTestCase {
         XCTAssertTrue(o["selection"] is NSNull)
         // Built from different base samples: a clear error.
         let short = dir.appendingPathComponent("short.npz").path
-        XCTAssertEqual(try runBSS(["generate", "--teacher", modelB, "--arch", spec, "--data", data, "--out", short,
+        XCTAssertEqual(try runBSS(["generate", "--teacher", modelB, "--teacher-arch", spec, "--data", data, "--out", short,
                                    "--targets", "all", "--limit", "8"]).status, 0)
         assertCleanFailure(try runBSS(["similarity", "--a-bss", fa, "--b-bss", short]), mentions: ["short.npz", "not built from the same"])
     }
@@ -176,14 +176,14 @@ final class SimilarityCommandTests: XCTestCase {
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec], ["--data"]),
             (["similarity", "--a-bss", "a.npz"], ["--b-bss"]),
             (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--data", data], ["--data", "cannot be used"]),
-            (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--eta", "0.5"], ["--eta"]),
+            (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--bss-eta", "0.5"], ["--bss-eta"]),
             (["similarity", "--a-bss", "a.npz", "--b-bss", "b.npz", "--label", "fine"], ["--label", "cannot be used"]),
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--plot", plot], [".svg"]),
             (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--targets", "some"], ["--targets"]),
-            (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--eta", "0"], ["eta"]),
+            (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--bss-eta", "0"], ["--bss-eta"]),
             (["similarity", "--a-bss", dir.appendingPathComponent("none.npz").path, "--b-bss", "b.npz"], ["none.npz"]),
-            (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--plot", "/nonexistent-dir/p.svg"],
-             ["/nonexistent-dir", "does not exist"]),
+            (["similarity", modelA, modelB, "--a-arch", spec, "--b-arch", spec, "--data", data, "--plot", data + "/p.svg"],
+             ["is a file, not a directory"]),
         ]
         for (args, mentions) in cases {
             assertCleanFailure(try runBSS(args), mentions: mentions)

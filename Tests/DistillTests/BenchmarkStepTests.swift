@@ -25,14 +25,14 @@ final class BenchmarkStepTests: XCTestCase {
         XCTAssertTrue(fixed.loss.isFinite)
     }
 
-    /// The benchmark's own size (cifar-resnet26 → cifar-resnet8, batch 128 + 64 BSS); opt-in
+    /// The benchmark's own size (heo2019-resnet26 → heo2019-resnet8, batch 128 + 64 BSS); opt-in
     /// with `BSS_BENCH_DISTILL=1` because it takes seconds in a debug build.
     func testTimeTheBenchmarkWorkload() throws {
         guard ProcessInfo.processInfo.environment["BSS_BENCH_DISTILL"] == "1" else {
             throw XCTSkip("set BSS_BENCH_DISTILL=1 to time the benchmark-sized step")
         }
-        let teacher = try ModelLoader.load(fixture("torch/cifar-resnet26.npz"), arch: "cifar-resnet26")
-        let student = try ModelLoader.fresh(arch: "cifar-resnet8")
+        let teacher = try ModelLoader.load(fixture("torch/cifar-resnet26.npz"), arch: "heo2019-resnet26")
+        let student = try ModelLoader.fresh(arch: "heo2019-resnet8")
         var g = SeededGenerator(seed: 1)
         initialiseLikePyTorch(student.graph, generator: &g)
         var x = Tensor(shape: [128, 3, 32, 32])

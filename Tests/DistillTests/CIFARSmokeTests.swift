@@ -7,7 +7,7 @@ import TestSupport
 import XCTest
 
 /// The CIFAR-10 recipe's path (docs/cifar10-recipe.md) on a few synthetic CIFAR-shaped samples:
-/// a `cifar-resnet26` teacher (the random-weight fixture), a fresh `cifar-resnet8` student, the
+/// a `heo2019-resnet26` teacher (the random-weight fixture), a fresh `heo2019-resnet8` student, the
 /// CIFAR-10 binary batch format, `--normalize cifar10`, crop + flip augmentation, BSS, one
 /// epoch, export to a state dict with the PyTorch module's keys.
 final class CIFARSmokeTests: XCTestCase {
@@ -26,15 +26,15 @@ final class CIFARSmokeTests: XCTestCase {
         try Data(bytes).write(to: batch)
         // Label every sample with the teacher's own class, so base samples exist (wherever the
         // fresh student agrees) and the BSS path runs through the ResNet26.
-        let teacher = try ModelLoader.load(fixture("torch/cifar-resnet26.npz"), arch: "cifar-resnet26")
+        let teacher = try ModelLoader.load(fixture("torch/cifar-resnet26.npz"), arch: "heo2019-resnet26")
         let images = try DataLoader.load(batch.path, stored: .nchw, preprocessing: try .normalization("cifar10"))
         for (i, k) in argmax(rows: teacher.graph.predict(images.x)).enumerated() { bytes[i * 3073] = UInt8(k) }
         try Data(bytes).write(to: batch)
 
         var c = RunConfig()
         c.teacher = fixture("torch/cifar-resnet26.npz")
-        c.teacherArch = "cifar-resnet26"
-        c.student = "cifar-resnet8"
+        c.teacherArch = "heo2019-resnet26"
+        c.student = "heo2019-resnet8"
         c.data = batch.path
         c.val = batch.path
         c.normalize = "cifar10"
@@ -69,7 +69,7 @@ final class CIFARSmokeTests: XCTestCase {
         XCTAssertNotNil(m.valAccuracy)
         let keys = try Npz.read(URL(fileURLWithPath: c.out!)).map(\.key)
         let torch = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture("distill/state-dict-keys.json")))) as! [String: [[Any]]]
-        XCTAssertEqual(keys, torch["cifar-resnet8"]!.map { $0[0] as! String })
+        XCTAssertEqual(keys, torch["heo2019-resnet8"]!.map { $0[0] as! String })
         for f in [run.artifacts.config, run.artifacts.metrics, run.artifacts.curves, run.artifacts.checkpoint] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: f.path), f.lastPathComponent)
         }

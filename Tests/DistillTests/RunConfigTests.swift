@@ -1,5 +1,5 @@
 import Boundary
-import Distill
+@testable import Distill
 import Foundation
 import ModelIO
 import TestSupport
@@ -93,7 +93,10 @@ final class RunConfigTests: XCTestCase {
         let cases: [(String, String, String)] = [
             ("epochs", "0", "expected an integer >= 1, found '0'"),
             ("lr", "fast", "expected a number >= 0, found 'fast'"),
-            ("method", "fitnet", "expected original, hinton or bss"),
+            ("method", "nst", "expected original, hinton, bss, fitnet, at, fsp or bss+fsp"),
+            ("feature_pairs", "relu1", "expected a list of TEACHER_NODE:STUDENT_NODE pairs"),
+            ("at_weight", "-1", "expected a number >= 0"),
+            ("feature_losses", "at=x", "expected a list of terms KIND[=WEIGHT][@T:S;...] with KIND fitnet, at or fsp"),
             ("momentum", "1", "expected a number in [0, 1)"),
             ("train_fraction", "1.5", "expected a number in (0, 1]"),
             ("bss_clip", "3,1", "expected [lo, hi] with lo < hi"),
@@ -121,7 +124,7 @@ final class RunConfigTests: XCTestCase {
     func testResolvedYAMLReadsBackEqual() throws {
         var c = RunConfig()
         c.teacher = "models/teacher \"quoted\".h5"
-        c.student = "cifar-resnet8"
+        c.student = "heo2019-resnet8"
         c.method = .bss
         c.bssMode = .official
         c.alpha = .constant(0.25)
@@ -132,6 +135,7 @@ final class RunConfigTests: XCTestCase {
         c.augmentFlip = true
         c.trainFraction = 0.1
         c.weightDecay = 1e-4
+        c.classes = 100
         let back = try RunConfig.parse(yaml: c.yaml, source: "resolved")
         XCTAssertEqual(back.yaml, c.yaml)
         XCTAssertEqual(back.teacher, c.teacher)
@@ -142,6 +146,19 @@ final class RunConfigTests: XCTestCase {
         // The written file is itself a valid --config.
         let file = write("resolved.yaml", c.yaml)
         XCTAssertEqual(try RunConfig.resolve(file: file, overrides: []).yaml, c.yaml)
+    }
+
+    /// A fresh preset student takes `classes`, else the teacher's count, else 10.
+    func testFreshPresetStudentClassCount() throws {
+        var c = RunConfig()
+        c.student = "repdistiller-resnet8"
+        XCTAssertEqual(try DistillRun.loadStudent(c, classes: nil).classes, 10)
+        XCTAssertEqual(try DistillRun.loadStudent(c, classes: 7).classes, 7)
+        c = try RunConfig.resolve(file: nil, overrides: [("--classes", "classes", .string("100")), ("--student", "student", .string("repdistiller-resnet8"))])
+        XCTAssertEqual(c.classes, 100)
+        XCTAssertThrowsError(try RunConfig.resolve(file: nil, overrides: [("--classes", "classes", .string("0"))])) { e in
+            XCTAssertTrue("\(e)".contains("--classes"), "\(e)")
+        }
     }
 
     func testSchedules() {

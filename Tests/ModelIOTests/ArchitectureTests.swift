@@ -9,15 +9,15 @@ final class ArchitectureTests: XCTestCase {
     func testCifarResNetParameterCountsMatchThePaper() throws {
         let expected = [8: 75_290, 14: 172_506, 20: 269_722, 26: 366_938]
         for (depth, count) in expected {
-            let m = try ModelLoader.fresh(arch: "cifar-resnet\(depth)")
-            XCTAssertEqual(m.graph.parameterCount, count, "cifar-resnet\(depth)")
+            let m = try ModelLoader.fresh(arch: "heo2019-resnet\(depth)")
+            XCTAssertEqual(m.graph.parameterCount, count, "heo2019-resnet\(depth)")
             XCTAssertEqual(m.graph.inputShape, [3, 32, 32])
             XCTAssertEqual(m.classes, 10)
         }
     }
 
     func testCifarResNet8StateDictKeysAreTheAuthors() throws {
-        let m = try ModelLoader.fresh(arch: "cifar-resnet8")
+        let m = try ModelLoader.fresh(arch: "heo2019-resnet8")
         let keys = StateDict(model: m).entries.map(\.key)
         let bn = { (p: String) in ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map { "\(p).\($0)" } }
         var expected = ["conv1.weight"] + bn("bn1")
@@ -34,7 +34,7 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertEqual(StateDict(model: m).entries.map(\.key),
                        ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"])
         XCTAssertThrowsError(try ModelLoader.fresh(arch: "mlp:784-x-10"))
-        XCTAssertThrowsError(try ModelLoader.fresh(arch: "cifar-resnet9"))
+        XCTAssertThrowsError(try ModelLoader.fresh(arch: "heo2019-resnet9"))
     }
 
     func writeSpec(_ json: String) throws -> URL {
@@ -45,12 +45,12 @@ final class ArchitectureTests: XCTestCase {
 
     func testSpecErrorsNameTheLayer() throws {
         let cases: [(String, String)] = [
-            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"gru"}]}"#, "layer 'a': unknown layer type 'gru'"),
-            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"linear","in_features":4}]}"#, "layer 'a': linear needs field 'out_features'"),
+            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"gru"}]}"#, "layer 'a': field 'type': unknown layer type 'gru'"),
+            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"linear","in_features":4}]}"#, "layer 'a': field 'out_features': missing field (a linear layer needs in_features, out_features)"),
             (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"linear","in_features":5,"out_features":2}]}"#, "layer 'a'"),
             (#"{"input_shape":[4],"classes":3,"layers":[{"name":"a","type":"linear","in_features":4,"out_features":2}]}"#, "classes"),
             (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a","type":"relu","inputs":["b"]}]}"#, "input 'b' is not a layer defined before it"),
-            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a"}]}"#, "missing field 'type'"),
+            (#"{"input_shape":[4],"classes":2,"layers":[{"name":"a"}]}"#, "layer 'a': field 'type': missing field"),
             (#"{"input_shape":[4], "#, "not valid JSON"),
         ]
         for (json, needle) in cases {
@@ -95,10 +95,10 @@ final class ArchitectureTests: XCTestCase {
     }
 
     func testDataParallelPrefixAndBatchCounterAreAccepted() throws {
-        let m = try ModelLoader.fresh(arch: "cifar-resnet8")
+        let m = try ModelLoader.fresh(arch: "heo2019-resnet8")
         var sd = StateDict(model: m)
         sd.entries = sd.entries.map { ("module." + $0.key, $0.key.hasSuffix("num_batches_tracked") ? NumpyArray(int64s: [7], shape: []) : $0.array) }
-        let m2 = try ModelLoader.fresh(arch: "cifar-resnet8")
+        let m2 = try ModelLoader.fresh(arch: "heo2019-resnet8")
         try sd.load(into: m2, file: "dp.npz")
         XCTAssertEqual(m2.batchNormLayers().first?.layer.numBatchesTracked, 7)
     }

@@ -29,10 +29,10 @@ final class ConvertTests: XCTestCase {
         let original = try Npz.read(source)
         let h5 = dir.appendingPathComponent("r8.h5"), back = dir.appendingPathComponent("r8.npz")
 
-        let model = try ModelLoader.load(source.path, arch: "cifar-resnet8")
+        let model = try ModelLoader.load(source.path, arch: "heo2019-resnet8")
         let report = try ModelWriter.write(model, to: h5)
         XCTAssertEqual(report.files.map(\.path), [h5.relativePath], "a preset needs no spec file")
-        let reloaded = try ModelLoader.load(h5.path, arch: "cifar-resnet8")
+        let reloaded = try ModelLoader.load(h5.path, arch: "heo2019-resnet8")
         try ModelWriter.write(reloaded, to: back)
         assertSameEntries(try Npz.read(back), original)
         XCTAssertEqual(files(), ["r8.h5", "r8.npz"])
@@ -48,7 +48,7 @@ final class ConvertTests: XCTestCase {
     /// `fromGraph` is a fixed point: spec → graph → spec gives the same spec, and the rebuilt
     /// graph computes the same logits.
     func testSpecFromGraphRebuildsTheSameModel() throws {
-        for (arch, state) in [("cifar-resnet8", "torch/cifar-resnet8.npz"), (fixture("torch/small-cnn.json"), "torch/small-cnn.npz")] {
+        for (arch, state) in [("heo2019-resnet8", "torch/cifar-resnet8.npz"), (fixture("torch/small-cnn.json"), "torch/small-cnn.npz")] {
             let model = try ModelLoader.load(fixture(state), arch: arch)
             let derived = try ArchitectureSpec.fromGraph(model.graph, name: "derived")
             let rebuilt = try GraphBuilder.build(derived, origin: "derived")
@@ -135,13 +135,13 @@ final class ConvertTests: XCTestCase {
 
     /// Where the target format cannot hold the model: a one-line reason and no file at all.
     func testRefusalsWriteNothing() throws {
-        let model = try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "cifar-resnet8")
+        let model = try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "heo2019-resnet8")
         let cases: [(URL, ModelWriter.Target?, String)] = [
             (dir.appendingPathComponent("m.keras"), nil, "layer 'layer2.0.shortcut': cannot be written as a Keras file"),
             (dir.appendingPathComponent("m.h5"), .keras, "option-A shortcut"),
             (dir.appendingPathComponent("m.npz"), .keras, "holds a state dict"),
             (dir.appendingPathComponent("m.onnx"), nil, "cannot write '.onnx'"),
-            (dir.appendingPathComponent("missing/m.npz"), nil, "does not exist"),
+            (URL(fileURLWithPath: fixture("torch/cifar-resnet8.npz")).appendingPathComponent("m.npz"), nil, "is a file, not a directory"),
         ]
         for (url, target, message) in cases {
             XCTAssertThrowsError(try ModelWriter.write(model, to: url, as: target)) { e in
@@ -226,7 +226,7 @@ final class ConvertTests: XCTestCase {
         let small = try ModelLoader.load(fixture("torch/small-cnn.npz"), arch: fixture("torch/small-cnn.json"))
         try ModelWriter.write(small, to: dir.appendingPathComponent("small.npz"))
         try ModelWriter.write(small, to: dir.appendingPathComponent("small.h5"))
-        let fresh = try ModelLoader.fresh(arch: "cifar-resnet20")
+        let fresh = try ModelLoader.fresh(arch: "heo2019-resnet20")
         var generator = SeededGenerator(seed: 3)
         initialiseLikePyTorch(fresh.graph, generator: &generator)
         try ModelWriter.write(fresh, to: dir.appendingPathComponent("r20.npz"))

@@ -16,17 +16,8 @@ final class DataFormatTests: XCTestCase {
     func expectedFloats(_ key: String) throws -> [Float] { try XCTUnwrap(Self.expected[key]).floats() }
     func expectedLabels(_ key: String) throws -> [Int] { try XCTUnwrap(Self.expected[key]).int64s().map { Int($0) } }
 
-    /// The one-line ModelIOError `body` throws, containing each of `mentions`.
     func assertError(_ mentions: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Any) {
-        do {
-            _ = try body()
-            XCTFail("expected an error mentioning \(mentions)", file: file, line: line)
-        } catch let e as ModelIOError {
-            for m in mentions { XCTAssertTrue(e.description.contains(m), "\(e) should mention \(m)", file: file, line: line) }
-            XCTAssertFalse(e.description.contains("\n"), "one line: \(e)", file: file, line: line)
-        } catch {
-            XCTFail("expected a ModelIOError, got \(error)", file: file, line: line)
-        }
+        assertOneLineError(ModelIOError.self, mentions, file: file, line: line, body)
     }
 
     // MARK: - CIFAR-10 binaries

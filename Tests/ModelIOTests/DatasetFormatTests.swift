@@ -17,15 +17,7 @@ final class DatasetFormatTests: XCTestCase {
     func labels(_ key: String) throws -> [Int64] { try XCTUnwrap(Self.expected[key], key).int64s() }
 
     func assertError(_ mentions: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Any) {
-        do {
-            _ = try body()
-            XCTFail("expected an error mentioning \(mentions)", file: file, line: line)
-        } catch let e as ModelIOError {
-            for m in mentions { XCTAssertTrue(e.description.contains(m), "\(e) should mention \(m)", file: file, line: line) }
-            XCTAssertFalse(e.description.contains("\n"), "one line: \(e)", file: file, line: line)
-        } catch {
-            XCTFail("expected a ModelIOError, got \(error)", file: file, line: line)
-        }
+        assertOneLineError(ModelIOError.self, mentions, file: file, line: line, body)
     }
 
     // MARK: - CIFAR-100

@@ -16,15 +16,7 @@ final class ImageFormatTests: XCTestCase {
     func array(_ key: String) throws -> NumpyArray { try XCTUnwrap(Self.expected[key], key) }
 
     func assertError(_ mentions: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Any) {
-        do {
-            _ = try body()
-            XCTFail("expected an error mentioning \(mentions)", file: file, line: line)
-        } catch let e as ModelIOError {
-            for m in mentions { XCTAssertTrue(e.description.contains(m), "\(e) should mention \(m)", file: file, line: line) }
-            XCTAssertFalse(e.description.contains("\n"), "one line: \(e)", file: file, line: line)
-        } catch {
-            XCTFail("expected a ModelIOError, got \(error)", file: file, line: line)
-        }
+        assertOneLineError(ModelIOError.self, mentions, file: file, line: line, body)
     }
 
     func assertSame(_ raw: DataLoader.RawData, _ x: String, _ y: String?, file: StaticString = #filePath, line: UInt = #line) throws {

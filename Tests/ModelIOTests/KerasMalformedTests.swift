@@ -47,12 +47,25 @@ final class KerasMalformedTests: XCTestCase {
         let config = KerasFixtures.functionalConfig(input: [4], layers: [("LSTM", "memory", "\"units\": 3", ["in"])], output: "memory")
         let url = dir.appendingPathComponent("lstm.h5")
         try KerasFixtures.writeH5(url, config: config, groups: [("in", []), ("memory", [])])
-        expectError(url, .unsupported, mentions: ["lstm.h5", "memory", "'LSTM'", "supported:", "Conv2D", "Dense"])
+        expectError(url, .unsupported, mentions: ["lstm.h5", "memory (LSTM)", "supported classes:", "Conv2D", "Dense"])
+    }
+
+    /// Every unsupported layer of a model (nested ones included) is named in one error.
+    func testEveryUnsupportedLayerInOneError() throws {
+        let config = KerasFixtures.functionalConfig(input: [8, 8, 3], layers: [
+            ("Conv2D", "c", "\"filters\": 2, \"kernel_size\": 3, \"activation\": \"mish\"", ["in"]),
+            ("Cropping2D", "crop", "\"cropping\": 1", ["c"]),
+            ("GlobalAveragePooling2D", "gap", "", ["crop"]),
+            ("LSTM", "memory", "\"units\": 3", ["gap"])], output: "memory")
+        let url = dir.appendingPathComponent("many.h5")
+        try KerasFixtures.writeH5(url, config: config, groups: [])
+        expectError(url, .unsupported, mentions: ["3 unsupported layers", "c (Conv2D, activation 'mish')", "crop (Cropping2D)",
+                                                   "memory (LSTM)"])
     }
 
     func testUnsupportedOptionsAreNamed() throws {
         let cases: [(String, String)] = [
-            ("\"units\": 3, \"activation\": \"gelu\"", "activation 'gelu'"),
+            ("\"units\": 3, \"activation\": \"mish\"", "activation 'mish'"),
             ("\"units\": 0", "'units' must be positive"),
         ]
         for (fields, message) in cases {
@@ -62,11 +75,11 @@ final class KerasMalformedTests: XCTestCase {
             XCTAssertThrowsError(try KerasImport.load(url)) { e in XCTAssertTrue("\(e)".contains(message), "\(e)") }
         }
         let conv = KerasFixtures.functionalConfig(input: [8, 8, 3], layers: [
-            ("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"dilation_rate\": [2, 2]", ["in"]),
+            ("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"padding\": \"causal\"", ["in"]),
             ("Flatten", "f", "", ["c"]), ("Dense", "d", "\"units\": 2", ["f"])], output: "d")
         let url = dir.appendingPathComponent("conv.h5")
         try KerasFixtures.writeH5(url, config: conv, groups: [])
-        expectError(url, .unsupported, mentions: ["layer 'c'", "dilation_rate"])
+        expectError(url, .unsupported, mentions: ["layer 'c'", "padding 'causal'"])
     }
 
     func testWeightShapeDisagreeingWithConfig() throws {

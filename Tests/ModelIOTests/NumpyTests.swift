@@ -341,9 +341,13 @@ final class NumpyTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: url), Data("new".utf8))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path), ["model.npz"])
 
-        let nowhere = scratch.appendingPathComponent("no/such/dir/x.npy")
+        // Missing folders are created; a file where a folder should be is an error.
+        try NumpyArray(int64s: [1], shape: []).write(to: scratch.appendingPathComponent("new/dir/x.npy"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("new/dir/x.npy").path))
+        let nowhere = url.appendingPathComponent("x.npy")
         XCTAssertThrowsError(try NumpyArray(int64s: [1], shape: []).write(to: nowhere)) { error in
-            XCTAssertEqual((error as? ModelIOError)?.kind, .notFound)
+            XCTAssertEqual((error as? ModelIOError)?.kind, .io)
+            XCTAssertTrue("\(error)".contains("is a file, not a directory"), "\(error)")
         }
     }
 

@@ -21,7 +21,7 @@ final class SafeTensorsTests: XCTestCase {
     // MARK: - Parity
 
     func testLogitsEqualTheNpzRouteAndPyTorch() throws {
-        for (name, arch) in [("small-cnn", fixture("torch/small-cnn.json")), ("cifar-resnet8", "cifar-resnet8")] {
+        for (name, arch) in [("small-cnn", fixture("torch/small-cnn.json")), ("cifar-resnet8", "heo2019-resnet8")] {
             let a = try ModelLoader.load(fixture("torch/\(name).npz"), arch: arch)
             let b = try ModelLoader.load(st("\(name).safetensors"), arch: arch)
             XCTAssertEqual(b.format, .stateDictSafeTensors)
@@ -134,7 +134,7 @@ final class SafeTensorsTests: XCTestCase {
                 XCTAssertFalse(text.contains("\n"), "\(name): \(text)")
                 for w in words { XCTAssertTrue(text.contains(w), "\(name): expected '\(w)' in: \(text)") }
             }
-            XCTAssertThrowsError(try ModelLoader.load(path, arch: "cifar-resnet8"), name)
+            XCTAssertThrowsError(try ModelLoader.load(path, arch: "heo2019-resnet8"), name)
         }
     }
 
@@ -222,7 +222,7 @@ final class SafeTensorsTests: XCTestCase {
             XCTAssertEqual(p.parameter.value, q.parameter.value, p.key)
         }
         // A model from .npz gets format=pt; one written to .npz says the metadata is dropped.
-        let fromNpz = try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "cifar-resnet8")
+        let fromNpz = try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "heo2019-resnet8")
         try ModelWriter.write(fromNpz, to: out)
         XCTAssertEqual(try SafeTensors.read(out).metadata, ["format": "pt"])
         XCTAssertEqual(try Data(contentsOf: out), try Data(contentsOf: URL(fileURLWithPath: st("cifar-resnet8.safetensors"))),
@@ -235,7 +235,7 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try ModelLoader.load(st("small-cnn.safetensors"))) { e in
             XCTAssertTrue("\(e)".contains("--arch"), "\(e)")
         }
-        XCTAssertThrowsError(try ModelLoader.load(st("cifar-resnet8.safetensors"), arch: "cifar-resnet14")) { e in
+        XCTAssertThrowsError(try ModelLoader.load(st("cifar-resnet8.safetensors"), arch: "heo2019-resnet14")) { e in
             XCTAssertTrue("\(e)".contains("missing keys: layer1.1.conv1.weight"), "\(e)")
         }
         XCTAssertTrue(StateDict.isStateDictFile(URL(fileURLWithPath: st("small-cnn.safetensors"))))
@@ -249,7 +249,7 @@ final class SafeTensorsTests: XCTestCase {
     func testPyTorchLoadsOurExportStrictly() throws {
         let cnn = dir.appendingPathComponent("cnn.safetensors"), r8 = dir.appendingPathComponent("r8.safetensors")
         try ModelWriter.write(try ModelLoader.load(st("small-cnn-f16.safetensors"), arch: fixture("torch/small-cnn.json")), to: cnn)
-        try ModelWriter.write(try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "cifar-resnet8"), to: r8)
+        try ModelWriter.write(try ModelLoader.load(fixture("torch/cifar-resnet8.npz"), arch: "heo2019-resnet8"), to: r8)
         let script = """
         import sys, torch, torch_models as tm
         from safetensors import safe_open

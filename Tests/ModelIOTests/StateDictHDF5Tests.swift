@@ -81,8 +81,8 @@ final class StateDictHDF5Tests: XCTestCase {
         let npz = URL(fileURLWithPath: fixture("torch/cifar-resnet8.npz"))
         let h5 = dir.appendingPathComponent("r8.h5")
         try StateDictHDF5.write(StateDict(entries: try Npz.read(npz)), to: h5)
-        let a = try ModelLoader.load(npz.path, arch: "cifar-resnet8")
-        let b = try ModelLoader.load(h5.path, arch: "cifar-resnet8")
+        let a = try ModelLoader.load(npz.path, arch: "heo2019-resnet8")
+        let b = try ModelLoader.load(h5.path, arch: "heo2019-resnet8")
         XCTAssertEqual(b.format, .stateDictHDF5)
         for (p, q) in zip(a.stateDictParameters(), b.stateDictParameters()) {
             XCTAssertEqual(p.key, q.key)
@@ -91,7 +91,7 @@ final class StateDictHDF5Tests: XCTestCase {
         XCTAssertThrowsError(try ModelLoader.load(h5.path)) { e in
             XCTAssertTrue("\(e)".contains("--arch"), "\(e)")
         }
-        XCTAssertThrowsError(try ModelLoader.load(h5.path, arch: "cifar-resnet14")) { e in
+        XCTAssertThrowsError(try ModelLoader.load(h5.path, arch: "heo2019-resnet14")) { e in
             XCTAssertTrue("\(e)".contains("missing keys: layer1.1.conv1.weight"), "\(e)")
         }
     }

@@ -7,7 +7,7 @@ import TestSupport
 
 /// The engine against PyTorch: numbers made by `Fixtures/scripts/make_torch_fixtures.py`
 /// (torch 2.15, float64 references) for a small CNN with BatchNorm and a residual block, a
-/// random `cifar-resnet8`, an MLP, and `cifar-resnet26` (inference only).
+/// random `heo2019-resnet8`, an MLP, and `heo2019-resnet26` (inference only).
 final class TorchParityTests: XCTestCase {
     struct Case {
         let model: Model
@@ -23,7 +23,7 @@ final class TorchParityTests: XCTestCase {
         return Case(model: m, io: io)
     }
 
-    static let cases = [("small-cnn", "torch/small-cnn.json"), ("cifar-resnet8", "cifar-resnet8"), ("mlp-64-48-10", "mlp:64-48-10")]
+    static let cases = [("small-cnn", "torch/small-cnn.json"), ("cifar-resnet8", "heo2019-resnet8"), ("mlp-64-48-10", "mlp:64-48-10")]
 
     func arch(_ a: String) -> String { a.hasPrefix("torch/") ? fixture(a) : a }
 
@@ -36,15 +36,15 @@ final class TorchParityTests: XCTestCase {
     }
 
     func testResNet26PresetMatchesPyTorch() throws {
-        let c = try load("cifar-resnet26", arch: "cifar-resnet26")
+        let c = try load("cifar-resnet26", arch: "heo2019-resnet26")
         let logits = c.model.graph.predict(try c.t("x"), batchSize: 2)
-        assertAllClose(logits.data, try c.t("logits_eval").data, atol: 1e-4, rtol: 0, "cifar-resnet26 logits")
+        assertAllClose(logits.data, try c.t("logits_eval").data, atol: 1e-4, rtol: 0, "heo2019-resnet26 logits")
         // Input gradient of the logit margin through 26 layers.
         let x = try c.t("x")
         let out = c.model.graph.forward(x, mode: .inference)
         let seed = marginSeed(batch: x.batch, classes: out.sampleCount, base: try c.ints("base"), target: try c.ints("target"))
         let g = c.model.graph.backward(seed, parameterGradients: false)
-        assertAllClose(g.data, try c.t("margin_grad").data, atol: 1e-5, rtol: 1e-4, "cifar-resnet26 margin gradient")
+        assertAllClose(g.data, try c.t("margin_grad").data, atol: 1e-5, rtol: 1e-4, "heo2019-resnet26 margin gradient")
     }
 
     func testLogitMarginInputGradientMatchesPyTorch() throws {

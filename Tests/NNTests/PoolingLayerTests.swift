@@ -174,6 +174,29 @@ final class PoolingLayerTests: XCTestCase {
         XCTAssertTrue(report.passed, report.description)
     }
 
+    func testShortcutAZeroChannelsOnBothSides() throws {
+        // 2 channels into 6: 2 zero channels before, 2 after (F.pad(..., (0, 0, 0, 0, 2, 2))).
+        let sc = ShortcutA(outChannels: 6, stride: 2, padBefore: 2)
+        let sc_ = LayerCall(sc)
+        let x = Tensor(shape: [1, 2, 3, 3], data: (0..<9).map(Float.init) + (10..<19).map(Float.init))
+        let y = sc_.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 6, 2, 2])
+        XCTAssertEqual(y.data, [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 6, 8, 10, 12, 16, 18, 0, 0, 0, 0, 0, 0, 0, 0])
+        let dy = Tensor(shape: [1, 6, 2, 2], data: (1...24).map(Float.init))
+        // Only channels 2 and 3 of dy (values 9...16) reach the input.
+        XCTAssertEqual(sc_.backward(dy, parameterGradients: true)[0].data,
+                       [9, 0, 10, 0, 0, 0, 11, 0, 12,
+                        13, 0, 14, 0, 0, 0, 15, 0, 16])
+        XCTAssertEqual(try sc.outputShape(for: [[2, 5, 5]]), [6, 3, 3])
+        XCTAssertTrue(shapeError(sc, [[5, 4, 4]]).contains("cannot put 2 zero channels before 5 channels within 6"))
+        XCTAssertEqual(ShortcutA(outChannels: 4, stride: 2).padBefore, 0)
+        for (stride, before) in [(2, 1), (1, 3), (3, 2)] {
+            let layer = ShortcutA(outChannels: 6, stride: stride, padBefore: before)
+            let report = GradientCheck.check(layer, inputs: [GradientCheck.randomTensor([2, 3, 5, 4], seed: 11)])
+            XCTAssertTrue(report.passed, "stride \(stride), before \(before): \(report.description)")
+        }
+    }
+
     // MARK: ZeroPad2D
 
     func testZeroPad2D() throws {

@@ -8,13 +8,13 @@ public struct CLIResult {
     public var stderr: String
 }
 
-/// Path of the built `bss` executable: next to the test bundle (`<build>/debug/bss`).
+/// Path of the built `bss` executable: next to the test bundle (`<build>/release/bss` with scripts/test).
 public func bssExecutable() throws -> URL {
     var dir = Bundle.main.bundleURL
     for b in Bundle.allBundles where b.bundleURL.pathExtension == "xctest" { dir = b.bundleURL.deletingLastPathComponent() }
     let candidates = [dir.appendingPathComponent("bss"), Bundle.main.bundleURL.appendingPathComponent("bss")]
     for c in candidates where FileManager.default.isExecutableFile(atPath: c.path) { return c }
-    throw XCTSkip("the bss executable is not built next to the tests (\(dir.path)); run `swift build --build-tests` first")
+    throw XCTSkip("the bss executable is not built next to the tests (\(dir.path)); run scripts/test (or `swift build --build-tests`) first")
 }
 
 /// Runs `bss` with `arguments` (cwd = `directory`, or the repository root) and captures output.

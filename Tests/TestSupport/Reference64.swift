@@ -66,7 +66,8 @@ public enum Reference64 {
             let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2]), s = l.stride
             let oh = (h + s - 1) / s, ow = (w + s - 1) / s
             var y = [Double](repeating: 0, count: l.outChannels * oh * ow)
-            for ch in 0..<c { for i in 0..<oh { for j in 0..<ow { y[(ch * oh + i) * ow + j] = x.data[(ch * h + i * s) * w + j * s] } } }
+            let b = l.padBefore
+            for ch in 0..<c { for i in 0..<oh { for j in 0..<ow { y[((b + ch) * oh + i) * ow + j] = x.data[(ch * h + i * s) * w + j * s] } } }
             return Value(data: y, shape: [l.outChannels, oh, ow])
         default: return nil
         }
@@ -78,15 +79,24 @@ public enum Reference64 {
         let oh = (h + p.top + p.bottom - kh) / sh + 1, ow = (w + p.left + p.right - kw) / sw + 1
         let wt = doubles(l.weight.value), b = l.bias.map { doubles($0.value) }
         var y = [Double](repeating: 0, count: l.outChannels * oh * ow)
-        for o in 0..<l.outChannels { for i in 0..<oh { for j in 0..<ow {
-            var s = b?[o] ?? 0
-            for ci in 0..<c { for a in 0..<kh { for bb in 0..<kw {
-                let yy = i * sh - p.top + a, xx = j * sw - p.left + bb
-                if yy < 0 || yy >= h || xx < 0 || xx >= w { continue }
-                s += wt[((o * c + ci) * kh + a) * kw + bb] * x.data[(ci * h + yy) * w + xx]
+        x.data.withUnsafeBufferPointer { xp in
+        wt.withUnsafeBufferPointer { wp in
+        y.withUnsafeMutableBufferPointer { yp in
+            for o in 0..<l.outChannels { for i in 0..<oh { for j in 0..<ow {
+                // Only the kernel taps that land inside the input (zero padding adds nothing).
+                let y0 = i * sh - p.top, x0 = j * sw - p.left
+                let r0 = max(0, -y0), c0 = max(0, -x0)
+                let rows = r0..<max(r0, min(kh, h - y0)), cols = c0..<max(c0, min(kw, w - x0))
+                var s = b?[o] ?? 0
+                for ci in 0..<c { for a in rows {
+                    let wr = ((o * c + ci) * kh + a) * kw, xr = (ci * h + y0 + a) * w + x0
+                    for bb in cols { s += wp[wr + bb] * xp[xr + bb] }
+                } }
+                yp[(o * oh + i) * ow + j] = s
             } } }
-            y[(o * oh + i) * ow + j] = s
-        } } }
+        }
+        }
+        }
         return Value(data: y, shape: [l.outChannels, oh, ow])
     }
 

@@ -36,3 +36,19 @@ public func temporaryDirectory(_ label: String = "bss-test") -> URL {
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Asserts that `body` throws an error of type `E` whose text is one line containing each of
+/// `mentions` (the project's rule for user-facing errors).
+public func assertOneLineError<E: Error>(_ type: E.Type, _ mentions: [String], file: StaticString = #filePath, line: UInt = #line,
+                                         _ body: () throws -> Any) {
+    do {
+        _ = try body()
+        XCTFail("expected an error mentioning \(mentions)", file: file, line: line)
+    } catch let e as E {
+        let text = "\(e)"
+        for m in mentions { XCTAssertTrue(text.contains(m), "\(text) should mention \(m)", file: file, line: line) }
+        XCTAssertFalse(text.contains("\n"), "one line: \(text)", file: file, line: line)
+    } catch {
+        XCTFail("expected a \(E.self), got \(error)", file: file, line: line)
+    }
+}

@@ -39,11 +39,14 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
         inputLayout = try c.decodeIfPresent(String.self, forKey: .inputLayout)
     }
 
-    /// Reads and validates a JSON spec file; errors name the file and the offending layer.
+    /// Reads and validates a JSON spec file; errors name the file, the offending layer and field.
     public static func load(_ url: URL) throws -> ArchitectureSpec {
         let data = try FileBytes.read(url)
         do {
             try JSONInput.validate(data, file: url.path)
+            // Validate the text first (SpecValidator.swift): unknown fields, wrong types and
+            // out-of-range values are errors, never ignored or left to a precondition.
+            try SpecValidator.validate(json: try JSONDecoder().decode(JSONValue.self, from: data), origin: url.path)
             let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: data)
             guard spec.format == "bss-architecture" else {
                 throw ModelIOError(.malformed, file: url.path, location: "format",
@@ -92,20 +95,50 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var stride: [Int]?
     /// `[top, bottom, left, right]`.
     public var padding: [Int]?
+    /// `conv2d`: `[h, w]` distance between kernel taps (default 1).
+    public var dilation: [Int]?
+    /// `conv2d`: channel groups (default 1); `channel_shuffle`: the groups shuffled.
+    public var groups: Int?
     public var bias: Bool?
     public var eps: Float?
     public var momentum: Float?
     public var countIncludePad: Bool?
+    /// Pooling: output size rounds up (PyTorch's `ceil_mode`).
+    public var ceilMode: Bool?
+    /// `adaptive_avgpool2d`: `[h, w]` output size.
+    public var outputSize: [Int]?
+    /// `slice`: the channels `[start, end)` taken.
+    public var start: Int?
+    public var end: Int?
     public var order: String?
     public var p: Float?
     public var shape: [Int]?
+    /// `shortcut_a`: zero channels placed before the input's channels (the rest go after).
+    public var padBefore: Int?
     /// State-dict key overrides: parameter name → key.
     public var keys: [String: String]?
+    // Activation constants (docs/architecture-spec.md): leaky_relu/relu_keras `negative_slope`,
+    // elu `alpha`, gelu `approximate` ("none" or "tanh"), relu_keras `max_value` and `threshold`.
+    public var negativeSlope: Float?
+    public var alpha: Float?
+    public var approximate: String?
+    public var maxValue: Float?
+    public var threshold: Float?
+    // Keras-derived layers: rescaling `scale`/`offset` (one value or one per channel),
+    // upsample2d `scale_factor` ([h, w]) and `mode` ("nearest" or "bilinear").
+    public var scale: [Float]?
+    public var offset: [Float]?
+    public var scaleFactor: [Int]?
+    public var mode: String?
 
     enum CodingKeys: String, CodingKey {
         case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
              inChannels = "in_channels", outChannels = "out_channels", channels, kernel, stride,
-             padding, bias, eps, momentum, countIncludePad = "count_include_pad", order, p, shape, keys
+             padding, dilation, groups, bias, eps, momentum, countIncludePad = "count_include_pad", ceilMode = "ceil_mode",
+             outputSize = "output_size", start, end, order, p, shape, keys,
+             padBefore = "pad_before"
+        case negativeSlope = "negative_slope", alpha, approximate, maxValue = "max_value", threshold
+        case scale, offset, scaleFactor = "scale_factor", mode
     }
 
     public init(name: String, type: String, inputs: [String]? = nil) {
@@ -130,14 +163,36 @@ public struct LayerSpec: Codable, Equatable, Sendable {
             // [h, w] is symmetric padding as PyTorch gives it; 4 values are per side.
             padding = two.count == 2 ? [two[0], two[0], two[1], two[1]] : two
         }
+        dilation = try Self.pair(c, .dilation)
+        groups = try c.decodeIfPresent(Int.self, forKey: .groups)
         bias = try c.decodeIfPresent(Bool.self, forKey: .bias)
         eps = try c.decodeIfPresent(Float.self, forKey: .eps)
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
         countIncludePad = try c.decodeIfPresent(Bool.self, forKey: .countIncludePad)
+        ceilMode = try c.decodeIfPresent(Bool.self, forKey: .ceilMode)
+        outputSize = try Self.pair(c, .outputSize)
+        start = try c.decodeIfPresent(Int.self, forKey: .start)
+        end = try c.decodeIfPresent(Int.self, forKey: .end)
         order = try c.decodeIfPresent(String.self, forKey: .order)
         p = try c.decodeIfPresent(Float.self, forKey: .p)
         shape = try c.decodeIfPresent([Int].self, forKey: .shape)
         keys = try c.decodeIfPresent([String: String].self, forKey: .keys)
+        padBefore = try c.decodeIfPresent(Int.self, forKey: .padBefore)
+        negativeSlope = try c.decodeIfPresent(Float.self, forKey: .negativeSlope)
+        alpha = try c.decodeIfPresent(Float.self, forKey: .alpha)
+        approximate = try c.decodeIfPresent(String.self, forKey: .approximate)
+        maxValue = try c.decodeIfPresent(Float.self, forKey: .maxValue)
+        threshold = try c.decodeIfPresent(Float.self, forKey: .threshold)
+        scale = try Self.numbers(c, .scale)
+        offset = try Self.numbers(c, .offset)
+        scaleFactor = try Self.pair(c, .scaleFactor)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode)
+    }
+
+    /// A number means one value for every channel.
+    static func numbers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Float]? {
+        if let one = try? c.decodeIfPresent(Float.self, forKey: key) { return [one] }
+        return try c.decodeIfPresent([Float].self, forKey: key)
     }
 
     /// An integer means the same value for height and width.

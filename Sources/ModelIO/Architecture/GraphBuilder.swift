@@ -10,9 +10,18 @@ public enum GraphBuilder {
     /// Layer types a spec may use, for error messages and the README.
     public static let supportedTypes = ["linear", "conv2d", "batchnorm", "relu", "sigmoid", "tanh", "softmax",
                                         "identity", "maxpool2d", "avgpool2d", "global_avgpool", "flatten",
-                                        "add", "shortcut_a", "dropout", "zeropad2d", "reshape"]
+                                        "add", "shortcut_a", "dropout", "zeropad2d", "reshape",
+                                        "concat", "multiply", "slice", "channel_shuffle", "global_maxpool",
+                                        "adaptive_avgpool2d"]
+                                        + activationTypes + ["rescaling", "normalization", "layernorm", "upsample2d", "dropout2d"]
+    /// The spec types of `PointwiseActivation` (GraphBuilder+Activations.swift).
+    public static let activationTypes = ["relu6", "leaky_relu", "relu_keras", "elu", "selu", "gelu", "silu",
+                                         "hardswish", "hardsigmoid_torch", "hardsigmoid_keras2"]
 
     public static func build(_ spec: ArchitectureSpec, origin: String) throws -> Graph {
+        // Fields, types and ranges first (SpecValidator.swift), so no layer is ever made from
+        // a value it would trap on.
+        try SpecValidator.validate(spec, origin: origin)
         guard !spec.layers.isEmpty else {
             throw ModelIOError(.malformed, file: origin, location: "layers", "the spec has no layers")
         }
@@ -95,7 +104,7 @@ public enum GraphBuilder {
         return Padding2D(top: p[0], bottom: p[1], left: p[2], right: p[3])
     }
 
-    static func makeLayer(_ ls: LayerSpec, origin: String) throws -> Layer {
+    public static func makeLayer(_ ls: LayerSpec, origin: String) throws -> Layer {
         switch ls.type {
         case "linear":
             return Linear(inFeatures: try require(ls.inFeatures, "in_features", ls, origin),
@@ -106,7 +115,8 @@ public enum GraphBuilder {
             return Conv2D(inChannels: try require(ls.inChannels, "in_channels", ls, origin),
                           outChannels: try require(ls.outChannels, "out_channels", ls, origin),
                           kernel: k, stride: try pair(ls.stride, "stride", ls, origin) ?? (1, 1),
-                          padding: try padding(ls, origin), bias: ls.bias ?? true)
+                          padding: try padding(ls, origin), dilation: try pair(ls.dilation, "dilation", ls, origin) ?? (1, 1),
+                          groups: ls.groups ?? 1, bias: ls.bias ?? true)
         case "batchnorm":
             return BatchNorm(channels: try require(ls.channels, "channels", ls, origin),
                              eps: ls.eps ?? 1e-5, momentum: ls.momentum ?? 0.1)
@@ -119,9 +129,23 @@ public enum GraphBuilder {
             let k = try require(try pair(ls.kernel, "kernel", ls, origin), "kernel", ls, origin)
             let s = try pair(ls.stride, "stride", ls, origin)
             let pad = try padding(ls, origin)
-            if ls.type == "maxpool2d" { return MaxPool2D(kernel: k, stride: s, padding: pad) }
-            return AvgPool2D(kernel: k, stride: s, padding: pad, countIncludePad: ls.countIncludePad ?? true)
+            let ceil = ls.ceilMode ?? false
+            if ls.type == "maxpool2d" { return MaxPool2D(kernel: k, stride: s, padding: pad, ceilMode: ceil) }
+            return AvgPool2D(kernel: k, stride: s, padding: pad, countIncludePad: ls.countIncludePad ?? true, ceilMode: ceil)
         case "global_avgpool": return GlobalAvgPool()
+        case "global_maxpool": return GlobalMaxPool()
+        case "adaptive_avgpool2d":
+            return AdaptiveAvgPool2D(outputSize: try require(try pair(ls.outputSize, "output_size", ls, origin), "output_size", ls, origin))
+        case "concat": return Concat()
+        case "multiply": return Multiply()
+        case "slice":
+            let start = try require(ls.start, "start", ls, origin), end = try require(ls.end, "end", ls, origin)
+            guard start >= 0 && end > start else {
+                throw ModelIOError(.malformed, file: origin, location: "layer '\(ls.name)'",
+                                   "a slice takes channels [start, end) with 0 ≤ start < end, found [\(start), \(end))")
+            }
+            return ChannelSlice(start: start, end: end)
+        case "channel_shuffle": return ChannelShuffle(groups: try require(ls.groups, "groups", ls, origin))
         case "flatten":
             switch ls.order ?? "nchw" {
             case "nchw": return Flatten(order: .nchw)
@@ -133,10 +157,18 @@ public enum GraphBuilder {
         case "add": return Add()
         case "shortcut_a":
             return ShortcutA(outChannels: try require(ls.outChannels, "out_channels", ls, origin),
-                             stride: ls.stride?.first ?? 2)
+                             stride: ls.stride?.first ?? 2, padBefore: ls.padBefore ?? 0)
         case "dropout": return Dropout(p: ls.p ?? 0.5)
         case "zeropad2d": return ZeroPad2D(padding: try padding(ls, origin))
         case "reshape": return Reshape(shape: try require(ls.shape, "shape", ls, origin))
+        case "rescaling": return Rescaling(scale: try require(ls.scale, "scale", ls, origin), offset: ls.offset ?? [0])
+        case "normalization": return ChannelStandardize(channels: try require(ls.channels, "channels", ls, origin))
+        case "layernorm": return LayerNorm(channels: try require(ls.channels, "channels", ls, origin), eps: ls.eps ?? 1e-5)
+        case "upsample2d":
+            let f = try require(try pair(ls.scaleFactor, "scale_factor", ls, origin), "scale_factor", ls, origin)
+            return Upsample2D(factor: f, interpolation: ls.mode == "bilinear" ? .bilinear : .nearest)
+        case "dropout2d": return ChannelDropout(p: ls.p ?? 0.5)
+        case _ where activationTypes.contains(ls.type): return PointwiseActivation(try activation(ls, origin: origin))
         default:
             throw ModelIOError(.unsupported, file: origin, location: "layer '\(ls.name)'",
                                "unknown layer type '\(ls.type)'; supported: \(supportedTypes.joined(separator: ", "))")

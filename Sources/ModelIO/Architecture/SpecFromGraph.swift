@@ -73,6 +73,8 @@ extension ArchitectureSpec {
             s.inChannels = l.inChannels; s.outChannels = l.outChannels
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]
             s.padding = padding(l.padding); s.bias = l.hasBias
+            if l.dilation != (1, 1) { s.dilation = [l.dilation.0, l.dilation.1] }
+            if l.groups != 1 { s.groups = l.groups }
             return s
         case let l as BatchNorm:
             var s = LayerSpec(name: name, type: "batchnorm")
@@ -81,18 +83,56 @@ extension ArchitectureSpec {
         case is ReLU: return LayerSpec(name: name, type: "relu")
         case is Sigmoid: return LayerSpec(name: name, type: "sigmoid")
         case is Tanh: return LayerSpec(name: name, type: "tanh")
+        case let l as PointwiseActivation: return GraphBuilder.activationSpec(l.function, name: name)
+        case let l as Rescaling:
+            var s = LayerSpec(name: name, type: "rescaling")
+            s.scale = l.scale; s.offset = l.offset
+            return s
+        case let l as ChannelStandardize:
+            var s = LayerSpec(name: name, type: "normalization")
+            s.channels = l.channels
+            return s
+        case let l as LayerNorm:
+            var s = LayerSpec(name: name, type: "layernorm")
+            s.channels = l.channels; s.eps = l.eps
+            return s
+        case let l as Upsample2D:
+            var s = LayerSpec(name: name, type: "upsample2d")
+            s.scaleFactor = [l.factor.0, l.factor.1]; s.mode = l.interpolation.rawValue
+            return s
+        case let l as ChannelDropout:
+            var s = LayerSpec(name: name, type: "dropout2d")
+            s.p = l.p
+            return s
         case is Softmax: return LayerSpec(name: name, type: "softmax")
         case is Identity: return LayerSpec(name: name, type: "identity")
         case is Add: return LayerSpec(name: name, type: "add")
         case is GlobalAvgPool: return LayerSpec(name: name, type: "global_avgpool")
+        case is GlobalMaxPool: return LayerSpec(name: name, type: "global_maxpool")
+        case is Concat: return LayerSpec(name: name, type: "concat")
+        case is Multiply: return LayerSpec(name: name, type: "multiply")
+        case let l as ChannelSlice:
+            var s = LayerSpec(name: name, type: "slice")
+            s.start = l.start; s.end = l.end
+            return s
+        case let l as ChannelShuffle:
+            var s = LayerSpec(name: name, type: "channel_shuffle")
+            s.groups = l.groups
+            return s
+        case let l as AdaptiveAvgPool2D:
+            var s = LayerSpec(name: name, type: "adaptive_avgpool2d")
+            s.outputSize = [l.outputSize.0, l.outputSize.1]
+            return s
         case let l as MaxPool2D:
             var s = LayerSpec(name: name, type: "maxpool2d")
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]; s.padding = padding(l.padding)
+            if l.ceilMode { s.ceilMode = true }
             return s
         case let l as AvgPool2D:
             var s = LayerSpec(name: name, type: "avgpool2d")
             s.kernel = [l.kernel.0, l.kernel.1]; s.stride = [l.stride.0, l.stride.1]; s.padding = padding(l.padding)
             s.countIncludePad = l.countIncludePad
+            if l.ceilMode { s.ceilMode = true }
             return s
         case let l as Flatten:
             var s = LayerSpec(name: name, type: "flatten")
@@ -101,6 +141,7 @@ extension ArchitectureSpec {
         case let l as ShortcutA:
             var s = LayerSpec(name: name, type: "shortcut_a")
             s.outChannels = l.outChannels; s.stride = [l.stride, l.stride]
+            if l.padBefore != 0 { s.padBefore = l.padBefore }
             return s
         case let l as Dropout:
             var s = LayerSpec(name: name, type: "dropout")

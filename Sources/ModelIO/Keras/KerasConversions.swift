@@ -14,6 +14,8 @@ enum KerasConversions {
         var convs = 0, denses = 0
         var same: [String] = [], bnEps: [(String, String)] = [], bnMomentum = Set<String>(), constants: [String] = []
         var flattens: [String] = [], reshapes: [String] = [], activations: [String] = [], nested: [String] = []
+        var denseConvs: [String] = [], normConstants: [String] = [], hardSigmoids: [String] = []
+        var depthwise: [String] = [], separable: [String] = [], constantOps: [String] = []
         for n in built.notes {
             switch n {
             case .convKernel: convs += 1
@@ -25,6 +27,13 @@ enum KerasConversions {
             case let .channelsLastReshape(node): reshapes.append(node)
             case let .activationNode(node): activations.append(node)
             case let .nestedModel(node, cls): nested.append("\(cls) '\(node)' → nodes \(node)/…")
+            case let .denseAsConv(node): denseConvs.append(node)
+            case let .normalizationConstants(node): normConstants.append(node)
+            case let .depthwiseKernel(node): depthwise.append(node)
+            case let .separable(node): separable.append(node)
+            case let .constantOperation(node): constantOps.append(node)
+            case let .hardSigmoid(node, formula):
+                hardSigmoids.append("\(node) → \(formula == "hardsigmoid_keras2" ? "clip(0.2 x + 0.5, 0, 1) (tf.keras 2)" : "relu6(x + 3)/6 (Keras 3)")")
             }
         }
         if convs > 0 { lines.append("Conv2D kernels HWIO → OIHW (\(plural(convs, "layer")))") }
@@ -50,6 +59,24 @@ enum KerasConversions {
         }
         if !reshapes.isEmpty {
             lines.append("Reshape to (h, w, c) reorders elements as Keras does on channels-last data (ChannelsLastReshape): " + reshapes.joined(separator: ", "))
+        }
+        if !denseConvs.isEmpty {
+            lines.append("Dense on an image acts on each position's channels: a 1x1 Conv2D, kernel [in, out] → [out, in, 1, 1]: " + denseConvs.joined(separator: ", "))
+        }
+        if !normConstants.isEmpty {
+            lines.append("Normalization with mean/variance in its config → Rescaling by 1/max(√variance, 1e-7) and −mean/max(√variance, 1e-7): " + normConstants.joined(separator: ", "))
+        }
+        if !depthwise.isEmpty {
+            lines.append("DepthwiseConv2D → Conv2D with groups = input channels, depthwise_kernel [kh, kw, c, m] → [c·m, 1, kh, kw]: " + depthwise.joined(separator: ", "))
+        }
+        if !separable.isEmpty {
+            lines.append("SeparableConv2D → a depthwise Conv2D '<layer>/depthwise' (no bias) then a 1x1 Conv2D '<layer>' with the bias; pointwise_kernel [1, 1, in, out] → OIHW: " + separable.joined(separator: ", "))
+        }
+        if !constantOps.isEmpty {
+            lines.append("arithmetic with a number (Keras 3 operations such as x + 3.0) → Rescaling: " + constantOps.joined(separator: ", "))
+        }
+        if !hardSigmoids.isEmpty {
+            lines.append("hard_sigmoid by the file's keras_version: " + hardSigmoids.joined(separator: ", "))
         }
         if !activations.isEmpty { lines.append("activation arguments became separate nodes: " + activations.joined(separator: ", ")) }
         lines += nested.map { "nested \($0) (flattened into the graph)" }

@@ -35,7 +35,8 @@ public enum KerasExport {
         let configJSON = try KerasJSON.parse(payload.config, file: file, what: "the kept Keras config")
         let config = try KerasModelConfig.parse(configJSON, file: file)
         // Rebuilding from the config gives the Keras structure and the shapes the config implies.
-        let reference = try KerasGraphBuilder.build(config, file: file)
+        let reference = try KerasGraphBuilder.build(config, file: file,
+                                                    kerasVersion: payload.kerasVersion ?? (payload.source == "keras" ? "3" : nil))
         let values = try collect(model, reference: reference, file: file)
         try AtomicFile.write(to: url) { temporary in
             do {
@@ -61,17 +62,24 @@ public enum KerasExport {
         let graph = model.graph
         for w in reference.weighted {
             let location = "layer '\(w.node)'"
-            guard let i = graph.index(of: w.node), let r = reference.graph.index(of: w.node) else {
-                throw ModelIOError(.mismatch, file: file, location: location,
-                                   "the model has no node for this layer of its Keras config; it no longer matches the configuration it was imported with")
+            // The layers holding this Keras layer's variables (two for a SeparableConv2D).
+            func layers(_ node: String) throws -> (Layer, Layer) {
+                guard let i = graph.index(of: node), let r = reference.graph.index(of: node) else {
+                    throw ModelIOError(.mismatch, file: file, location: "layer '\(node)'",
+                                       "the model has no node for this layer of its Keras config; it no longer matches the configuration it was imported with")
+                }
+                let layer = graph.nodes[i].layer, expected = reference.graph.nodes[r].layer
+                guard layer.kind == expected.kind else {
+                    throw ModelIOError(.mismatch, file: file, location: "layer '\(node)'", "the node is a \(layer.kind), the Keras config needs a \(expected.kind)")
+                }
+                return (layer, expected)
             }
-            let layer = graph.nodes[i].layer, expected = reference.graph.nodes[r].layer
-            guard layer.kind == expected.kind else {
-                throw ModelIOError(.mismatch, file: file, location: location, "the node is a \(layer.kind), the Keras config needs a \(expected.kind)")
-            }
+            let (layer, _) = try layers(w.node)
             var vars: [String: (shape: [Int], values: [Float])] = [:]
             for v in w.variables {
-                guard let value = KerasVariables.kerasValue(v, of: layer), let shape = KerasVariables.kerasValue(v, of: expected)?.shape,
+                let (layer, expected) = try layers(w.node(for: v))
+                guard let value = KerasVariables.kerasValue(v, of: layer, kerasClass: w.className),
+                      let shape = KerasVariables.kerasValue(v, of: expected, kerasClass: w.className)?.shape,
                       value.shape == shape else {
                     throw ModelIOError(.mismatch, file: file, location: "\(location) weight '\(v)'",
                                        "the model's value does not have the shape \(KerasVariables.tuple(KerasVariables.kerasValue(v, of: expected)?.shape ?? [])) the Keras config implies")

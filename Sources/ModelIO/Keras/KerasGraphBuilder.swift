@@ -12,10 +12,15 @@ struct KerasWeightedLayer {
     var variables: [String]
     /// Whether Keras trains it (its own and every enclosing model's `trainable` flag).
     var trainable: Bool
+    /// Variables held by another graph node than `node` (SeparableConv2D's `depthwise_kernel`).
+    var variableNodes: [String: String] = [:]
 
-    /// BatchNorm's moving statistics are never trainable in Keras.
+    /// The graph node holding `variable`.
+    func node(for variable: String) -> String { variableNodes[variable] ?? node }
+
+    /// BatchNorm's moving statistics and Normalization's statistics are never trainable in Keras.
     func isTrainable(_ variable: String) -> Bool {
-        trainable && variable != "moving_mean" && variable != "moving_variance"
+        trainable && !["moving_mean", "moving_variance", "mean", "variance", "count"].contains(variable)
     }
 }
 
@@ -49,10 +54,14 @@ struct KerasGraphBuilder {
     private var softmaxSplitFrom: String?
     /// Keras path of the concrete layer that produces the model output.
     private let finalPath: [String]
+    /// The `keras_version` the file records, if any (`KerasLayerTranslator.translate`).
+    var kerasVersion: String?
 
-    static func build(_ model: KerasModelConfig, file: String) throws -> KerasBuiltModel {
+    static func build(_ model: KerasModelConfig, file: String, kerasVersion: String? = nil) throws -> KerasBuiltModel {
+        try refuseUnsupported(model, file: file)
         let inputShape = try engineInputShape(model, file: file)
         var b = KerasGraphBuilder(file: file, graph: Graph(inputShape: inputShape), finalPath: try outputPath(model, file: file))
+        b.kerasVersion = kerasVersion
         let out = try b.addModel(model, prefix: [], input: .input, trainable: true)
         guard case let .node(outIndex) = out else {
             throw ModelIOError(.unsupported, file: file, location: "model '\(model.name)'", "the model has no layers between its input and output")
@@ -71,6 +80,29 @@ struct KerasGraphBuilder {
             spec = s
         }
         return KerasBuiltModel(graph: b.graph, spec: spec, weighted: b.weighted, notes: b.notes, softmaxSplitFrom: b.softmaxSplitFrom)
+    }
+
+    /// One error listing every layer (nested ones as `<outer>/<inner>`) whose class or
+    /// activation the importer does not know, so a user sees the whole gap at once.
+    static func refuseUnsupported(_ model: KerasModelConfig, file: String) throws {
+        var found: [String] = []
+        func scan(_ m: KerasModelConfig, _ prefix: [String]) {
+            for l in m.layers {
+                let path = (prefix + [l.name]).joined(separator: "/")
+                if let inner = l.model { scan(inner, prefix + [l.name]); continue }
+                if !KerasLayerTranslator.supportedClasses.contains(l.className) {
+                    found.append("\(path) (\(l.className))")
+                } else if let a = l.config["activation"], let name = a.stringValue ?? a["config"]?.stringValue ?? a["class_name"]?.stringValue,
+                          !KerasLayerTranslator.supportedActivations.contains(name) {
+                    found.append("\(path) (\(l.className), activation '\(name)')")
+                }
+            }
+        }
+        scan(model, [])
+        guard found.isEmpty else {
+            throw ModelIOError(.unsupported, file: file, location: "model '\(model.name)'",
+                               "\(found.count) unsupported layer\(found.count == 1 ? "" : "s"): \(found.joined(separator: ", ")); supported classes: \(KerasLayerTranslator.supportedClasses.joined(separator: ", ")); activations: \(KerasLayerTranslator.supportedActivations.joined(separator: ", "))")
+        }
     }
 
     /// `(H, W, C)` → `[C, H, W]`, `(F)` → `[F]`; every size must be known.
@@ -175,7 +207,8 @@ struct KerasGraphBuilder {
             notes.append(.nestedModel(node: node, className: inner.className))
             return try addModel(inner, prefix: path, input: inputs[0], trainable: trainable && layer.trainable)
         }
-        var t = try KerasLayerTranslator.translate(layer, node: node, inputShapes: inputs.map(shape(of:)), file: file)
+        var t = try KerasLayerTranslator.translate(layer, node: node, inputShapes: inputs.map(shape(of:)), file: file,
+                                                   kerasVersion: kerasVersion)
         if path == finalPath, let last = t.ops.last, last.spec?.type == "softmax" {
             guard !consumed else {
                 throw ModelIOError(.unsupported, file: file, location: "layer '\(node)'",
@@ -192,7 +225,7 @@ struct KerasGraphBuilder {
         }
         if !t.variables.isEmpty {
             weighted.append(KerasWeightedLayer(path: path, node: node, className: layer.className, variables: t.variables,
-                                               trainable: trainable && layer.trainable))
+                                               trainable: trainable && layer.trainable, variableNodes: t.variableNodes))
         }
         notes += t.notes
         return current[0]

@@ -52,7 +52,9 @@ public enum KerasImport {
         }
         let config = try KerasModelConfig.parse(configJSON, file: file,
                                                 location: payload.source == "keras" ? KerasArchive.configMember : "model_config")
-        let built = try KerasGraphBuilder.build(config, file: file)
+        // A .keras archive is Keras 3 even when its metadata is missing.
+        let built = try KerasGraphBuilder.build(config, file: file,
+                                                kerasVersion: payload.kerasVersion ?? (payload.source == "keras" ? "3" : nil))
 
         // Weights: the separate file if given, else the model file's own.
         if let weights {

@@ -22,6 +22,18 @@ enum KerasNote {
     case channelsLastReshape(node: String)
     case activationNode(node: String)
     case nestedModel(node: String, className: String)
+    /// A Dense on an image, applied per position over the channels: a 1x1 Conv2D here.
+    case denseAsConv(node: String)
+    /// A Normalization whose mean/variance are in the config: a Rescaling by 1/max(√var, 1e-7), −mean/max(√var, 1e-7).
+    case normalizationConstants(node: String)
+    /// A hard_sigmoid whose formula depends on the Keras version that wrote the file.
+    case hardSigmoid(node: String, formula: String)
+    /// A DepthwiseConv2D: a Conv2D with groups = channels, kernel [kh, kw, c, m] → [c·m, 1, kh, kw].
+    case depthwiseKernel(node: String)
+    /// A SeparableConv2D: nodes `<node>/depthwise` and `<node>` (pointwise).
+    case separable(node: String)
+    /// A Keras 3 operation with a number (`x + 3.0`): a Rescaling.
+    case constantOperation(node: String)
 }
 
 /// The engine nodes, Keras weight variables and notes for one Keras layer.
@@ -30,6 +42,8 @@ struct KerasTranslation {
     /// Keras variable names in Keras' own order (`kernel, bias`; `gamma, beta, moving_mean, moving_variance`).
     var variables: [String] = []
     var notes: [KerasNote] = []
+    /// Variables held by another node than the layer's own (SeparableConv2D's `depthwise_kernel`).
+    var variableNodes: [String: String] = [:]
 }
 
 /// Maps single Keras layers (not nested models) onto engine layers, in the engine's layout.
@@ -40,12 +54,20 @@ enum KerasLayerTranslator {
     /// Layer classes the importer understands (InputLayer and nested models are handled by the builder).
     static let supportedClasses = ["InputLayer", "Dense", "Conv2D", "BatchNormalization", "Activation", "ReLU", "Softmax",
                                    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Flatten", "Dropout",
-                                   "Add", "ZeroPadding2D", "Reshape", "Sequential", "Functional"]
+                                   "Add", "ZeroPadding2D", "Reshape", "Sequential", "Functional",
+                                   "LeakyReLU", "ELU", "Rescaling", "Normalization", "LayerNormalization", "UpSampling2D",
+                                   "SpatialDropout2D", "DepthwiseConv2D", "SeparableConv2D", "Concatenate", "Multiply",
+                                   "GlobalMaxPooling2D"]
     /// Activation names accepted in `activation=` and `Activation` layers.
-    static let supportedActivations = ["linear", "relu", "sigmoid", "tanh", "softmax"]
+    static let supportedActivations = ["linear", "relu", "sigmoid", "tanh", "softmax", "relu6", "leaky_relu", "elu", "selu",
+                                       "gelu", "silu", "swish", "hard_sigmoid", "hard_silu", "hard_swish"]
 
-    static func translate(_ layer: KerasLayer, node: String, inputShapes: [[Int]], file: String) throws -> KerasTranslation {
-        let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file)
+    /// `kerasVersion`: the `keras_version` the file records ("3.x" for `.keras` archives); it
+    /// decides which `hard_sigmoid` formula a file means (see `hardSigmoidType`).
+    static func translate(_ layer: KerasLayer, node: String, inputShapes: [[Int]], file: String,
+                          kerasVersion: String? = nil) throws -> KerasTranslation {
+        let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file, kerasVersion: kerasVersion)
+        if !layer.constants.isEmpty { return try t.constantOperation() }
         switch layer.className {
         case "Dense": return try t.dense()
         case "Conv2D": return try t.conv2D()
@@ -53,11 +75,20 @@ enum KerasLayerTranslator {
         case "Activation":
             let name = try t.activationName(layer.config["activation"])
             let spec = try t.activationSpec(name, node: node) ?? LayerSpec(name: node, type: "identity")
-            return KerasTranslation(ops: [KerasOp(name: node, spec: spec)])
+            var tr = KerasTranslation(ops: [KerasOp(name: node, spec: spec)])
+            if name == "hard_sigmoid" { tr.notes.append(.hardSigmoid(node: node, formula: spec.type)) }
+            return tr
         case "ReLU": return try t.relu()
+        case "LeakyReLU", "ELU", "Rescaling", "Normalization", "LayerNormalization", "UpSampling2D", "SpatialDropout2D":
+            return try t.kerasExtra()
+        case "DepthwiseConv2D": return try t.depthwiseConv2D()
+        case "SeparableConv2D": return try t.separableConv2D()
+        case "Concatenate": return try t.concatenate()
+        case "Multiply": return try t.multiply()
+        case "GlobalMaxPooling2D": return try t.globalPooling(max: true)
         case "Softmax": return try t.softmax()
         case "MaxPooling2D", "AveragePooling2D": return try t.pooling(max: layer.className == "MaxPooling2D")
-        case "GlobalAveragePooling2D": return try t.globalAveragePooling()
+        case "GlobalAveragePooling2D": return try t.globalPooling(max: false)
         case "Flatten": return try t.flatten()
         case "Dropout":
             _ = try t.single()
@@ -92,11 +123,12 @@ enum KerasLayerTranslator {
     }
 
     /// Per-layer translation state and the shared checks.
-    private struct Context {
+    struct Context {
         let layer: KerasLayer
         let node: String
         let inputShapes: [[Int]]
         let file: String
+        let kerasVersion: String?
         var config: KerasJSON { layer.config }
 
         func unsupported(_ message: String) -> ModelIOError {
@@ -180,7 +212,32 @@ enum KerasLayerTranslator {
             if name == "softmax", let s = inputShapes.first, s.count != 1, layer.className == "Activation" {
                 throw unsupported("softmax over the channels of an image is not supported; only over a vector")
             }
-            return LayerSpec(name: node, type: name)
+            var spec = LayerSpec(name: node, type: name)
+            switch name {
+            // keras.activations defaults: leaky_relu slope 0.2, elu alpha 1, gelu approximate=False.
+            case "leaky_relu": spec.type = "leaky_relu"; spec.negativeSlope = 0.2
+            case "elu": spec.alpha = 1
+            case "gelu": spec.approximate = "none"
+            case "swish", "silu": spec.type = "silu"
+            case "hard_swish", "hard_silu": spec.type = "hardswish"
+            case "hard_sigmoid": spec.type = try hardSigmoidType()
+            default: break
+            }
+            return spec
+        }
+
+        /// Keras 3 computes `hard_sigmoid` as relu6(x + 3)/6 (PyTorch's formula), tf.keras 2.x
+        /// and Keras 2 as clip(0.2 x + 0.5, 0, 1); a file that does not say which Keras wrote
+        /// it is refused rather than guessed.
+        func hardSigmoidType() throws -> String {
+            guard let v = kerasVersion, let major = v.split(separator: ".").first.flatMap({ Int($0) }) else {
+                throw unsupported("hard_sigmoid differs between Keras 3 (relu6(x + 3)/6) and tf.keras 2 (0.2 x + 0.5, clipped), and the file does not record its keras_version")
+            }
+            switch major {
+            case 3...: return "hardsigmoid_torch"
+            case 2: return "hardsigmoid_keras2"
+            default: throw unsupported("hard_sigmoid of Keras \(v) is not supported (Keras 2 and 3 only)")
+            }
         }
 
         /// Appends the activation argument `activation` of a Dense/Conv2D layer as its own node.
@@ -191,18 +248,29 @@ enum KerasLayerTranslator {
                 throw unsupported("softmax over the channels of an image is not supported; only over a vector")
             }
             let n = node + "/" + name
-            t.ops.append(KerasOp(name: n, spec: LayerSpec(name: n, type: name)))
+            t.ops.append(KerasOp(name: n, spec: try activationSpec(name, node: n)))
             t.notes.append(.activationNode(node: n))
+            if name == "hard_sigmoid" { t.notes.append(.hardSigmoid(node: n, formula: try hardSigmoidType())) }
         }
 
         func dense() throws -> KerasTranslation {
             let s = try single()
-            guard s.count == 1 else {
-                throw unsupported("Dense on a \(KerasLayerTranslator.kerasShape(s)) input acts on each position's last axis; only vector inputs are supported (add a Flatten)")
+            guard s.count == 1 || s.count == 3 else {
+                throw unsupported("Dense on a \(KerasLayerTranslator.kerasShape(s)) input is not supported (vectors and images only)")
             }
             let units = try int("units")
             guard units > 0 else { throw malformed("'units' must be positive") }
             let bias = config["use_bias"]?.boolValue ?? true
+            if s.count == 3 {
+                // Keras applies Dense to the last axis, the channels of each position: in NCHW
+                // that is a 1x1 convolution with the same [in, out] kernel (KerasVariables.swift).
+                var spec = LayerSpec(name: node, type: "conv2d")
+                spec.inChannels = s[0]; spec.outChannels = units; spec.kernel = [1, 1]; spec.stride = [1, 1]; spec.bias = bias
+                var t = KerasTranslation(ops: [KerasOp(name: node, spec: spec)], variables: bias ? ["kernel", "bias"] : ["kernel"],
+                                         notes: [.denseAsConv(node: node)])
+                try withActivation(&t, outputRank: 3)
+                return t
+            }
             var spec = LayerSpec(name: node, type: "linear")
             spec.inFeatures = s[0]; spec.outFeatures = units; spec.bias = bias
             var t = KerasTranslation(ops: [KerasOp(name: node, spec: spec)], variables: bias ? ["kernel", "bias"] : ["kernel"],
@@ -216,13 +284,12 @@ enum KerasLayerTranslator {
             let filters = try int("filters")
             guard filters > 0 else { throw malformed("'filters' must be positive") }
             let k = try pair("kernel_size"), st = try pair("strides", default: (1, 1))
-            if try pair("dilation_rate", default: (1, 1)) != (1, 1) { throw unsupported("dilation_rate other than 1 is not supported") }
-            if try int("groups", default: 1) != 1 { throw unsupported("grouped convolution (groups > 1) is not supported") }
-            let pad = try padding(kernel: k, stride: st, h: h, w: w)
+            let groups = try int("groups", default: 1)
+            guard groups > 0, c % groups == 0, filters % groups == 0 else {
+                throw malformed("'groups' \(groups) must divide the \(c) input channels and the \(filters) filters")
+            }
             let bias = config["use_bias"]?.boolValue ?? true
-            var spec = LayerSpec(name: node, type: "conv2d")
-            spec.inChannels = c; spec.outChannels = filters; spec.kernel = [k.0, k.1]; spec.stride = [st.0, st.1]
-            spec.padding = [pad.top, pad.bottom, pad.left, pad.right]; spec.bias = bias
+            let (spec, pad) = try convSpec(node, in: c, out: filters, kernel: k, stride: st, groups: groups, bias: bias, h: h, w: w)
             var t = KerasTranslation(ops: [KerasOp(name: node, spec: spec)], variables: bias ? ["kernel", "bias"] : ["kernel"],
                                      notes: [.convKernel])
             if config["padding"]?.stringValue == "same" { t.notes.append(.samePadding(node: node, padding: pad)) }
@@ -258,13 +325,24 @@ enum KerasLayerTranslator {
             return t
         }
 
+        /// `ReLU(max_value, negative_slope, threshold)`: plain `relu`, `relu6` for max_value 6
+        /// alone, else `relu_keras` with Keras' formula (PointwiseActivation.swift).
         func relu() throws -> KerasTranslation {
             _ = try single()
-            for (key, neutral) in [("max_value", nil), ("negative_slope", 0.0), ("threshold", 0.0)] as [(String, Double?)] {
-                guard let v = config[key], !v.isNull else { continue }
-                if v.doubleValue != neutral { throw unsupported("ReLU with \(key)=\(v.serialized) is not supported (plain max(x, 0) only)") }
+            func number(_ key: String) throws -> Double? {
+                guard let v = config[key], !v.isNull else { return nil }
+                guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw malformed("'\(key)' must be a number ≥ 0, found \(v.serialized)") }
+                return d
             }
-            return KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: "relu"))])
+            let maxValue = try number("max_value"), slope = try number("negative_slope") ?? 0, threshold = try number("threshold") ?? 0
+            var spec = LayerSpec(name: node, type: "relu")
+            if slope == 0 && threshold == 0 && maxValue == 6 {
+                spec.type = "relu6"
+            } else if slope != 0 || threshold != 0 || maxValue != nil {
+                spec.type = "relu_keras"
+                spec.maxValue = maxValue.map(Float.init); spec.negativeSlope = Float(slope); spec.threshold = Float(threshold)
+            }
+            return KerasTranslation(ops: [KerasOp(name: node, spec: spec)])
         }
 
         func softmax() throws -> KerasTranslation {
@@ -291,9 +369,9 @@ enum KerasLayerTranslator {
             return t
         }
 
-        func globalAveragePooling() throws -> KerasTranslation {
+        func globalPooling(max: Bool) throws -> KerasTranslation {
             let (c, _, _) = try image()
-            var t = KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: "global_avgpool"))])
+            var t = KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: max ? "global_maxpool" : "global_avgpool"))])
             if config["keepdims"]?.boolValue == true {
                 // (1, 1, C) in Keras is [C, 1, 1] here, with the same element order.
                 var s = LayerSpec(name: node + "/keepdims", type: "reshape")

@@ -14,6 +14,14 @@ struct KerasLayer {
     var inbound: [String]
     /// A nested `Sequential`/`Functional` model, flattened into the graph by the importer.
     var model: KerasModelConfig?
+    /// The `.keras` `module` field: `keras.src.ops.…` marks an operation written by Keras 3 for
+    /// arithmetic on symbolic tensors (`x + 3.0`), not a layer.
+    var module: String? = nil
+    /// Numbers among a Keras 3 call's positional arguments (the `3.0` of `x + 3.0`).
+    var constants: [KerasJSON] = []
+
+    /// An operation (`keras.ops`), which Keras leaves out of `model.layers` and the weight files.
+    var isOperation: Bool { module?.hasPrefix("keras.src.ops") == true }
 
     /// The layer's own `trainable` flag (default true).
     var trainable: Bool { config["trainable"]?.boolValue ?? true }
@@ -39,7 +47,7 @@ struct KerasModelConfig {
     /// Layers Keras lists in `model.layers` (a Sequential's `InputLayer` is not one of them).
     /// This order names the groups of the Keras 3 weights layout and the legacy `layer_names`.
     var savedLayers: [KerasLayer] {
-        kind == .sequential ? layers.filter { $0.className != "InputLayer" } : layers
+        kind == .sequential ? layers.filter { $0.className != "InputLayer" } : layers.filter { !$0.isOperation }
     }
 
     static let modelClasses: Set<String> = ["Functional", "Model", "Sequential"]
@@ -113,12 +121,16 @@ struct KerasModelConfig {
         guard let name = l["name"]?.stringValue ?? config["name"]?.stringValue else {
             throw ModelIOError(.malformed, file: file, location: "model '\(model)' layer #\(index)", "the layer has no name")
         }
-        var layer = KerasLayer(className: className, name: name, config: config, inbound: [], model: nil)
+        var layer = KerasLayer(className: className, name: name, config: config, inbound: [], model: nil,
+                               module: l["module"]?.stringValue)
         if modelClasses.contains(className) {
             layer.model = try parse(l, file: file, location: "layer '\(name)'")
         }
         if !sequential {
             layer.inbound = try inboundLayers(l["inbound_nodes"], layer: name, file: file)
+            if let call = l["inbound_nodes"]?.arrayValue?.first, call.isObject, let args = call["args"]?.arrayValue {
+                layer.constants = args.filter { $0.doubleValue != nil }
+            }
         }
         return layer
     }

@@ -7,7 +7,8 @@ extension KerasImport {
     /// The spec's node names must be the Keras layer names (nested layers `<outer>/<inner>`),
     /// as in the specs Keras imports record (`bss convert m.h5 m.npz` writes one). Layouts are
     /// converted as on import (HWIO → OIHW, `[in, out]` → `[out, in]`, gamma/beta/moving_mean/
-    /// moving_variance → weight/bias/running_mean/running_var); everything else (epsilon,
+    /// moving_variance → weight/bias/running_mean/running_var; a SeparableConv2D `<layer>`'s
+    /// depthwise kernel → node `<layer>/depthwise`); everything else (epsilon,
     /// padding, Flatten order, input layout) is the spec's.
     ///
     /// - Legacy files (`layer_names` at the root or under `model_weights`): a weight
@@ -32,6 +33,7 @@ extension KerasImport {
             throw ModelIOError(.malformed, file: file,
                                "not a Keras weights file: no 'layers' group (Keras 3 layout) and no 'layer_names' attribute (legacy layout)")
         }
+        splitSeparable(&entries, graph: model.graph)
         let targets = model.graph.nodes.filter { !$0.layer.parameters.isEmpty }
         let missing = targets.map(\.name).filter { entries[$0] == nil }
         let unexpected = entries.keys.filter { model.graph.index(of: $0) == nil }.sorted()
@@ -51,7 +53,12 @@ extension KerasImport {
             let expected: [String]
             switch layer {
             case let l as Linear: expected = l.bias == nil ? ["kernel"] : ["kernel", "bias"]
-            case let c as Conv2D: expected = c.hasBias ? ["kernel", "bias"] : ["kernel"]
+            case let c as Conv2D:
+                // A DepthwiseConv2D names its kernel depthwise_kernel, a SeparableConv2D's pointwise
+                // step pointwise_kernel (KerasVariables converts each).
+                let names = Set(entries[node.name]?.compactMap(\.variable) ?? [])
+                let kernel = ["depthwise_kernel", "pointwise_kernel"].first { names.contains($0) } ?? "kernel"
+                expected = c.hasBias ? [kernel, "bias"] : [kernel]
             case is BatchNorm: expected = ["gamma", "beta", "moving_mean", "moving_variance"]
             default:
                 throw ModelIOError(.unsupported, file: file, location: "layer '\(node.name)'",
@@ -83,6 +90,21 @@ extension KerasImport {
                 try KerasVariables.assign(values, shape: shape, variable: variable, to: layer, file: file,
                                           location: "\(location) weight '\(path)'")
             }
+        }
+    }
+
+    /// A SeparableConv2D `<layer>` is two nodes here, `<layer>/depthwise` and `<layer>`: its
+    /// first array (`depthwise_kernel`, Keras' first variable) goes to the depthwise node.
+    private static func splitSeparable(_ entries: inout [String: [(variable: String?, path: String)]], graph: Graph) {
+        for (name, found) in entries {
+            let depthwise = name + "/depthwise"
+            guard entries[depthwise] == nil, let i = graph.index(of: depthwise), !graph.nodes[i].layer.parameters.isEmpty,
+                  found.count >= 2 else { continue }
+            let k = found.firstIndex { $0.variable == "depthwise_kernel" } ?? (found.allSatisfy { $0.variable == nil } ? 0 : nil)
+            guard let k else { continue }
+            var rest = found
+            entries[depthwise] = [rest.remove(at: k)]
+            entries[name] = rest
         }
     }
 

@@ -17,6 +17,8 @@ enum KerasWeightLayout {
     struct Slot: Equatable {
         var node: String
         var variable: String
+        /// The graph node holding the variable (`node` except for a SeparableConv2D's depthwise kernel).
+        var target: String
     }
 
     /// One entry of `layer_names` with its weights in Keras' positional order.
@@ -56,7 +58,7 @@ enum KerasWeightLayout {
             return
         }
         guard let w = byNode[path.joined(separator: "/")] else { return }
-        for v in w.variables { out.append((Slot(node: w.node, variable: v), w.isTrainable(v))) }
+        for v in w.variables { out.append((Slot(node: w.node, variable: v, target: w.node(for: v)), w.isTrainable(v))) }
     }
 
     /// Weight names as Keras 3 writes them (`variable.path`): `<layer>/<variable>` in a

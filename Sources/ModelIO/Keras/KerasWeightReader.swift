@@ -43,8 +43,9 @@ enum KerasWeightReader {
                                    "the file has \(names.count) weights (\(names.joined(separator: ", "))), but the config implies \(group.slots.count) (\(group.slots.map { $0.node + "." + $0.variable }.joined(separator: ", ")))")
             }
             for (name, slot) in zip(names, group.slots) {
+                if KerasVariables.isSkipped(slot.variable, of: layer(slot.target, graph)) { continue }
                 let (shape, values) = try h5.readFloats(join(fileGroup, name))
-                try KerasVariables.assign(values, shape: shape, variable: slot.variable, to: layer(slot.node, graph),
+                try KerasVariables.assign(values, shape: shape, variable: slot.variable, to: layer(slot.target, graph),
                                           file: file, location: "\(location) weight '\(name)'")
             }
         }
@@ -75,8 +76,10 @@ enum KerasWeightReader {
                                    "'\(vars)' holds \(arrays) arrays, but the config implies \(g.variables.count) (\(g.variables.joined(separator: ", ")))")
             }
             for (i, variable) in g.variables.enumerated() {
+                let target = byNode[node]?.node(for: variable) ?? node
+                if KerasVariables.isSkipped(variable, of: layer(target, graph)) { continue }
                 let (shape, values) = try h5.readFloats("\(vars)/\(i)")
-                try KerasVariables.assign(values, shape: shape, variable: variable, to: layer(node, graph),
+                try KerasVariables.assign(values, shape: shape, variable: variable, to: layer(target, graph),
                                           file: file, location: "\(location) weight '\(variable)' ('\(vars)/\(i)')")
             }
         }

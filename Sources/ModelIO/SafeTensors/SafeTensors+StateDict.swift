@@ -48,7 +48,7 @@ extension ModelLoader {
     /// the file's `__metadata__` is kept on the model for writing it back.
     static func loadSafeTensors(_ url: URL, path: String, arch: String?) throws -> Model {
         guard let arch else {
-            throw ModelIOError(.mismatch, file: path, "a safetensors state dict holds weights only: give its architecture with --arch (a preset such as cifar-resnet26, or a JSON spec)")
+            throw ModelIOError(.mismatch, file: path, "a safetensors state dict holds weights only: give its architecture with --arch (a preset such as heo2019-resnet26, or a JSON spec)")
         }
         let stateDict = StateDict(safeTensors: try SafeTensors.read(url))
         let model = try fromStateDict(stateDict, arch: arch, file: path, format: .stateDictSafeTensors)

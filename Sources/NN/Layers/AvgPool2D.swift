@@ -1,14 +1,16 @@
 import Tensor
 
-/// 2-D average pooling over each channel, as PyTorch's `nn.AvgPool2d` (floor mode).
+/// 2-D average pooling over each channel, as PyTorch's `nn.AvgPool2d`.
 ///
 /// `y[n, c, oy, ox] = (1 / d) · Σ_{in-bounds ki, kj} x[n, c, oy·sh − top + ki, ox·sw − left + kj]`
-/// with `d = kh·kw` when `countIncludePad` (PyTorch's default: padding counts as zeros) or
-/// `d` = the number of in-bounds elements of the window otherwise (what Keras' `padding='same'`
-/// average pooling does).
+/// with `d` = the number of window elements inside the padded input when `countIncludePad`
+/// (PyTorch's default: padding counts as zeros; `kh·kw` except for the windows `ceilMode` lets
+/// run past the padding) or `d` = the number of in-bounds elements of the window otherwise
+/// (what Keras' `padding='same'` average pooling does).
 ///
-/// Shapes: `[N, C, H, W]` → `[N, C, outH, outW]`, `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1`.
-/// Defaults: stride = kernel, no padding, `countIncludePad` true.
+/// Shapes: `[N, C, H, W]` → `[N, C, outH, outW]`, `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1`,
+/// or with `ceilMode` PyTorch's ceiling rule (`poolOutputSize`).
+/// Defaults: stride = kernel, no padding, `countIncludePad` true, floor.
 /// Backward: every in-bounds element of a window gets `dy / d`.
 public final class AvgPool2D: Layer {
     /// (height, width)
@@ -17,23 +19,28 @@ public final class AvgPool2D: Layer {
     public let stride: (Int, Int)
     public let padding: Padding2D
     public let countIncludePad: Bool
+    /// Output size rounds up (PyTorch's `ceil_mode=True`).
+    public let ceilMode: Bool
 
     public var kind: String { "AvgPool2D" }
     public var summary: String {
         poolSummary(kernel, stride, padding) + (countIncludePad || padding.isZero ? "" : ", padding not counted")
+            + (ceilMode ? ", ceil mode" : "")
     }
 
-    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, countIncludePad: Bool = true) {
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, countIncludePad: Bool = true,
+                ceilMode: Bool = false) {
         precondition(kernel.0 > 0 && kernel.1 > 0, "AvgPool2D needs a positive kernel")
         self.kernel = kernel
         self.stride = stride ?? kernel
         self.padding = padding
         self.countIncludePad = countIncludePad
+        self.ceilMode = ceilMode
         precondition(self.stride.0 > 0 && self.stride.1 > 0, "AvgPool2D needs a positive stride")
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
-        let out = try poolOutputShape(kind, inputShapes, kernel, stride, padding)
+        let out = try poolOutputShape(kind, inputShapes, kernel, stride, padding, ceilMode: ceilMode)
         guard countIncludePad || (padding.top < kernel.0 && padding.bottom < kernel.0
                                   && padding.left < kernel.1 && padding.right < kernel.1) else {
             throw NNError.shape(kind, "AvgPool2D without counted padding needs padding \(padding) smaller than the kernel "
@@ -42,17 +49,23 @@ public final class AvgPool2D: Layer {
         return out
     }
 
-    /// 1 / divisor for the window clipped to `rows` x `cols`.
+    /// 1 / divisor for output (oy, ox), whose window clipped to the input is `rows` x `cols`.
     @inline(__always)
-    private func scale(_ rows: Range<Int>, _ cols: Range<Int>) -> Float {
-        1 / Float(countIncludePad ? kernel.0 * kernel.1 : max(1, rows.count * cols.count))
+    private func scale(_ oy: Int, _ ox: Int, _ rows: Range<Int>, _ cols: Range<Int>, _ g: ConvGeometry) -> Float {
+        guard countIncludePad else { return 1 / Float(max(1, rows.count * cols.count)) }
+        // The window clipped to the padded input (PyTorch's pool_size): kh·kw unless ceil
+        // mode let it run past the trailing padding.
+        let y0 = oy * g.strideH - g.padTop, x0 = ox * g.strideW - g.padLeft
+        let h = min(y0 + g.kernelH, g.height + g.padBottom) - y0, w = min(x0 + g.kernelW, g.width + g.padRight) - x0
+        return 1 / Float(h * w)
     }
 
     /// x `[N, C, H, W]` → y `[N, C, outH, outW]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         let g = poolGeometry(x.shape, kernel, stride, padding)
-        let planes = x.shape[0] * x.shape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
+        let planes = x.shape[0] * x.shape[1], hw = g.height * g.width
+        let (oh, ow) = poolOutputSize(g, ceilMode: ceilMode)
         var y = [Float](repeating: 0, count: planes * oh * ow)
         x.data.withUnsafeBufferPointer { xp in
         y.withUnsafeMutableBufferPointer { yp in
@@ -66,7 +79,7 @@ public final class AvgPool2D: Layer {
                         let cols = poolWindow(ox, g.strideW, g.padLeft, g.kernelW, g.width)
                         var s: Float = 0
                         for iy in rows { for ix in cols { s += src[iy * g.width + ix] } }
-                        yb[o] = s * scale(rows, cols)
+                        yb[o] = s * scale(oy, ox, rows, cols, g)
                         o += 1
                     }
                 }
@@ -80,7 +93,8 @@ public final class AvgPool2D: Layer {
     public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         let inputShape = record.inputShapes[0]
         let g = poolGeometry(inputShape, kernel, stride, padding)
-        let planes = inputShape[0] * inputShape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
+        let planes = inputShape[0] * inputShape[1], hw = g.height * g.width
+        let (oh, ow) = poolOutputSize(g, ceilMode: ceilMode)
         precondition(gradOutput.shape == [inputShape[0], inputShape[1], oh, ow],
                      "AvgPool2D gradient \(gradOutput.shape) does not match the last forward")
         var dx = [Float](repeating: 0, count: planes * hw)
@@ -94,7 +108,7 @@ public final class AvgPool2D: Layer {
                     let rows = poolWindow(oy, g.strideH, g.padTop, g.kernelH, g.height)
                     for ox in 0..<ow {
                         let cols = poolWindow(ox, g.strideW, g.padLeft, g.kernelW, g.width)
-                        let v = gb[o] * scale(rows, cols)
+                        let v = gb[o] * scale(oy, ox, rows, cols, g)
                         for iy in rows { for ix in cols { dst[iy * g.width + ix] += v } }
                         o += 1
                     }

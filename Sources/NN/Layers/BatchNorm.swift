@@ -31,10 +31,17 @@ public final class BatchNorm: Layer {
     /// Training batches seen (PyTorch's `num_batches_tracked`, kept for state-dict round trips).
     public var numBatchesTracked: Int64 = 0
 
-    // State of the last forward call: per-channel mean and 1/√(var + eps) used, and the mode.
-    private var mean: [Float]
-    private var invStd: [Float]
-    private var lastMode: Mode = .inference
+    /// Data-parallel training (docs/mpi.md): sums a buffer element-wise over the ranks, in place.
+    /// When set, training-mode forward and backward use the statistics of the global batch
+    /// (BatchNorm+Sync.swift); nil (the default) uses this batch alone.
+    public var statisticsReducer: ((inout [Double]) -> Void)?
+
+    // State of the last forward call: per-channel mean and 1/√(var + eps) used, and the mode;
+    // `syncedCount` is M over all ranks when the statistics were reduced.
+    var mean: [Float]
+    var invStd: [Float]
+    var lastMode: Mode = .inference
+    var syncedCount: Double?
 
     public init(channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
         precondition(channels > 0, "BatchNorm needs a positive channel count, got \(channels)")
@@ -70,7 +77,10 @@ public final class BatchNorm: Layer {
         precondition(x.rank >= 2 && x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1)
         lastMode = mode
-        if mode == .training {
+        syncedCount = nil
+        if mode == .training, let reduce = statisticsReducer {
+            syncedBatchStatistics(x, n: n, s: s, reduce: reduce)
+        } else if mode == .training {
             let m = n * s
             precondition(m > 1, "BatchNorm in training mode needs more than one value per channel, got input \(x.shape)")
             batchStatistics(x, n: n, s: s)
@@ -168,6 +178,9 @@ public final class BatchNorm: Layer {
         precondition(gradOutput.shape == x.shape, "BatchNorm backward: gradient \(gradOutput.shape), expected \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1), m = Float(n * s)
         let training = lastMode == .training
+        if training, let reduce = statisticsReducer, let count = syncedCount {
+            return [syncedBackward(gradOutput, x, count: count, parameterGradients: parameterGradients, reduce: reduce)]
+        }
         let mean = self.mean, invStd = self.invStd
         // Σ dy and Σ dy·x̂ are needed for the training-mode dx and for the parameter gradients.
         let needSums = training || parameterGradients

@@ -1,23 +1,27 @@
 import Tensor
 
-/// 2-D convolution (cross-correlation, as in PyTorch's `nn.Conv2d`), dilation 1, groups 1.
+/// 2-D convolution (cross-correlation, as in PyTorch's `nn.Conv2d`), with dilation and groups.
 ///
-/// `y[n, o, oy, ox] = b[o] + Σ_{c, ki, kj} W[o, c, ki, kj] · x[n, c, oy·sh − top + ki, ox·sw − left + kj]`
-/// with zeros outside the input.
+/// `y[n, o, oy, ox] = b[o] + Σ_{c, ki, kj} W[o, c, ki, kj] · x[n, g·I_g + c, oy·sh − top + ki·dh, ox·sw − left + kj·dw]`
+/// with zeros outside the input, where `g = ⌊o / O_g⌋` is the output channel's group,
+/// `I_g = inChannels / groups` and `O_g = outChannels / groups` (so each group of output
+/// channels sees only its own slice of input channels; `groups == inChannels` is a depthwise
+/// convolution).
 ///
 /// Shapes: input `[N, inChannels, H, W]` → output `[N, outChannels, outH, outW]`,
-/// `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1` (PyTorch's rule; likewise `outW`).
-/// Parameters: `weight [outChannels, inChannels, kh, kw]` (OIHW), `bias [outChannels]` when
-/// `bias` is true. Both start at zero; initialisation and import happen elsewhere.
-/// Defaults: stride (1, 1), no padding, with bias.
+/// `outH = ⌊(H + top + bottom − (kh − 1)·dh − 1) / sh⌋ + 1` (PyTorch's rule; likewise `outW`).
+/// Parameters: `weight [outChannels, inChannels / groups, kh, kw]` (OIHW, PyTorch's), `bias
+/// [outChannels]` when `bias` is true. Both start at zero; initialisation and import happen elsewhere.
+/// Defaults: stride (1, 1), no padding, dilation (1, 1), one group, with bias.
 ///
-/// Computation: per sample, `col = im2col(x_n) [K = I·kh·kw, P = outH·outW]` and
-/// `y_n [O, P] = W [O, K] · col` (sgemm); samples run in parallel (`Parallel`, OpenBLAS
-/// single-threaded meanwhile), each worker with its own column buffer, reused across calls.
-/// Backward per sample: `dx_n = col2im(Wᵀ · dy_n)`, `dWᵀ += col · dy_nᵀ` (into a per-worker
-/// partial sum, reduced at the end so workers never share a write), `db += Σ_p dy_n`.
-/// The column matrix is rebuilt in backward instead of cached: for the whole batch it would be
-/// `kh·kw` times the input.
+/// Computation: per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
+/// `y_n,g [O_g, P] = W_g [O_g, K] · col` (sgemm; `W_g` is a contiguous block of rows of the
+/// OIHW weight); samples run in parallel (`Parallel`, OpenBLAS single-threaded meanwhile), each
+/// worker with its own column buffer, reused across calls.
+/// Backward per sample and group: `dx_n,g = col2im(W_gᵀ · dy_n,g)`, `dW_gᵀ += col · dy_n,gᵀ`
+/// (into a per-worker partial sum, reduced at the end so workers never share a write),
+/// `db += Σ_p dy_n`. The column matrix is rebuilt in backward instead of cached: for the whole
+/// batch it would be `kh·kw` times the input.
 ///
 /// Why per-sample products on parallel workers rather than one GEMM over the batch
 /// (`col [K, N·P]`, OpenBLAS' own threads): the batched product is a large packed GEMM with a
@@ -33,48 +37,61 @@ public final class Conv2D: Layer {
     /// (height, width)
     public let stride: (Int, Int)
     public let padding: Padding2D
+    /// (height, width): distance between kernel taps.
+    public let dilation: (Int, Int)
+    /// Channel groups; divides both channel counts.
+    public let groups: Int
     public let hasBias: Bool
 
-    /// `[outChannels, inChannels, kh, kw]`
+    /// `[outChannels, inChannels / groups, kh, kw]`
     public let weight: Parameter
     /// `[outChannels]`, nil when the layer has no bias.
     public let bias: Parameter?
 
     public var kind: String { "Conv2D" }
     public var summary: String {
-        "\(kernel.0)x\(kernel.1), \(inChannels)->\(outChannels)"
-            + (stride == (1, 1) ? "" : ", stride \(stride.0 == stride.1 ? "\(stride.0)" : "\(stride.0)x\(stride.1)")")
+        func hw(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "\(p.0)x\(p.1)" }
+        return "\(kernel.0)x\(kernel.1), \(inChannels)->\(outChannels)"
+            + (groups == 1 ? "" : groups == inChannels ? ", depthwise" + (outChannels == inChannels ? "" : " x\(outChannels / inChannels)")
+                : ", groups \(groups)")
+            + (stride == (1, 1) ? "" : ", stride \(hw(stride))")
             + (padding.isZero ? "" : ", padding \(padding)")
+            + (dilation == (1, 1) ? "" : ", dilation \(hw(dilation))")
             + (hasBias ? "" : ", no bias")
     }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
     public var backwardReads: BackwardReads { .inputs }
 
-    // Geometry of the last forward call, read by backward.
+    // Geometry of one group of the last forward call, read by backward.
     private var geometry: ConvGeometry?
     // Per-worker scratch: column matrices [K, P] and partial dW/db sums, sized for `geometry`.
     private let cols = ScratchBuffer()
     private let partials = ScratchBuffer()
 
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: Padding2D = .zero, bias: Bool = true) {
+                padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true) {
         precondition(inChannels > 0 && outChannels > 0, "Conv2D needs positive channel counts")
-        precondition(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0,
-                     "Conv2D needs positive kernel and stride")
+        precondition(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
+                     "Conv2D needs positive kernel, stride and dilation")
+        precondition(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "Conv2D groups \(groups) must divide \(inChannels) and \(outChannels)")
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
         self.hasBias = bias
-        self.weight = Parameter(name: "weight", value: .zeros([outChannels, inChannels, kernel.0, kernel.1]))
+        self.weight = Parameter(name: "weight", value: .zeros([outChannels, inChannels / groups, kernel.0, kernel.1]))
         self.bias = bias ? Parameter(name: "bias", value: .zeros([outChannels])) : nil
     }
 
+    /// The geometry of one group (`channels` = the group's input channels).
     func geometry(channels: Int, height: Int, width: Int) -> ConvGeometry {
         ConvGeometry(channels: channels, height: height, width: width, kernelH: kernel.0, kernelW: kernel.1,
                      strideH: stride.0, strideW: stride.1, padTop: padding.top, padBottom: padding.bottom,
-                     padLeft: padding.left, padRight: padding.right)
+                     padLeft: padding.left, padRight: padding.right, dilationH: dilation.0, dilationW: dilation.1)
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -85,9 +102,10 @@ public final class Conv2D: Layer {
         guard s[0] == inChannels else {
             throw NNError.shape(kind, "Conv2D expects \(inChannels) input channels, got \(s[0]) (input shape \(s))")
         }
-        let g = geometry(channels: s[0], height: s[1], width: s[2])
+        let g = geometry(channels: s[0] / groups, height: s[1], width: s[2])
         guard g.fits else {
-            throw NNError.shape(kind, "Conv2D kernel \(kernel.0)x\(kernel.1) is larger than the padded input "
+            let span = dilation == (1, 1) ? "" : " (dilated extent \(g.spanH)x\(g.spanW))"
+            throw NNError.shape(kind, "Conv2D kernel \(kernel.0)x\(kernel.1)\(span) is larger than the padded input "
                                 + "\(s[1] + padding.top + padding.bottom)x\(s[2] + padding.left + padding.right) (input shape \(s))")
         }
         return [outChannels, g.outHeight, g.outWidth]
@@ -109,12 +127,14 @@ public final class Conv2D: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D input \(x.shape), expected [N, \(inChannels), H, W]")
-        let g = geometry(channels: inChannels, height: x.shape[2], width: x.shape[3])
+        let g = geometry(channels: inChannels / groups, height: x.shape[2], width: x.shape[3])
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
         geometry = g
-        let n = x.shape[0], o = outChannels, k = g.colRows, p = g.colColumns
+        // Per group: og output channels, k column rows; the group's input is `gin` floats.
+        let n = x.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
+        let gin = g.channels * g.height * g.width
         let inPer = x.sampleCount, chunks = Parallel.chunkCount(n)
-        let block = Conv2D.columnBlock(rows: o, inner: k, columns: p)
+        let block = Conv2D.columnBlock(rows: og, inner: k, columns: p)
         let colBase = g.isPointwise ? nil : cols.pointer(count: chunks * k * p)
         let y = [Float](unsafeUninitializedCapacity: n * o * p) { out, initialized in
             x.data.withUnsafeBufferPointer { xp in
@@ -122,20 +142,24 @@ public final class Conv2D: Layer {
             withOptionalBuffer(bias?.value.data) { bp in
                 Parallel.forEachChunk(n) { samples, worker in
                     for s in samples {
-                        let xs = xp.baseAddress! + s * inPer
-                        let ys = out.baseAddress! + s * o * p        // [O, P]
-                        var b = UnsafePointer(xs)                    // [K, P]
-                        if let colBase {
-                            let col = colBase + worker * k * p
-                            im2col(xs, g, into: col)
-                            b = UnsafePointer(col)
-                        }
-                        // y_n [O, P] = W [O, K] · col [K, P], by column blocks.
-                        for c0 in Swift.stride(from: 0, to: p, by: block) {
-                            sgemm(m: o, n: min(block, p - c0), k: k, a: wp.baseAddress!, b: b + c0, ldb: p,
-                                  c: ys + c0, ldc: p)
+                        for gi in 0..<groups {
+                            let xs = xp.baseAddress! + s * inPer + gi * gin
+                            let ys = out.baseAddress! + (s * o + gi * og) * p    // [O_g, P]
+                            let wg = wp.baseAddress! + gi * og * k               // [O_g, K]
+                            var b = UnsafePointer(xs)                           // [K, P]
+                            if let colBase {
+                                let col = colBase + worker * k * p
+                                im2col(xs, g, into: col)
+                                b = UnsafePointer(col)
+                            }
+                            // y_n,g [O_g, P] = W_g [O_g, K] · col [K, P], by column blocks.
+                            for c0 in Swift.stride(from: 0, to: p, by: block) {
+                                sgemm(m: og, n: min(block, p - c0), k: k, a: wg, b: b + c0, ldb: p,
+                                      c: ys + c0, ldc: p)
+                            }
                         }
                         if let bp {
+                            let ys = out.baseAddress! + s * o * p
                             for oc in 0..<o {
                                 let row = ys + oc * p, v = bp[oc]
                                 for j in 0..<p { row[j] += v }
@@ -155,14 +179,15 @@ public final class Conv2D: Layer {
     public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         guard let g = geometry else { preconditionFailure("Conv2D.backward before forward") }
         let input = record.inputs[0]
-        let n = input.shape[0], o = outChannels, k = g.colRows, p = g.colColumns
+        let n = input.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
+        let gin = g.channels * g.height * g.width
         precondition(gradOutput.shape == [n, o, g.outHeight, g.outWidth],
                      "Conv2D gradient \(gradOutput.shape) does not match output [\(n), \(o), \(g.outHeight), \(g.outWidth)]")
         let inPer = input.sampleCount, chunks = Parallel.chunkCount(n)
-        let block = Conv2D.columnBlock(rows: o, inner: k, columns: p)
+        let block = Conv2D.columnBlock(rows: og, inner: k, columns: p)
         let colBase = g.isPointwise ? nil : cols.pointer(count: chunks * k * p)
-        // Per worker: dyᵀ [P, O], dWᵀ partial [K, O], db partial [O].
-        let partialSize = p * o + k * o + o
+        // Per worker: dy_gᵀ [P, O_g] (one group at a time), dWᵀ partials [groups][K, O_g], db partial [O].
+        let partialSize = p * og + k * o + o
         let partialBase = parameterGradients ? partials.pointer(count: chunks * partialSize) : nil
         partialBase?.update(repeating: 0, count: chunks * partialSize)
 
@@ -173,33 +198,37 @@ public final class Conv2D: Layer {
                 Parallel.forEachChunk(n) { samples, worker in
                     let col = colBase.map { $0 + worker * k * p }
                     for s in samples {
-                        let dys = gp.baseAddress! + s * o * p       // [O, P]
-                        let dxs = dxp.baseAddress! + s * inPer      // [I, H, W]
-                        // dx_n = col2im(Wᵀ [K, O] · dy_n [O, P])
-                        let dcol = col ?? dxs
-                        for c0 in Swift.stride(from: 0, to: p, by: block) {
-                            sgemm(transA: true, m: k, n: min(block, p - c0), k: o, a: wp.baseAddress!,
-                                  b: dys + c0, ldb: p, c: dcol + c0, ldc: p)
-                        }
-                        if let col {
-                            col2imAssigning(col, g, into: dxs)
-                        }
-                        guard let partialBase else { continue }
-                        // dWᵀ [K, O] += col_n [K, P] · dy_nᵀ [P, O]: this orientation (no
-                        // transposed operand) is the one OpenBLAS' small-matrix kernel takes.
-                        let dyT = partialBase + worker * partialSize, dWT = dyT + p * o, db = dWT + k * o
-                        for oc in 0..<o {
-                            let row = dys + oc * p
-                            var sum: Float = 0
-                            for j in 0..<p { dyT[j * o + oc] = row[j]; sum += row[j] }
-                            db[oc] += sum
-                        }
-                        let xs = xp.baseAddress! + s * inPer
-                        var a = xs
-                        if let col { im2col(xs, g, into: col); a = UnsafePointer(col) }
-                        for c0 in Swift.stride(from: 0, to: p, by: block) {
-                            sgemm(m: k, n: o, k: min(block, p - c0), a: a + c0, lda: p, b: dyT + c0 * o,
-                                  beta: 1, c: dWT)
+                        for gi in 0..<groups {
+                            let dys = gp.baseAddress! + (s * o + gi * og) * p    // [O_g, P]
+                            let dxs = dxp.baseAddress! + s * inPer + gi * gin  // [I_g, H, W]
+                            let wg = wp.baseAddress! + gi * og * k             // [O_g, K]
+                            // dx_n,g = col2im(W_gᵀ [K, O_g] · dy_n,g [O_g, P])
+                            let dcol = col ?? dxs
+                            for c0 in Swift.stride(from: 0, to: p, by: block) {
+                                sgemm(transA: true, m: k, n: min(block, p - c0), k: og, a: wg,
+                                      b: dys + c0, ldb: p, c: dcol + c0, ldc: p)
+                            }
+                            if let col {
+                                col2imAssigning(col, g, into: dxs)
+                            }
+                            guard let partialBase else { continue }
+                            // dW_gᵀ [K, O_g] += col_n [K, P] · dy_n,gᵀ [P, O_g]: this orientation (no
+                            // transposed operand) is the one OpenBLAS' small-matrix kernel takes.
+                            let dyT = partialBase + worker * partialSize
+                            let dWT = dyT + p * og + gi * k * og, db = dyT + p * og + k * o + gi * og
+                            for oc in 0..<og {
+                                let row = dys + oc * p
+                                var sum: Float = 0
+                                for j in 0..<p { dyT[j * og + oc] = row[j]; sum += row[j] }
+                                db[oc] += sum
+                            }
+                            let xs = xp.baseAddress! + s * inPer + gi * gin
+                            var a = xs
+                            if let col { im2col(xs, g, into: col); a = UnsafePointer(col) }
+                            for c0 in Swift.stride(from: 0, to: p, by: block) {
+                                sgemm(m: k, n: og, k: min(block, p - c0), a: a + c0, lda: p, b: dyT + c0 * og,
+                                      beta: 1, c: dWT)
+                            }
                         }
                     }
                 }
@@ -209,16 +238,19 @@ public final class Conv2D: Layer {
             initialized = n * inPer
         }
         if let partialBase {
-            // Reduce the per-worker partial sums into the accumulators (dWᵀ back to [O, K]).
+            // Reduce the per-worker partial sums into the accumulators (each dW_gᵀ back to [O_g, K]).
             weight.grad.data.withUnsafeMutableBufferPointer { gw in
                 for w in 0..<chunks {
-                    let dWT = partialBase + w * partialSize + p * o
-                    for i in 0..<k { for oc in 0..<o { gw[oc * k + i] += dWT[i * o + oc] } }
+                    for gi in 0..<groups {
+                        let dWT = partialBase + w * partialSize + p * og + gi * k * og
+                        let base = gi * og * k
+                        for i in 0..<k { for oc in 0..<og { gw[base + oc * k + i] += dWT[i * og + oc] } }
+                    }
                 }
             }
             bias?.grad.data.withUnsafeMutableBufferPointer { gb in
                 for w in 0..<chunks {
-                    let db = partialBase + w * partialSize + p * o + k * o
+                    let db = partialBase + w * partialSize + p * og + k * o
                     for i in 0..<o { gb[i] += db[i] }
                 }
             }

@@ -1,14 +1,16 @@
 import Tensor
 
-/// 2-D max pooling over each channel, as PyTorch's `nn.MaxPool2d` (dilation 1, floor mode).
+/// 2-D max pooling over each channel, as PyTorch's `nn.MaxPool2d` (dilation 1).
 ///
 /// `y[n, c, oy, ox] = max_{ki, kj} x[n, c, oy·sh − top + ki, ox·sw − left + kj]`, where padded
 /// positions count as −∞ (they never win), so Keras' `padding='same'` max pooling is this layer
 /// with the asymmetric `Padding2D` Keras implies.
 ///
-/// Shapes: `[N, C, H, W]` → `[N, C, outH, outW]`, `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1`.
-/// Defaults: stride = kernel, no padding. Each side's padding must be smaller than the kernel
-/// (so no window is padding only).
+/// Shapes: `[N, C, H, W]` → `[N, C, outH, outW]`, `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1`,
+/// or with `ceilMode` the ceiling, less one when the last window would start below the input
+/// and its top padding (PyTorch's rule, `poolOutputSize`); such windows are clipped to the input.
+/// Defaults: stride = kernel, no padding, floor. Each side's padding must be smaller than the
+/// kernel (so no window is padding only).
 ///
 /// Backward: the whole `dy` of a window goes to its arg-max, the first maximum in row-major
 /// window order on ties (PyTorch's CPU rule); NaN propagates like PyTorch's.
@@ -18,19 +20,22 @@ public final class MaxPool2D: Layer {
     /// (height, width); defaults to `kernel`.
     public let stride: (Int, Int)
     public let padding: Padding2D
+    /// Output size rounds up (PyTorch's `ceil_mode=True`).
+    public let ceilMode: Bool
 
     public var kind: String { "MaxPool2D" }
-    public var summary: String { poolSummary(kernel, stride, padding) }
+    public var summary: String { poolSummary(kernel, stride, padding) + (ceilMode ? ", ceil mode" : "") }
 
     // Last forward: input shape and, per output element, the flat index of its arg-max
     // within the sample's plane (Int32: planes are far below 2³¹ elements).
     private var argmax: [Int32] = []
 
-    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero) {
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, ceilMode: Bool = false) {
         precondition(kernel.0 > 0 && kernel.1 > 0, "MaxPool2D needs a positive kernel")
         self.kernel = kernel
         self.stride = stride ?? kernel
         self.padding = padding
+        self.ceilMode = ceilMode
         precondition(self.stride.0 > 0 && self.stride.1 > 0, "MaxPool2D needs a positive stride")
     }
 
@@ -38,14 +43,15 @@ public final class MaxPool2D: Layer {
         guard padding.top < kernel.0 && padding.bottom < kernel.0 && padding.left < kernel.1 && padding.right < kernel.1 else {
             throw NNError.shape(kind, "MaxPool2D padding \(padding) must be smaller than the kernel \(kernel.0)x\(kernel.1) on every side")
         }
-        return try poolOutputShape(kind, inputShapes, kernel, stride, padding)
+        return try poolOutputShape(kind, inputShapes, kernel, stride, padding, ceilMode: ceilMode)
     }
 
     /// x `[N, C, H, W]` → y `[N, C, outH, outW]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
         let g = poolGeometry(x.shape, kernel, stride, padding)
-        let planes = x.shape[0] * x.shape[1], hw = g.height * g.width, oh = g.outHeight, ow = g.outWidth
+        let planes = x.shape[0] * x.shape[1], hw = g.height * g.width
+        let (oh, ow) = poolOutputSize(g, ceilMode: ceilMode)
         if argmax.count != planes * oh * ow { argmax = [Int32](repeating: 0, count: planes * oh * ow) }
         var y = [Float](repeating: 0, count: planes * oh * ow)
         x.data.withUnsafeBufferPointer { xp in
@@ -121,9 +127,28 @@ func poolGeometry(_ shape: [Int], _ kernel: (Int, Int), _ stride: (Int, Int), _ 
     return g
 }
 
+/// Output rows (or columns) of a pooling window: `⌊(size + padBefore + padAfter − kernel) / stride⌋ + 1`,
+/// or with `ceilMode` the ceiling, less one if that last window would start at or after
+/// `size + padBefore` (PyTorch's rule: the last window must start inside the input or its
+/// leading padding).
+@inline(__always)
+func poolOutputSize(_ size: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int, ceilMode: Bool) -> Int {
+    let span = size + padBefore + padAfter - kernel
+    guard ceilMode else { return span / stride + 1 }
+    var out = (span + stride - 1) / stride + 1
+    if (out - 1) * stride >= size + padBefore { out -= 1 }
+    return out
+}
+
+/// (outH, outW) of a pooling geometry (`ConvGeometry.outHeight` is the floor-mode size).
+func poolOutputSize(_ g: ConvGeometry, ceilMode: Bool) -> (Int, Int) {
+    (poolOutputSize(g.height, kernel: g.kernelH, stride: g.strideH, padBefore: g.padTop, padAfter: g.padBottom, ceilMode: ceilMode),
+     poolOutputSize(g.width, kernel: g.kernelW, stride: g.strideW, padBefore: g.padLeft, padAfter: g.padRight, ceilMode: ceilMode))
+}
+
 /// Output shape of a pooling layer for per-sample `[C, H, W]`, or a `NNError.shape`.
 func poolOutputShape(_ kind: String, _ inputShapes: [[Int]], _ kernel: (Int, Int), _ stride: (Int, Int),
-                     _ padding: Padding2D) throws -> [Int] {
+                     _ padding: Padding2D, ceilMode: Bool = false) throws -> [Int] {
     guard inputShapes.count == 1, inputShapes[0].count == 3 else {
         throw NNError.shape(kind, "\(kind) expects one input of shape [C, H, W], got \(inputShapes)")
     }
@@ -135,7 +160,8 @@ func poolOutputShape(_ kind: String, _ inputShapes: [[Int]], _ kernel: (Int, Int
         throw NNError.shape(kind, "\(kind) window \(kernel.0)x\(kernel.1) is larger than the padded input "
                             + "\(s[1] + padding.top + padding.bottom)x\(s[2] + padding.left + padding.right) (input shape \(s))")
     }
-    return [s[0], g.outHeight, g.outWidth]
+    let (oh, ow) = poolOutputSize(g, ceilMode: ceilMode)
+    return [s[0], oh, ow]
 }
 
 func poolSummary(_ kernel: (Int, Int), _ stride: (Int, Int), _ padding: Padding2D) -> String {

@@ -1,24 +1,32 @@
 import Tensor
 
 /// The parameter-free ResNet shortcut "option A" (He et al. 2015, CIFAR models): subsample by
-/// `stride`, then append zero channels at the end of the channel axis up to `outChannels`.
+/// `stride`, then add zero channels up to `outChannels`: `padBefore` of them before the
+/// input's channels, the rest after. Implementations differ here: 0 before (all appended at
+/// the end) is the BSS authors' code; `(outChannels − C) / 2` on each side is the other common
+/// CIFAR ResNet (README, "Presets").
 ///
-/// `y[n, c, i, j] = x[n, c, i·s, j·s]` for `c < C`, and 0 for `C ≤ c < outChannels`; exactly
-/// `F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, 0, outChannels − C))` in PyTorch.
+/// `y[n, b + c, i, j] = x[n, c, i·s, j·s]` for `c < C` (b = `padBefore`), 0 on every other
+/// channel; exactly `F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, b, outChannels − C − b))` in PyTorch.
 ///
-/// Shapes: `[N, C, H, W]` → `[N, outChannels, ⌈H/s⌉, ⌈W/s⌉]`, needs `outChannels ≥ C`.
-/// Backward: `dx[n, c, i·s, j·s] = dy[n, c, i, j]` for `c < C`, 0 elsewhere.
+/// Shapes: `[N, C, H, W]` → `[N, outChannels, ⌈H/s⌉, ⌈W/s⌉]`, needs `b + C ≤ outChannels`.
+/// Backward: `dx[n, c, i·s, j·s] = dy[n, b + c, i, j]` for `c < C`, 0 elsewhere.
 public final class ShortcutA: Layer {
     public let outChannels: Int
     public let stride: Int
+    /// Zero channels before the input's channels.
+    public let padBefore: Int
 
     public var kind: String { "ShortcutA" }
-    public var summary: String { "subsample \(stride), zero-pad channels to \(outChannels)" }
+    public var summary: String {
+        "subsample \(stride), zero-pad channels to \(outChannels)" + (padBefore > 0 ? " (\(padBefore) before)" : "")
+    }
 
-    public init(outChannels: Int, stride: Int) {
-        precondition(outChannels > 0 && stride > 0, "ShortcutA needs positive outChannels and stride")
+    public init(outChannels: Int, stride: Int, padBefore: Int = 0) {
+        precondition(outChannels > 0 && stride > 0 && padBefore >= 0, "ShortcutA needs positive outChannels and stride")
         self.outChannels = outChannels
         self.stride = stride
+        self.padBefore = padBefore
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -29,23 +37,26 @@ public final class ShortcutA: Layer {
         guard s[0] <= outChannels else {
             throw NNError.shape(kind, "ShortcutA cannot shrink \(s[0]) channels to \(outChannels)")
         }
+        guard padBefore + s[0] <= outChannels else {
+            throw NNError.shape(kind, "ShortcutA cannot put \(padBefore) zero channels before \(s[0]) channels within \(outChannels)")
+        }
         return [outChannels, (s[1] + stride - 1) / stride, (s[2] + stride - 1) / stride]
     }
 
     /// x `[N, C, H, W]` → y `[N, outChannels, ⌈H/s⌉, ⌈W/s⌉]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]
-        precondition(x.rank == 4 && x.shape[1] <= outChannels, "ShortcutA input \(x.shape) does not fit \(outChannels) channels")
+        precondition(x.rank == 4 && padBefore + x.shape[1] <= outChannels, "ShortcutA input \(x.shape) does not fit \(outChannels) channels")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
-        let oc = outChannels, s = stride, plane = oh * ow
+        let oc = outChannels, s = stride, plane = oh * ow, b = padBefore
         let y = [Float](unsafeUninitializedCapacity: n * oc * plane) { yp, initialized in
             x.data.withUnsafeBufferPointer { xp in
                 Parallel.forEachChunk(n) { samples, _ in
                     for i in samples {
                         for ch in 0..<c {
                             let src = xp.baseAddress! + (i * c + ch) * h * w
-                            let dst = yp.baseAddress! + (i * oc + ch) * plane
+                            let dst = yp.baseAddress! + (i * oc + b + ch) * plane
                             for oy in 0..<oh {
                                 let sr = src + oy * s * w, dr = dst + oy * ow
                                 if s == 2 {
@@ -55,8 +66,9 @@ public final class ShortcutA: Layer {
                                 }
                             }
                         }
-                        // Appended channels are 0.
-                        (yp.baseAddress! + (i * oc + c) * plane).initialize(repeating: 0, count: (oc - c) * plane)
+                        // Added channels are 0.
+                        (yp.baseAddress! + i * oc * plane).initialize(repeating: 0, count: b * plane)
+                        (yp.baseAddress! + (i * oc + b + c) * plane).initialize(repeating: 0, count: (oc - b - c) * plane)
                     }
                 }
             }
@@ -71,7 +83,7 @@ public final class ShortcutA: Layer {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
         precondition(gradOutput.shape == [n, outChannels, oh, ow], "ShortcutA gradient \(gradOutput.shape) does not match the last forward")
-        let oc = outChannels, s = stride, plane = oh * ow
+        let oc = outChannels, s = stride, plane = oh * ow, b = padBefore
         let dx = [Float](unsafeUninitializedCapacity: n * c * h * w) { dp, initialized in
             gradOutput.data.withUnsafeBufferPointer { gp in
                 Parallel.forEachChunk(n) { samples, _ in
@@ -79,7 +91,7 @@ public final class ShortcutA: Layer {
                         let dxs = dp.baseAddress! + i * c * h * w
                         if s != 1 { dxs.initialize(repeating: 0, count: c * h * w) }
                         for ch in 0..<c {
-                            let src = gp.baseAddress! + (i * oc + ch) * plane
+                            let src = gp.baseAddress! + (i * oc + b + ch) * plane
                             let dst = dxs + ch * h * w
                             for oy in 0..<oh {
                                 let sr = src + oy * ow, dr = dst + oy * s * w

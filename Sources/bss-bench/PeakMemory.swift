@@ -1,0 +1,25 @@
+import Foundation
+
+/// Peak working memory of a workload: the process's peak resident set while it ran minus its
+/// resident set just before (after libraries, models and inputs are loaded). Linux only:
+/// writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current resident set, so
+/// each workload gets its own peak. bench/torch_bench.py measures PyTorch the same way.
+enum PeakMemory {
+    /// Resets the recorded peak; false where the kernel does not allow it.
+    @discardableResult
+    static func reset() -> Bool {
+        guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? h.close() }
+        return (try? h.write(contentsOf: Data("5".utf8))) != nil
+    }
+
+    /// (current, peak) resident set in bytes, from /proc/self/status.
+    static func sample() -> (current: Int, peak: Int) {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+        func kb(_ key: String) -> Int {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
+            return (Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "0") ?? 0) * 1024
+        }
+        return (kb("VmRSS"), kb("VmHWM"))
+    }
+}
