@@ -9,11 +9,9 @@ import TestSupport
 /// GlobalMaxPooling2D against Keras 3's own numbers (Fixtures/scripts/make_keras_conv_fixtures.py),
 /// their round trip through export, and the options that are refused.
 final class KerasConvImportTests: XCTestCase {
-    func assertLogits(_ model: Model, _ ref: [String: NumpyArray], _ label: String) throws {
-        let logits = try KerasFixtures.logits(model, try XCTUnwrap(ref["x"]))
-        let expected = try XCTUnwrap(ref["logits"]).tensor().data
-        let scale = expected.map(abs).max() ?? 1
-        XCTAssertLessThanOrEqual(maxAbsDiff(logits.data, expected), 1e-4 * scale, label)
+    func assertLogits(_ model: Model, _ ref: [String: NumpyArray], _ label: String,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        try KerasFixtures.assertLogits(model, ref, label, file: file, line: line)
     }
 
     func testConvolutionsAndMergesMatchKeras() throws {

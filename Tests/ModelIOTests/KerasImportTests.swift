@@ -28,6 +28,15 @@ enum KerasFixtures {
         return out
     }
 
+    /// The model's logits on `ref["x"]` against `ref["logits"]`, within 1e-4 of the largest reference logit.
+    static func assertLogits(_ model: Model, _ ref: [String: NumpyArray], _ label: String,
+                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let logits = try KerasFixtures.logits(model, try XCTUnwrap(ref["x"]))
+        let expected = try XCTUnwrap(ref["logits"]).tensor().data
+        let scale = expected.map(abs).max() ?? 1
+        XCTAssertLessThanOrEqual(maxAbsDiff(logits.data, expected), 1e-4 * scale, label, file: file, line: line)
+    }
+
     static func logits(_ model: Model, _ x: NumpyArray) throws -> Tensor {
         model.graph.predict(try engineInput(x), batchSize: 64)
     }

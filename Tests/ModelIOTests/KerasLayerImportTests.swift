@@ -8,11 +8,9 @@ import TestSupport
 /// The activations and layers added to the Keras importer against Keras 3's own numbers
 /// (Fixtures/scripts/make_keras_layer_fixtures.py), and their round trip through export.
 final class KerasLayerImportTests: XCTestCase {
-    func assertLogits(_ model: Model, _ ref: [String: NumpyArray], _ label: String) throws {
-        let logits = try KerasFixtures.logits(model, try XCTUnwrap(ref["x"]))
-        let expected = try XCTUnwrap(ref["logits"]).tensor().data
-        let scale = expected.map(abs).max() ?? 1
-        XCTAssertLessThanOrEqual(maxAbsDiff(logits.data, expected), 1e-4 * scale, label)
+    func assertLogits(_ model: Model, _ ref: [String: NumpyArray], _ label: String,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        try KerasFixtures.assertLogits(model, ref, label, file: file, line: line)
     }
 
     func testNewLayersMatchKeras() throws {

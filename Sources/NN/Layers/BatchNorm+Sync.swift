@@ -88,16 +88,8 @@ extension BatchNorm {
                 local.withUnsafeMutableBufferPointer { lp in
                     parallelChunks(c, work: x.count) { chans in
                         for ch in chans {
-                            let mu = mean[ch], inv = invStd[ch]
-                            var sumDy: Double = 0, sumDyXhat: Double = 0
-                            for i in 0..<n {
-                                let off = (i * c + ch) * s
-                                for k in 0..<s {
-                                    let d = dy[off + k]
-                                    sumDy += Double(d)
-                                    sumDyXhat += Double(d * (xp[off + k] - mu) * inv)
-                                }
-                            }
+                            let (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, xp.baseAddress!, channel: ch, n: n, c: c, s: s,
+                                                                            mean: mean[ch], invStd: invStd[ch])
                             lp[ch] = sumDy
                             lp[c + ch] = sumDyXhat
                         }

@@ -202,15 +202,8 @@ public final class BatchNorm: Layer {
                                         let mu = mean[ch], inv = invStd[ch], a = scaleP[ch]
                                         var sumDy: Double = 0, sumDyXhat: Double = 0
                                         if needSums {
-                                            // Σ dy and Σ dy·x̂ over the channel's N·S values.
-                                            for i in 0..<n {
-                                                let off = (i * c + ch) * s
-                                                for k in 0..<s {
-                                                    let d = dy[off + k]
-                                                    sumDy += Double(d)
-                                                    sumDyXhat += Double(d * (xp[off + k] - mu) * inv)
-                                                }
-                                            }
+                                            (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, xp.baseAddress!, channel: ch,
+                                                                                        n: n, c: c, s: s, mean: mu, invStd: inv)
                                             sumDyP[ch] = sumDy
                                             sumDyXhatP[ch] = sumDyXhat
                                         }
@@ -246,5 +239,24 @@ public final class BatchNorm: Layer {
         }
         let dx = Tensor(shape: x.shape, data: dxData)
         return [dx]
+    }
+}
+
+extension BatchNorm {
+    /// Σ dy and Σ dy·x̂ over one channel's N·S values (x̂ = (x − μ)·invStd), in Double, in a
+    /// fixed order: the sums backward needs, shared by the single-process and the MPI paths.
+    @inline(__always)
+    static func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, channel ch: Int,
+                             n: Int, c: Int, s: Int, mean mu: Float, invStd inv: Float) -> (Double, Double) {
+        var sumDy: Double = 0, sumDyXhat: Double = 0
+        for i in 0..<n {
+            let off = (i * c + ch) * s
+            for k in 0..<s {
+                let d = dy[off + k]
+                sumDy += Double(d)
+                sumDyXhat += Double(d * (x[off + k] - mu) * inv)
+            }
+        }
+        return (sumDy, sumDyXhat)
     }
 }

@@ -33,7 +33,7 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// Versioning
 ///
-/// ONNX versioning is specified in docs/IR.md and elaborated on in docs/Versioning.md
+/// ONNX versioning is specified in the ONNX IR specification and its versioning notes
 ///
 /// To be compatible with both proto2 and proto3, we will use a version number
 /// that is not defined by the default value but an explicit enum number.
@@ -1555,7 +1555,7 @@ nonisolated struct Onnx_TensorShapeProto: Sendable {
     /// Standard denotation can optionally be used to denote tensor
     /// dimensions with standard semantic descriptions to ensure
     /// that operations are applied to the correct axis of a tensor.
-    /// Refer to https://github.com/onnx/onnx/blob/main/docs/DimensionDenotation.md#denotation-definition
+    /// See the ONNX specification, dimension denotation
     /// for pre-defined dimension denotations.
     var denotation: String {
       get {_denotation ?? String()}
@@ -1651,7 +1651,7 @@ nonisolated struct Onnx_TypeProto: @unchecked Sendable {
 
   /// An optional denotation can be used to denote the whole
   /// type with a standard semantic description as to what is
-  /// stored inside. Refer to https://github.com/onnx/onnx/blob/main/docs/TypeDenotation.md#type-denotation-definition
+  /// stored inside. See the ONNX specification, type denotation
   /// for pre-defined type denotations.
   var denotation: String {
     get {_storage._denotation ?? String()}
