@@ -16,7 +16,7 @@ GEN=(generate --teacher Fixtures/distill/digits-teacher.npz --arch Fixtures/dist
      --data Fixtures/digits/digits-train.npz --targets all --eta 0.1)
 DIS=(distill --teacher Fixtures/distill/digits-teacher.npz --teacher-arch Fixtures/distill/digits-teacher.json
      --student Fixtures/distill/digits-teacher.json --data Fixtures/digits/digits-train.npz
-     --epochs 3 --batch-size 64 --bss-per-batch 32 --beta 2 --seed 1)
+     --epochs 3 --batch-size 64 --bss-per-batch 32 --beta 2 --seed 1 --overwrite)
 best() {  # "wall cpu" of the fastest of REPEAT runs of "$@"
   local b="999999 0"
   for _ in $(seq "$REPEAT"); do
@@ -26,7 +26,7 @@ best() {  # "wall cpu" of the fastest of REPEAT runs of "$@"
   done
   echo "$b"
 }
-for what in generate distill; do
+for what in ${WHAT:-generate distill}; do
   if [ $what = generate ]; then args=("${GEN[@]}"); else args=("${DIS[@]}"); fi
   for cfg in "1x1" "2x1" "1x2"; do
     load=$(cut -d' ' -f1 /proc/loadavg)
