@@ -46,7 +46,9 @@ let package = Package(
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        // Workloads only the benchmark and its tests use (not part of BSSKit).
+        .target(name: "BenchSupport", dependencies: ["Distill", "Boundary", "NN", "Tensor"]),
+        .executableTarget(name: "bss-bench", dependencies: ["BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
         // target so every test target can use it.
         .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport"),
@@ -54,7 +56,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
         .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "DistillTests", dependencies: ["TestSupport", "BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),

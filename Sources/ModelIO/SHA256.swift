@@ -1,5 +1,4 @@
 import Foundation
-import ModelIO
 
 /// SHA-256 (FIPS 180-4), streaming, for the provenance hashes in data-set metadata.
 ///
