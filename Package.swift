@@ -20,12 +20,19 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        // zlib (zip members, gzip data files, PNG) through our own module map, so no code imports
+        // ZIPFoundation's internal zlib module.
+        .systemLibrary(name: "CZlibShim", path: "Sources/CZlibShim", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 only (Sources/ModelIO/SHA256.swift).
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .target(name: "NN", dependencies: ["Tensor"]),
-        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
+        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs", "CZlibShim", "CLibCrypto",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
         // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
@@ -42,7 +49,7 @@ let package = Package(
         .target(name: "Distill", dependencies: ["Boundary", "Cluster", "ModelIO", "NN", "Tensor", "Plot",
                                                 .product(name: "Yams", package: "Yams")]),
         // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
-        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
+        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot", "CZlibShim",
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
