@@ -39,7 +39,8 @@ let package = Package(
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
         // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
         .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
-                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Generated/README.md"]),
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
