@@ -6,7 +6,7 @@ let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO", "NN", "Tensor", "Plot"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO", "NN", "Tensor", "Plot", "Diagnostics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,17 +20,27 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        // zlib (zip members, gzip data files, PNG) through our own module map, so no code imports
+        // ZIPFoundation's internal zlib module.
+        .systemLibrary(name: "CZlibShim", path: "Sources/CZlibShim", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 only (Sources/ModelIO/SHA256.swift).
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
-        .target(name: "NN", dependencies: ["Tensor"]),
-        .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
+        // The one error family users see (UserFacingError, ErrorKind); depends on nothing.
+        .target(name: "Diagnostics"),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Diagnostics"]),
+        .target(name: "NN", dependencies: ["Tensor", "Diagnostics"]),
+        .target(name: "ModelIO", dependencies: ["Diagnostics", "NN", "Tensor", "CHDF5", "CImageCodecs", "CZlibShim", "CLibCrypto",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
         // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
         .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
-                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Generated/README.md"]),
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
         .target(name: "Boundary", dependencies: ["ModelIO", "NN", "Tensor", "Plot"]),
@@ -38,23 +48,25 @@ let package = Package(
         // the build needs no MPI headers and the binary runs where Open MPI is absent. Cluster
         // depends on nothing of ours; Distill and bss use it (docs/mpi.md).
         .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
-        .target(name: "Cluster", dependencies: ["CMPI"]),
-        .target(name: "Distill", dependencies: ["Boundary", "Cluster", "ModelIO", "NN", "Tensor", "Plot",
+        .target(name: "Cluster", dependencies: ["CMPI", "Diagnostics"]),
+        .target(name: "Distill", dependencies: ["Diagnostics", "Boundary", "Cluster", "ModelIO", "NN", "Tensor", "Plot",
                                                 .product(name: "Yams", package: "Yams")]),
         // `bss report`: one self-contained HTML page of data sets, runs, similarities and experiments.
-        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot",
+        .target(name: "Report", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor", "Plot", "CZlibShim",
                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .executableTarget(name: "bss", dependencies: ["Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
+        .executableTarget(name: "bss", dependencies: ["Diagnostics", "Report", "Distill", "Boundary", "Cluster", "ONNX", "ModelIO", "NN", "Tensor",
                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "bss-bench", dependencies: ["Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        // Workloads only the benchmark and its tests use (not part of BSSKit).
+        .target(name: "BenchSupport", dependencies: ["Distill", "Boundary", "NN", "Tensor"]),
+        .executableTarget(name: "bss-bench", dependencies: ["BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         // Shared test helpers (tolerances, fixture paths, the float64 reference evaluator); a plain
         // target so every test target can use it.
         .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["Diagnostics", "TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "DistillTests", dependencies: ["TestSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "DistillTests", dependencies: ["Diagnostics", "TestSupport", "BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),

@@ -5,4 +5,4 @@
 // - BaseSelection, TargetSelection, PairSelection: which (base sample, target class) pairs to search.
 // - BSSDataset (+IO), BSSMetadata: the self-describing .h5/.npz data set `bss generate` writes
 //   (Schemas/bss-dataset.schema.json) and the reader later stages use.
-// - BSSReport: end-of-run statistics. SHA256: provenance hashes for the metadata.
+// - BSSReport: end-of-run statistics. (Provenance hashes: ModelIO's SHA256.)

@@ -1,4 +1,5 @@
 import CMPI
+import Diagnostics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -101,9 +102,9 @@ struct MPILibrary {
     }
 }
 
-/// An MPI failure bss can report: one line.
-public struct MPIError: Error, CustomStringConvertible {
+/// An MPI failure bss can report: one line (a `UserFacingError` of kind `environment`).
+public struct MPIError: UserFacingError {
     public var message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    public var kind: ErrorKind { .environment }
 }

@@ -69,11 +69,11 @@ public final class Distiller {
         let terms = try config.featureTerms()
         let usedTeacher = config.method.usesTeacher ? teacher : nil
         if terms.isEmpty, let pairs = config.features.pairs {
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+            throw RunConfigError(key: "feature_pairs",
                                "pairs \(pairs.map(\.description).joined(separator: ",")) are given but method '\(config.method.rawValue)' has no feature term; use --method fitnet|at|fsp|bss+fsp or feature_losses")
         }
         if !terms.isEmpty && usedTeacher == nil {
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_losses",
+            throw RunConfigError(key: "feature_losses",
                                "feature terms learn from a teacher; method '\(config.method.rawValue)' has none")
         }
         let features = try terms.isEmpty ? nil : FeatureObjective(specs: terms, settings: config.features, teacher: usedTeacher!,
@@ -226,12 +226,8 @@ public final class Distiller {
         guard s.generator.count == 4, s.generator.contains(where: { $0 != 0 }) else {
             throw ModelIOError(.malformed, file: file, location: "meta.rng", "expected 4 non-zero state words")
         }
-        let params = optimizer.parameters
-        for (k, t) in s.optimizer {
-            guard k.hasPrefix("momentum_buffer."), let i = Int(k.dropFirst("momentum_buffer.".count)),
-                  i >= 0, i < params.count, params[i].value.shape == t.shape else {
-                throw ModelIOError(.mismatch, file: file, location: "optimizer.\(k)", "does not fit the student's parameters")
-            }
+        if let k = optimizer.unfitStateKey(s.optimizer) {
+            throw ModelIOError(.mismatch, file: file, location: "optimizer.\(k)", "does not fit the student's parameters")
         }
         for node in student.graph.nodes {
             guard let d = node.layer as? Dropout else { continue }

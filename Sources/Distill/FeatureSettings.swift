@@ -95,7 +95,7 @@ extension RunConfig {
         terms += features.extraTerms
         var seen = Set<FeatureLossKind>()
         for t in terms where !seen.insert(t.kind).inserted {
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_losses",
+            throw RunConfigError(key: "feature_losses",
                                "the term '\(t.kind.rawValue)' is given twice (method '\(method.rawValue)' already has it, or feature_losses lists it twice); give each kind once")
         }
         return terms.map { t in

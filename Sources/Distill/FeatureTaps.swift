@@ -27,7 +27,7 @@ public enum FeatureTaps {
         let tName = teacher.architectureName, sName = student.architectureName
         guard let t = Presets.featureTaps(of: tName), let s = Presets.featureTaps(of: sName) else {
             let which = Presets.featureTaps(of: tName) == nil ? "the teacher '\(teacher.file ?? tName)'" : "the student '\(student.file ?? sName)'"
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+            throw RunConfigError(key: "feature_pairs",
                                "the \(term.kind.rawValue) term needs feature pairs: \(which) is not a preset with default taps; give --feature-pairs TEACHER_NODE:STUDENT_NODE[,...] (node names as `bss inspect` prints them)")
         }
         func zipped(_ a: ArraySlice<String>, _ b: ArraySlice<String>) -> [FeaturePair] {
@@ -40,7 +40,7 @@ public enum FeatureTaps {
             return zipped(t[1..<(t.count - 1)], s[1..<(s.count - 1)])
         case .fsp:
             guard t.count == s.count else {
-                throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+                throw RunConfigError(key: "feature_pairs",
                                    "FSP matches the teacher's \(t.count - 1) default taps (\(t.dropLast().joined(separator: ", "))) one to one with the student's \(s.count - 1) (\(s.dropLast().joined(separator: ", "))); give --feature-pairs")
             }
             return zipped(t[0..<(t.count - 1)], s[0..<(s.count - 1)])
@@ -65,16 +65,16 @@ public enum FeatureTaps {
         func shapes(_ k: Int) -> ([Int], [Int]) {
             (teacher.graph.nodes[resolved[k].teacher].outputShape, student.graph.nodes[resolved[k].student].outputShape)
         }
-        func fail(_ k: Int, _ why: String) -> ModelIOError {
+        func fail(_ k: Int, _ why: String) -> RunConfigError {
             let (ts, ss) = shapes(k)
-            return ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+            return RunConfigError(.mismatch, key: "feature_pairs",
                                 "\(kind.rawValue) pair \(pairs[k]): teacher node '\(pairs[k].teacher)' gives \(ts), student node '\(pairs[k].student)' gives \(ss); \(why)")
         }
         guard !resolved.isEmpty else {
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs", "the \(kind.rawValue) term has no pairs")
+            throw RunConfigError(key: "feature_pairs", "the \(kind.rawValue) term has no pairs")
         }
         if kind == .fsp && resolved.count < 2 {
-            throw ModelIOError(.mismatch, file: "run config", location: "feature_pairs",
+            throw RunConfigError(key: "feature_pairs",
                                "FSP relates consecutive maps: it needs two or more pairs, found \(resolved.count)")
         }
         for k in resolved.indices {

@@ -20,14 +20,14 @@ public enum Preflight {
     public static func check(config c: RunConfig, teacher: Model?, student: Model, train: DataSet, val: DataSet?) throws {
         let studentName = student.file ?? student.architectureName
         if c.method.usesTeacher, teacher == nil {
-            throw ModelIOError(.mismatch, file: "run config", location: "teacher",
+            throw RunConfigError(key: "teacher",
                                "method '\(c.method.rawValue)' learns from a teacher: give --teacher")
         }
         if c.nesterov && c.momentum == 0 {
-            throw ModelIOError(.mismatch, file: "run config", location: "nesterov", "Nesterov momentum needs momentum > 0")
+            throw RunConfigError(key: "nesterov", "Nesterov momentum needs momentum > 0")
         }
         if let p = c.bssParameters.problem {
-            throw ModelIOError(.mismatch, file: "run config", location: "bss", p)
+            throw RunConfigError(key: "bss", p)
         }
         let usedTeacher = c.method.usesTeacher ? teacher : nil
         if let t = usedTeacher {

@@ -133,7 +133,7 @@ extension RunConfig {
     public func validateFiles() throws {
         func need(_ v: String?, _ key: String, _ why: String) throws {
             guard let v, !v.isEmpty else {
-                throw ModelIOError(.mismatch, file: "run config", location: key, "missing: \(why) (flag --\(key.replacingOccurrences(of: "_", with: "-")) or config key '\(key)')")
+                throw RunConfigError(key: key, "missing: \(why) (flag --\(key.replacingOccurrences(of: "_", with: "-")) or config key '\(key)')")
             }
         }
         try need(student, "student", "the student model or architecture")

@@ -1,3 +1,4 @@
+import Diagnostics
 import Tensor
 
 /// Whether a layer runs with inference behaviour (BatchNorm running statistics, dropout off)
@@ -112,6 +113,21 @@ public enum NNError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .shape(node, msg): return "layer '\(node)': \(msg)"
         case let .graph(msg): return "model graph: \(msg)"
+        }
+    }
+}
+
+extension NNError: UserFacingError {
+    public var kind: ErrorKind { .mismatch }
+    public var subject: String? {
+        switch self {
+        case let .shape(node, _): return "layer '\(node)'"
+        case .graph: return "model graph"
+        }
+    }
+    public var message: String {
+        switch self {
+        case let .shape(_, msg), let .graph(msg): return msg
         }
     }
 }

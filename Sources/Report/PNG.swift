@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(CZlib)
-import CZlib   // ZIPFoundation's zlib module on Linux
-#elseif canImport(zlib)
-import zlib    // Apple platforms
-#endif
+import CZlibShim
 
 /// A minimal PNG encoder for report images: 8-bit greyscale or RGB, no interlacing, every
 /// scanline with filter 0 (none), the image data deflated by zlib (`compress2`) and each chunk

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Diagnostics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,8 @@ public enum BLAS {
         /// OpenBLAS' own name for the active kernel set (`openblas_get_corename`).
         public var coreName: String
         /// How the core type was decided: "user" (OPENBLAS_CORETYPE was set), "auto" (chosen
-        /// from CPU features and verified), "library" (OpenBLAS' own detection).
+        /// from CPU features and verified), "library" (OpenBLAS' own detection), "none"
+        /// (OpenBLAS could not be loaded; the portable GEMM is in use).
         public var choice: String
         /// The core type we asked for, if any.
         public var requested: String?
@@ -41,14 +43,27 @@ public enum BLAS {
         let sgemm: bss_sgemm_fn
         let sgemv: bss_sgemv_fn
         let status: Status
-        init(sgemm: bss_sgemm_fn, sgemv: bss_sgemv_fn, status: Status) {
-            self.sgemm = sgemm; self.sgemv = sgemv; self.status = status
+        /// Why OpenBLAS is not in use, when it could not be loaded.
+        let missing: String?
+        init(sgemm: bss_sgemm_fn, sgemv: bss_sgemv_fn, status: Status, missing: String? = nil) {
+            self.sgemm = sgemm; self.sgemv = sgemv; self.status = status; self.missing = missing
         }
     }
 
-    static let candidates = ["libopenblas.so.0", "libopenblas.so",
-                             "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-                             "/usr/lib/aarch64-linux-gnu/libopenblas.so.0"]
+    /// Where OpenBLAS is looked for; `BSS_OPENBLAS_LIBRARY` (a path or soname) replaces the list.
+    static var candidates: [String] {
+        if let path = ProcessInfo.processInfo.environment["BSS_OPENBLAS_LIBRARY"], !path.isEmpty { return [path] }
+        return ["libopenblas.so.0", "libopenblas.so",
+                "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+                "/usr/lib/aarch64-linux-gnu/libopenblas.so.0"]
+    }
+
+    /// Throws `BLASUnavailable` when OpenBLAS could not be loaded. The CLI calls this before a
+    /// verb runs, so a missing library is one clear line; a library user who does not call it
+    /// gets the portable GEMM (correct, much slower) instead of a crash.
+    public static func requireOpenBLAS() throws {
+        if let missing = loaded.missing { throw BLASUnavailable(message: missing) }
+    }
 
     /// The core type we would request for this CPU, or nil to let OpenBLAS decide.
     public static func preferredCoreType() -> String? {
@@ -94,7 +109,10 @@ public enum BLAS {
         let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         let requested = user == nil ? preferredCoreType() : nil
         guard let (h, name) = open(env: requested), let (sgemm, sgemv, core) = symbols(h) else {
-            fatalError("bss: cannot load OpenBLAS (libopenblas.so.0). Install it with `apt-get install libopenblas-dev` (scripts/setup.sh does).")
+            let missing = "cannot load OpenBLAS (tried \(candidates.joined(separator: ", ")))"
+            let status = Status(library: "none", coreName: "portable", choice: "none", requested: nil, threads: 1,
+                                note: missing + "; using the portable GEMM")
+            return Loaded(sgemm: portableSgemm, sgemv: portableSgemv, status: status, missing: missing)
         }
         var status = Status(library: name, coreName: core, choice: user != nil ? "user" : (requested != nil ? "auto" : "library"),
                             requested: user ?? requested, threads: 1, note: nil)
@@ -228,4 +246,14 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                       Int32(transA ? BSS_CBLAS_TRANS : BSS_CBLAS_NO_TRANS),
                       Int32(transB ? BSS_CBLAS_TRANS : BSS_CBLAS_NO_TRANS),
                       Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
+}
+
+/// OpenBLAS is not installed (or not where it was looked for): a `UserFacingError` with the fix.
+public struct BLASUnavailable: UserFacingError {
+    public var message: String
+    public var kind: ErrorKind { .environment }
+    public var subject: String? { "OpenBLAS" }
+    public var hint: String? {
+        "install it with `apt-get install libopenblas-dev` (scripts/setup.sh does), or set BSS_OPENBLAS_LIBRARY to its path"
+    }
 }

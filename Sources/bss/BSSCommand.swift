@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Diagnostics
 import Foundation
 import ModelIO
 import NN
@@ -18,24 +19,21 @@ struct BSSCommand: ParsableCommand {
         subcommands: [Inspect.self, Predict.self, Eval.self, Verify.self, PresetsCommand.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, DataCommand.self, ReportCommand.self, Doctor.self]
     )
 
-    /// Runs the command; user errors (bad flags included) become one line on stderr and exit
-    /// status 1. Ctrl-C stops cleanly (`Interrupt`).
+    /// Runs the command; user errors (any `UserFacingError`, bad flags included) become one line
+    /// on stderr and exit status 1. Ctrl-C stops cleanly (`Interrupt`).
     static func main() {
         Interrupt.install()
         ONNXImport.register()   // `.onnx` wherever a model file is accepted (ModelLoader+Formats.swift)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)
+            // `doctor` reports a missing OpenBLAS itself; every other verb needs it.
+            if !(command is Doctor) { try BLAS.requireOpenBLAS() }
             try command.run()
             MPIWorld.current?.finalize()
-        } catch let e as ModelIOError {
-            fail(e.description)
-        } catch let e as NNError {
-            fail(e.description)
-        } catch let e as UserError {
-            fail(e.message)
-        } catch let e as MPIError {
-            fail(e.message)
+        } catch let e as UserFacingError {
+            // Every error a user can cause or fix (docs/design.md, "Errors"): one line.
+            fail(e.oneLine)
         } catch {
             let code = exitCode(for: error)
             let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -71,9 +69,11 @@ struct BSSCommand: ParsableCommand {
 }
 
 /// A user error detected by the CLI itself (bad flag combination, empty data, ...).
-struct UserError: Error {
+struct UserError: UserFacingError {
     var message: String
-    init(_ message: String) { self.message = message }
+    var hint: String?
+    init(_ message: String, hint: String? = nil) { self.message = message; self.hint = hint }
+    var kind: ErrorKind { .usage }
 }
 
 /// `--threads`, shared by every command that runs a model (in `distill` also the run-config

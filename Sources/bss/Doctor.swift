@@ -69,6 +69,7 @@ struct Doctor: ParsableCommand {
             let own = BLAS.preferredCoreType().map { "; the tool would choose \($0)" } ?? ""
             return "OPENBLAS_CORETYPE=\(s.requested ?? "") set by the user\(own)"
         case "auto": return "chosen from CPU features: \(s.requested ?? ""), verified against a reference GEMM"
+        case "none": return "OpenBLAS not loaded; every other verb refuses to run"
         default: return "OpenBLAS' own detection"
         }
     }

@@ -293,4 +293,13 @@ final class CLIConsistencyTests: XCTestCase {
         XCTAssertEqual(left.filter { $0.contains(".tmp-") }, [], "temporary files left: \(left)")
         XCTAssertFalse(left.contains("s.npz"), "the student is written only at the end")
     }
+
+    /// A missing OpenBLAS is one error line with the fix (it used to end in `fatalError`);
+    /// `doctor` still runs and reports it.
+    func testMissingOpenBLASIsOneLineWithTheFix() throws {
+        let env = ["BSS_OPENBLAS_LIBRARY": dir.appendingPathComponent("no-such-libopenblas.so.0").path]
+        let r = try runBSS(["inspect", fixture("torch/cifar-resnet8.npz"), "--arch", "heo2019-resnet8"], environment: env)
+        assertCleanFailure(r, mentions: ["OpenBLAS", "no-such-libopenblas.so.0", "apt-get install libopenblas-dev"])
+        XCTAssertEqual(r.stdout, "")
+    }
 }

@@ -18,8 +18,7 @@ final class FeatureLossTests: XCTestCase {
     }
 
     func tensor(_ key: String) throws -> Tensor {
-        guard let a = ref[key] else { throw XCTSkip("fixture key \(key) missing") }
-        return try a.tensor()
+        try XCTUnwrap(ref[key], "fixture key \(key) missing").tensor()
     }
     func floats(_ key: String) throws -> [Float] { try tensor(key).data }
 

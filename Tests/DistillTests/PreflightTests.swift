@@ -1,3 +1,4 @@
+import Diagnostics
 import Distill
 import Foundation
 import ModelIO
@@ -16,7 +17,7 @@ final class PreflightTests: XCTestCase {
     func assertFails(_ c: RunConfig, mentions: [String], file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try DistillRun.prepare(c), file: file, line: line) { e in
             let s = "\(e)"
-            XCTAssertTrue(e is ModelIOError, "\(type(of: e)): \(s)", file: file, line: line)
+            XCTAssertTrue(e is UserFacingError, "\(type(of: e)): \(s)", file: file, line: line)
             XCTAssertFalse(s.contains("\n"), s, file: file, line: line)
             for m in mentions { XCTAssertTrue(s.contains(m), "'\(m)' not in: \(s)", file: file, line: line) }
         }

@@ -21,8 +21,7 @@ final class ReferenceStepTests: XCTestCase {
     }
 
     func floats(_ key: String) throws -> [Float] {
-        guard let a = ref[key] else { throw XCTSkip("fixture key \(key) missing") }
-        return try a.floats()
+        try XCTUnwrap(ref[key], "fixture key \(key) missing").floats()
     }
 
     func ints(_ key: String) throws -> [Int] { try ref[key]!.int64s().map { Int($0) } }

@@ -104,6 +104,22 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Set(adam.state.keys), ["exp_avg.0", "exp_avg_sq.0"])
     }
 
+    /// `unfitStateKey` accepts what `state` produces and names the first key the setter would refuse.
+    func testUnfitStateKey() {
+        let p = Parameter(name: "w", value: Tensor(shape: [2]))
+        let sgd = SGD(parameters: [p], lr: 0.1, momentum: 0.9)
+        sgd.step()
+        XCTAssertNil(sgd.unfitStateKey(sgd.state))
+        XCTAssertEqual(sgd.unfitStateKey(["momentum_buffer.1": Tensor(shape: [2])]), "momentum_buffer.1")
+        XCTAssertEqual(sgd.unfitStateKey(["momentum_buffer.0": Tensor(shape: [3])]), "momentum_buffer.0")
+        XCTAssertEqual(sgd.unfitStateKey(["exp_avg.0": Tensor(shape: [2])]), "exp_avg.0")
+        XCTAssertEqual(sgd.unfitStateKey(["momentum_buffer.x": Tensor(shape: [2])]), "momentum_buffer.x")
+        let adam = Adam(parameters: [p])
+        adam.step()
+        XCTAssertNil(adam.unfitStateKey(adam.state))
+        XCTAssertEqual(adam.unfitStateKey(["momentum_buffer.0": Tensor(shape: [2])]), "momentum_buffer.0")
+    }
+
     func testZeroGradSkipsBuffersAndLearningRateIsSettable() {
         let w = Parameter(name: "w", value: Tensor(shape: [2], data: [1, 1]))
         let buffer = Parameter(name: "running_mean", value: Tensor(shape: [2]), trainable: false)

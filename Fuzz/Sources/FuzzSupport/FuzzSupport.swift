@@ -1,8 +1,10 @@
+import Diagnostics
 import Foundation
 import ModelIO
 
 /// What every harness checks besides "no crash, no hang, no leak past the limits": a parser
-/// either succeeds or throws one `ModelIOError` whose text is one line. Anything else (another
+/// either succeeds or throws one user-facing error (`ModelIOError`, or `RunConfigError` for a
+/// run config that parses but cannot work) whose text is one line. Anything else (another
 /// error type, a multi-line message) is a finding, reported by trapping so libFuzzer saves the
 /// input.
 public enum Fuzz {
@@ -12,14 +14,14 @@ public enum Fuzz {
         MemoryBudget.bytes = 64 << 20
     }()
 
-    /// Runs `body`, trapping on an error that is not a one-line `ModelIOError`.
+    /// Runs `body`, trapping on an error that is not a one-line `UserFacingError`.
     public static func run(_ body: () throws -> Void) {
         _ = setUp
-        do { try body() } catch let e as ModelIOError {
-            let text = e.description
+        do { try body() } catch let e as UserFacingError {
+            let text = e.oneLine
             if text.contains("\n") || text.contains("\r") { fatalError("multi-line error: \(text)") }
         } catch {
-            fatalError("not a ModelIOError: \(type(of: error)): \(error)")
+            fatalError("not a user-facing error: \(type(of: error)): \(error)")
         }
     }
 

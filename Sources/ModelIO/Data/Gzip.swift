@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(CZlib)
-import CZlib   // ZIPFoundation's zlib module on Linux
-#elseif canImport(zlib)
-import zlib    // Apple platforms
-#endif
+import CZlibShim
 
 /// gzip (RFC 1952) decompression through zlib, for `*.gz` data files (MNIST's IDX files ship
 /// gzipped).

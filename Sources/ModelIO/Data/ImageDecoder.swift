@@ -35,7 +35,7 @@ enum ImageDecoder {
                          : bss_decode_jpeg(bytes, raw.count, &image, &message, message.count)
         }
         guard status == 0 else {
-            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)   // CChar is Int8 on x86-64, UInt8 on arm64 Linux
             throw ModelIOError(.malformed, file: file, "cannot decode the \(isPNG ? "PNG" : "JPEG") image: \(reason)")
         }
         defer { bss_image_free(&image) }

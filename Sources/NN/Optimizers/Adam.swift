@@ -36,6 +36,8 @@ public final class Adam: Optimizer {
         expAvgSq = expAvg
     }
 
+    public static let stateBuffers = ["exp_avg", "exp_avg_sq"]
+
     public var state: [String: Tensor] {
         get {
             // Before the first step the moments are zero, which is what PyTorch would create.

@@ -13,9 +13,27 @@ public protocol Optimizer: AnyObject {
     func zeroGrad()
     var state: [String: Tensor] { get set }
     var stepCount: Int { get set }
+    /// The trainable parameters, in the order `state`'s indices refer to.
+    var parameters: [Parameter] { get }
+    /// The names of the buffers `state` holds per parameter (`momentum_buffer`; `exp_avg`,
+    /// `exp_avg_sq`): the one definition of the state's key format, `"<buffer>.<i>"`.
+    static var stateBuffers: [String] { get }
 }
 
 extension Optimizer {
+    /// The first key of `state` (in sorted order) that the `state` setter would refuse: an unknown
+    /// buffer name, an index past the parameters, or a shape that differs from its parameter's;
+    /// nil when all fit. Checkpoint readers call this to report a bad file as an error, since the
+    /// setter treats a misfit as a programmer error and traps.
+    public func unfitStateKey(_ state: [String: Tensor]) -> String? {
+        for (key, t) in state.sorted(by: { $0.key < $1.key }) {
+            guard let dot = key.lastIndex(of: "."), Self.stateBuffers.contains(String(key[..<dot])),
+                  let i = Int(key[key.index(after: dot)...]), i >= 0, i < parameters.count,
+                  parameters[i].value.shape == t.shape else { return key }
+        }
+        return nil
+    }
+
     /// Checks that a restored state buffer fits its parameter (a programmer error otherwise).
     func validated(_ key: String, _ t: Tensor, _ parameters: [Parameter], prefix: String) -> (Int, [Float])? {
         guard key.hasPrefix(prefix + "."), let i = Int(key.dropFirst(prefix.count + 1)) else { return nil }

@@ -34,6 +34,8 @@ public final class SGD: Optimizer {
         buffers = [[Float]?](repeating: nil, count: self.parameters.count)
     }
 
+    public static let stateBuffers = ["momentum_buffer"]
+
     public var state: [String: Tensor] {
         get {
             var s: [String: Tensor] = [:]

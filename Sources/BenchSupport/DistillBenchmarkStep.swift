@@ -1,4 +1,5 @@
 import Boundary
+import Distill
 import Foundation
 import NN
 import Tensor

@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(CZlib)
-import CZlib   // ZIPFoundation's zlib module on Linux
-#elseif canImport(zlib)
-import zlib    // Apple platforms
-#endif
+import CZlibShim
 
 /// Inflates one raw deflate stream (a zip member, method 8) whose uncompressed size is declared.
 ///

@@ -1,2 +1,0 @@
-import XCTest
-final class ModelIOTestsPlaceholder: XCTestCase { func testBuilds() {} }
