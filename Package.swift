@@ -29,7 +29,8 @@ let package = Package(
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
         // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
-        .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
+        // ONNX export records the source file's SHA-256 (Boundary's) in the model's metadata.
+        .target(name: "ONNX", dependencies: ["Boundary", "ModelIO", "NN", "Tensor",
                                              .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // SVG plotting (axes, round ticks, legends, heat maps) shared by Boundary, Distill and Report.
         .target(name: "Plot"),
