@@ -15,6 +15,16 @@ final class ONNXConverter {
         /// A layer's output (`input` for the model input) and its per-sample shape.
         case act(String, [Int])
         case const(ONNXTensor)
+        /// A reshape or transpose of a layer's output with no engine layout of its own,
+        /// resolved by the node that reads it (ONNXConverter+Views.swift): the NHWC view before
+        /// a Flatten, the `[g, C/g, H, W]` channel groups and their transpose (channel shuffle).
+        case view(View, String, [Int])
+    }
+
+    enum View: Equatable {
+        case nhwc
+        case grouped(Int)
+        case shuffled(Int)
     }
 
     struct Result {
@@ -61,7 +71,7 @@ final class ONNXConverter {
         shapes = Graph(inputShape: inputShape)
         values[inputs[0].name] = .act("input", inputShape)
 
-        let nodes = try ordered(g.node)
+        let nodes = try fuseGelu(try ordered(g.node))
         try refuseUnsupported(nodes)
         for n in nodes { for i in n.input where !i.isEmpty { readers[i, default: 0] += 1 } }
 

@@ -1,0 +1,165 @@
+import Foundation
+import XCTest
+import ModelIO
+import NN
+@testable import ONNX
+import Tensor
+import TestSupport
+
+/// ONNX export (ONNXWriter): written models re-import with our reader and give the same logits
+/// (always run); with python's onnx and onnxruntime present, the checker accepts them
+/// (`full_check=True`) and onnxruntime reproduces our logits within 1e-5 absolute.
+final class ONNXExportTests: XCTestCase {
+    override class func setUp() {
+        ONNXImport.register()
+        ONNXWriter.register(producerVersion: "test")
+    }
+
+    /// A preset with PyTorch's initialisation and non-trivial BatchNorm statistics (fresh ones
+    /// are the identity, which would hide a swapped mean and variance).
+    func preset(_ arch: String, seed: UInt64 = 1) throws -> Model {
+        let m = try ModelLoader.fresh(arch: arch)
+        var g = SeededGenerator(seed: seed)
+        initialiseLikePyTorch(m.graph, generator: &g)
+        for (k, node) in m.graph.nodes.enumerated() {
+            guard let bn = node.layer as? BatchNorm else { continue }
+            let c = bn.channels, s = seed &* 1000 &+ UInt64(k) &* 4
+            bn.weight.value = Tensor(shape: [c], data: GradientCheck.randomTensor([c], seed: s).data.map { 1 + 0.3 * $0 })
+            bn.bias.value = GradientCheck.randomTensor([c], seed: s + 1)
+            bn.runningMean.value = Tensor(shape: [c], data: GradientCheck.randomTensor([c], seed: s + 2).data.map { 0.2 * $0 })
+            bn.runningVar.value = Tensor(shape: [c], data: GradientCheck.randomTensor([c], seed: s + 3).data.map { 0.5 + abs($0) })
+        }
+        return m
+    }
+
+    /// Exports `m`, re-imports the file and compares logits on a random batch; returns the file
+    /// and the logits for the onnxruntime check.
+    @discardableResult
+    func roundTrip(_ m: Model, tolerance: Float = 1e-6, file: StaticString = #filePath, line: UInt = #line) throws -> (URL, Tensor, Tensor) {
+        let dir = temporaryDirectory("onnx-export")
+        let url = dir.appendingPathComponent("\(m.architectureName.replacingOccurrences(of: "/", with: "_")).onnx")
+        let report = try ModelWriter.write(m, to: url)
+        XCTAssertEqual(report.files.first?.path, url.relativePath, file: file, line: line)
+        let x = GradientCheck.randomTensor([3] + m.graph.inputShape, seed: 7)
+        let want = m.graph.forward(x, mode: .inference, keepForBackward: false)
+        try onnxRuntimeAgrees(url, x: x, logits: want, file: file, line: line)
+        let back = try ModelLoader.load(url.path)
+        XCTAssertEqual(back.graph.inputShape, m.graph.inputShape, file: file, line: line)
+        let got = back.graph.forward(x, mode: .inference, keepForBackward: false)
+        XCTAssertEqual(got.shape, want.shape, file: file, line: line)
+        let scale = max(want.data.map(abs).max() ?? 1, 1)
+        XCTAssertLessThanOrEqual(maxAbsDiff(got.data, want.data), tolerance * scale, "\(m.architectureName) re-imported", file: file, line: line)
+        print("bss re-import vs bss, \(url.lastPathComponent): max |Δ| = \(maxAbsDiff(got.data, want.data))")
+        return (url, x, want)
+    }
+
+    func testHeo2019ResNet8RoundTripsBitIdentical() throws {
+        let m = try preset("heo2019-resnet8")
+        let (url, x, want) = try roundTrip(m, tolerance: 0)
+        let back = try ModelLoader.load(url.path)
+        XCTAssertEqual(back.graph.forward(x, mode: .inference, keepForBackward: false).data, want.data, "bit-identical")
+        // BatchNorm stays a layer (not folded) with the same state-dict keys.
+        XCTAssertEqual(back.graph.nodes.filter { $0.layer is BatchNorm }.count, m.graph.nodes.filter { $0.layer is BatchNorm }.count)
+        XCTAssertNotNil(back.graph.index(of: "layer1.0.bn1"))
+    }
+
+    func testRepDistillerResNet8RoundTrips() throws { try roundTrip(try preset("repdistiller-resnet8")) }
+
+    /// Grouped 1×1 convolutions and the channel shuffle (Reshape → Transpose → Reshape).
+    func testShuffleNetV1RoundTrips() throws { try roundTrip(try preset("repdistiller-shufflev1")) }
+
+    /// Depthwise convolutions, squeeze-and-excitation (a per-channel Mul), Hardswish, Hardsigmoid.
+    func testMobileNetV3SmallRoundTrips() throws { try roundTrip(try preset("torchvision-mobilenet_v3_small@32")) }
+
+    /// The Keras digits teacher: NHWC flatten order (Transpose before Flatten), Keras BatchNorm.
+    func testKerasDigitsTeacherRoundTrips() throws {
+        let m = try ModelLoader.load(fixture("digits/teacher-cnn.keras"))
+        let (url, _, _) = try roundTrip(m)
+        let proto = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url))
+        XCTAssertEqual(proto.metadataProps.first { $0.key == "bss.source_input_layout" }?.value, "nhwc")
+    }
+
+    func testFileHasOpset17SymbolicBatchRawDataAndProvenance() throws {
+        let m = try ModelLoader.load(fixture("zoo/heo2019-resnet8.npz"), arch: "heo2019-resnet8")
+        let data = try ONNXWriter.serialize(m)
+        let proto = try Onnx_ModelProto(serializedBytes: data)
+        XCTAssertEqual(proto.producerName, "bss")
+        XCTAssertEqual(proto.producerVersion, "test")
+        XCTAssertEqual(proto.opsetImport.map(\.version), [17])
+        XCTAssertEqual(proto.graph.input.first?.type.tensorType.shape.dim.first?.dimParam, "N")
+        XCTAssertEqual(proto.graph.output.first?.type.tensorType.shape.dim.first?.dimParam, "N")
+        XCTAssertEqual(proto.graph.input.first?.type.tensorType.shape.dim.dropFirst().map(\.dimValue), [3, 32, 32])
+        let floats = proto.graph.initializer.filter { $0.dataType == 1 }
+        XCTAssertFalse(floats.isEmpty)
+        XCTAssertTrue(floats.allSatisfy { $0.floatData.isEmpty && $0.rawData.count == 4 * $0.dims.reduce(1, *) })
+        XCTAssertTrue(proto.graph.initializer.contains { $0.name == "layer1.0.bn1.running_var" })
+        XCTAssertEqual(proto.graph.node.filter { $0.opType == "BatchNormalization" }.count, 7)
+        let meta = Dictionary(uniqueKeysWithValues: proto.metadataProps.map { ($0.key, $0.value) })
+        XCTAssertEqual(meta["bss.source_sha256"]?.count, 64)
+        XCTAssertEqual(meta["bss.architecture"], "heo2019-resnet8")
+        XCTAssertNotNil(meta["bss.source_file"])
+        XCTAssertNotNil(meta["bss.conversions"])
+    }
+
+    /// A layer ONNX cannot express: one line naming it, and no file (not even a temporary one).
+    func testUnmappableLayerIsRefusedAndNothingWritten() throws {
+        var spec = ArchitectureSpec(name: "odd", inputShape: [4], classes: 3, layers: [])
+        var relu = LayerSpec(name: "thresholded", type: "relu_keras"); relu.threshold = 0.5
+        var fc = LayerSpec(name: "fc", type: "linear"); fc.inFeatures = 4; fc.outFeatures = 3
+        spec.layers = [relu, fc]
+        let m = Model(graph: try GraphBuilder.build(spec, origin: "odd"), format: .architectureOnly, architectureName: "odd", spec: spec)
+        let dir = temporaryDirectory("onnx-refuse")
+        let url = dir.appendingPathComponent("odd.onnx")
+        XCTAssertThrowsError(try ModelWriter.write(m, to: url)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("thresholded") && text.contains("no ONNX mapping"), text)
+            XCTAssertFalse(text.contains("\n"), text)
+        }
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [], [])
+    }
+
+    func testSpecOutAndTargetDoNotApply() throws {
+        let m = try preset("heo2019-resnet8")
+        let url = temporaryDirectory("onnx-flags").appendingPathComponent("m.onnx")
+        XCTAssertThrowsError(try ModelWriter.write(m, to: url, specURL: url.deletingPathExtension().appendingPathExtension("json")))
+        XCTAssertThrowsError(try ModelWriter.write(m, to: url, as: .keras))
+    }
+
+    // MARK: onnx + onnxruntime
+
+    /// `onnx.checker.check_model(full_check=True)` and onnxruntime's logits within 1e-5 absolute.
+    func onnxRuntimeAgrees(_ url: URL, x: Tensor, logits: Tensor, file: StaticString, line: UInt) throws {
+        guard ProcessInfo.processInfo.environment["BSS_SKIP_PYTHON"] == nil else { return }
+        let io = url.deletingPathExtension().appendingPathExtension("io.npz")
+        try Npz.write(["x": NumpyArray(float32s: x.data, shape: x.shape), "logits": NumpyArray(float32s: logits.data, shape: logits.shape)], to: io)
+        let script = """
+            import sys
+            try:
+                import numpy as np, onnx, onnxruntime as ort
+            except ImportError as e:
+                print("SKIP", e); sys.exit(0)
+            m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+            io = np.load(sys.argv[2])
+            s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+            y = s.run(None, {"input": io["x"]})[0]
+            print("DIFF", float(np.abs(y - io["logits"]).max()))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, url.path, io.path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        do { try p.run() } catch { print("skipped the onnxruntime check: python3 is not available"); return }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if p.terminationStatus == 127 { print("skipped the onnxruntime check: python3 is not available"); return }
+        if text.hasPrefix("SKIP") { print("skipped the onnxruntime check: python onnx/onnxruntime missing (\(text))"); return }
+        XCTAssertEqual(p.terminationStatus, 0, "onnx checker / onnxruntime: \(errText.suffix(600))", file: file, line: line)
+        guard let d = text.split(separator: "\n").first(where: { $0.hasPrefix("DIFF") }).flatMap({ Float($0.dropFirst(5)) }) else {
+            XCTFail("no DIFF from python: \(text) \(errText.suffix(600))", file: file, line: line); return
+        }
+        print("onnxruntime vs bss, \(url.lastPathComponent): max |Δ| = \(d)")
+        XCTAssertLessThanOrEqual(d, 1e-5, "onnxruntime logits of \(url.lastPathComponent)", file: file, line: line)
+    }
+}
