@@ -125,6 +125,93 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertThrowsError(try ModelWriter.write(m, to: url, as: .keras))
     }
 
+    /// A spec model with every exportable layer the importer also reads: grouped, dilated and
+    /// depthwise convolutions with asymmetric padding, the activations, Keras rescaling and
+    /// normalization, channel shuffle and slices, pools with ceil mode and padding, SE-style
+    /// per-channel multiply, adaptive pooling that divides the input, dropout.
+    func testEveryImportableLayerRoundTrips() throws {
+        let layers = """
+            [{"name": "c1", "type": "conv2d", "in_channels": 4, "out_channels": 8, "kernel": 3, "padding": 2, "dilation": 2, "groups": 2},
+             {"name": "b1", "type": "batchnorm", "channels": 8},
+             {"name": "a1", "type": "relu6"},
+             {"name": "c2", "type": "conv2d", "in_channels": 8, "out_channels": 8, "kernel": 3, "stride": 2, "padding": [1, 0, 1, 0], "groups": 8, "bias": false},
+             {"name": "a2", "type": "leaky_relu", "negative_slope": 0.2},
+             {"name": "r1", "type": "rescaling", "scale": [1, 2, 3, 4, 0.5, 0.25, -1, 1.5], "offset": 0.1},
+             {"name": "n1", "type": "normalization", "channels": 8},
+             {"name": "sh", "type": "channel_shuffle", "groups": 2},
+             {"name": "s1", "type": "slice", "start": 0, "end": 4, "inputs": ["sh"]},
+             {"name": "s2", "type": "slice", "start": 4, "end": 8, "inputs": ["sh"]},
+             {"name": "e1", "type": "elu", "alpha": 0.7, "inputs": ["s1"]},
+             {"name": "h1", "type": "hardswish", "inputs": ["s2"]},
+             {"name": "cat", "type": "concat", "inputs": ["e1", "h1"]},
+             {"name": "g1", "type": "gelu"},
+             {"name": "si", "type": "silu"},
+             {"name": "mp", "type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1, "ceil_mode": true},
+             {"name": "zp", "type": "zeropad2d", "padding": [1, 0, 0, 1]},
+             {"name": "ap", "type": "avgpool2d", "kernel": 2, "stride": 1, "padding": 1, "count_include_pad": false},
+             {"name": "gap", "type": "global_avgpool"},
+             {"name": "fc1", "type": "linear", "in_features": 8, "out_features": 8},
+             {"name": "hs", "type": "hardsigmoid_torch"},
+             {"name": "se", "type": "multiply", "inputs": ["ap", "hs"]},
+             {"name": "res", "type": "add", "inputs": ["se", "ap"]},
+             {"name": "rk", "type": "relu_keras", "max_value": 4},
+             {"name": "hk", "type": "hardsigmoid_keras2"},
+             {"name": "d2", "type": "dropout2d", "p": 0.3},
+             {"name": "aap", "type": "adaptive_avgpool2d", "output_size": 3},
+             {"name": "t", "type": "tanh"},
+             {"name": "fl", "type": "flatten"},
+             {"name": "dr", "type": "dropout", "p": 0.5},
+             {"name": "fc2", "type": "linear", "in_features": 72, "out_features": 5},
+             {"name": "sg", "type": "sigmoid"}]
+            """
+        let m = try specModel(layers, input: [4, 12, 12], classes: 5)
+        let (url, _, _) = try roundTrip(m)
+        let back = try ModelLoader.load(url.path)
+        let kinds = Set(back.graph.nodes.map(\.layer.kind))
+        for k in ["ChannelShuffle", "ChannelSlice", "Multiply", "GELU", "Conv2D", "BatchNorm"] {
+            XCTAssertTrue(kinds.contains(k), "\(k) not in \(kinds.sorted())")
+        }
+    }
+
+    /// Layers the importer does not read back, checked against onnxruntime only: SELU, the tanh
+    /// GELU, LayerNorm over channels, nearest and bilinear upsampling, Keras-order flatten, reshape.
+    func testExportOnlyLayersMatchOnnxRuntime() throws {
+        let layers = """
+            [{"name": "c1", "type": "conv2d", "in_channels": 3, "out_channels": 6, "kernel": 3, "padding": 1},
+             {"name": "a1", "type": "selu"},
+             {"name": "ln", "type": "layernorm", "channels": 6, "eps": 0.001},
+             {"name": "up", "type": "upsample2d", "scale_factor": 2, "mode": "nearest"},
+             {"name": "g", "type": "gelu", "approximate": "tanh"},
+             {"name": "mp", "type": "maxpool2d", "kernel": 4},
+             {"name": "ub", "type": "upsample2d", "scale_factor": [2, 1], "mode": "bilinear"},
+             {"name": "rs", "type": "reshape", "shape": [6, 4, -1]},
+             {"name": "fl", "type": "flatten", "order": "nhwc"},
+             {"name": "fc", "type": "linear", "in_features": 48, "out_features": 4}]
+            """
+        let m = try specModel(layers, input: [3, 4, 4], classes: 4)
+        let url = temporaryDirectory("onnx-export-only").appendingPathComponent("m.onnx")
+        try ModelWriter.write(m, to: url)
+        let x = GradientCheck.randomTensor([3, 3, 4, 4], seed: 3)
+        try onnxRuntimeAgrees(url, x: x, logits: m.graph.forward(x, mode: .inference, keepForBackward: false), file: #filePath, line: #line)
+    }
+
+    func specModel(_ layers: String, input: [Int], classes: Int) throws -> Model {
+        let json = "{\"name\": \"all\", \"input_shape\": \(input), \"classes\": \(classes), \"layers\": \(layers)}"
+        let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: Data(json.utf8))
+        let m = Model(graph: try GraphBuilder.build(spec, origin: "all"), format: .architectureOnly, architectureName: "all", spec: spec)
+        var g = SeededGenerator(seed: 5)
+        initialiseLikePyTorch(m.graph, generator: &g)
+        for (k, node) in m.graph.nodes.enumerated() {
+            for p in node.layer.parameters where p.name.contains("var") || p.name == "weight" && !(node.layer is Conv2D || node.layer is Linear) {
+                p.value = Tensor(shape: p.value.shape, data: GradientCheck.randomTensor(p.value.shape, seed: UInt64(k)).data.map { 0.5 + abs($0) })
+            }
+            for p in node.layer.parameters where p.name.contains("mean") || p.name == "bias" && !(node.layer is Conv2D || node.layer is Linear) {
+                p.value = GradientCheck.randomTensor(p.value.shape, seed: UInt64(k) + 100)
+            }
+        }
+        return m
+    }
+
     // MARK: onnx + onnxruntime
 
     /// `onnx.checker.check_model(full_check=True)` and onnxruntime's logits within 1e-5 absolute.
