@@ -87,8 +87,10 @@ extension ONNXConverter {
 
     /// The Reshapes of the view patterns; false when `n` is an ordinary Reshape.
     func reshapeView(_ n: Onnx_NodeProto, loc: String) throws -> Bool {
-        guard n.input.count > 1, case let .const(t)? = values[n.input[1]], let target = t.ints, !target.isEmpty else { return false }
-        let rest = Array(target.dropFirst())
+        // The first entry is the batch (NaN when folded from Shape), the rest integers.
+        guard n.input.count > 1, case let .const(t)? = values[n.input[1]], t.count >= 1,
+              let rest = ONNXTensor(shape: [t.count - 1], values: Array(t.values.dropFirst())).ints else { return false }
+        let target = t.values
         switch values[n.input[0]] {
         case let .view(.nhwc, x, s)?:
             guard rest == [-1] || rest == [s.reduce(1, *)] else {

@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+import ModelIO
+import NN
+@testable import ONNX
+import Tensor
+import TestSupport
+
+/// The operators added to the importer after the first set, a student exported with BatchNorm
+/// kept, and torch's dynamo exporter, against onnxruntime (fixtures by
+/// `Fixtures/scripts/make_onnx_ops2_fixtures.py`): within 1e-4 of the largest logit.
+final class ONNXOperatorTests: XCTestCase {
+    override class func setUp() { ONNXImport.register() }
+
+    @discardableResult
+    func parity(_ name: String, softmax: Bool = false) throws -> Model {
+        let m = try ModelLoader.load(fixture("onnx/\(name).onnx"))
+        let io = try Npz.readDictionary(URL(fileURLWithPath: fixture("onnx/\(name)-io.npz")))
+        let x = try io["x"]!.tensor(file: "io", key: "x"), want = try io["logits"]!.tensor(file: "io", key: "logits")
+        let got = m.graph.forward(x, mode: .inference, keepForBackward: false)
+        XCTAssertEqual(got.shape, want.shape, name)
+        let scale = want.data.map(abs).max() ?? 1
+        print("\(name): max |bss − onnxruntime| = \(maxAbsDiff(got.data, want.data)) (largest logit \(scale))")
+        assertAllClose(got.data, want.data, atol: 1e-4 * max(scale, 1e-6), rtol: 0, "\(name) logits")
+        XCTAssertEqual(m.softmaxSplitOff, softmax, name)
+        return m
+    }
+
+    /// Sub/Div by constants, constant − x, channel shuffle, Split, the Erf GELU, ReduceMean
+    /// (keepdims 1 and 0), SE Mul by [C, 1, 1], Unsqueeze/Squeeze of activations.
+    func testNewOperatorsMatchOnnxRuntime() throws {
+        let m = try parity("ops2")
+        let kinds = Set(m.graph.nodes.map(\.layer.kind))
+        for k in ["ChannelShuffle", "ChannelSlice", "GELU", "Multiply", "Rescaling", "GlobalAvgPool", "AdaptiveAvgPool2D"] {
+            XCTAssertTrue(kinds.contains(k), "\(k) not in \(kinds.sorted())")
+        }
+        XCTAssertTrue(m.conversions.contains { $0.contains("Div by a constant") }, m.conversions.joined(separator: "; "))
+    }
+
+    func testOpset20GeluMatchesOnnxRuntime() throws {
+        let m = try parity("gelu20")
+        XCTAssertEqual(m.graph.nodes.filter { $0.layer.kind == "GELU" }.count, 2)
+    }
+
+    /// Exported with training=PRESERVE, do_constant_folding=False: BatchNorm stays a layer.
+    func testStudentWithBatchNormKept() throws {
+        let m = try parity("student-bn")
+        XCTAssertEqual(m.graph.nodes.filter { $0.layer is BatchNorm }.count, 2)
+    }
+
+    func testDynamoExportedResNet8MatchesOnnxRuntime() throws {
+        let m = try parity("dynamo-resnet8")
+        XCTAssertEqual(m.formatPayload["onnx.opset"], "20")
+    }
+
+    func testDynamoExportedDigitsTeacherMatchesOnnxRuntime() throws { try parity("dynamo-digits-teacher", softmax: true) }
+
+    /// A Transpose the engine cannot express is refused naming the node that reads it.
+    func testOtherTransposesAreRefused() throws {
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var op = Onnx_OperatorSetIdProto(); op.version = 17
+        m.opsetImport = [op]
+        var t = Onnx_NodeProto(); t.opType = "Transpose"; t.name = "t"; t.input = ["input"]; t.output = ["y"]
+        var perm = Onnx_AttributeProto(); perm.name = "perm"; perm.type = .ints; perm.ints = [0, 2, 3, 1]
+        t.attribute = [perm]
+        var r = Onnx_NodeProto(); r.opType = "Relu"; r.name = "r"; r.input = ["y"]; r.output = ["out"]
+        m.graph.node = [t, r]
+        func info(_ name: String, _ dims: [Int64]) -> Onnx_ValueInfoProto {
+            var v = Onnx_ValueInfoProto(); v.name = name
+            var tt = Onnx_TypeProto.Tensor(); tt.elemType = 1
+            tt.shape.dim = dims.map { var d = Onnx_TensorShapeProto.Dimension(); d.dimValue = $0; return d }
+            v.type.tensorType = tt
+            return v
+        }
+        m.graph.input = [info("input", [1, 2, 3, 3])]
+        m.graph.output = [info("out", [1, 3, 3, 2])]
+        let url = temporaryDirectory("onnx-transpose").appendingPathComponent("t.onnx")
+        try m.serializedData().write(to: url)
+        XCTAssertThrowsError(try ModelLoader.load(url.path)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("'r'") && text.contains("channels-last"), text)
+        }
+    }
+}
