@@ -14,6 +14,8 @@ exported with BatchNorm kept, and torch's dynamo exporter. onnxruntime's logits 
 - dynamo-resnet8.onnx, dynamo-digits-teacher.onnx: heo2019-resnet8 (random BN statistics) and
   the digits CNN teacher (as in make_onnx_fixtures.py, final softmax) through
   torch.onnx.export(dynamo=True) (its default opset, 18).
+- dynamo-resnet8-state.npz: the same network's state dict (loads into the heo2019-resnet8
+  preset), for comparing BSS generation from the ONNX file with the state dict's.
 - *-io.npz: x and onnxruntime's logits.
 """
 import os, sys
@@ -24,7 +26,7 @@ from onnx import helper, TensorProto, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from torch_models import cifar_resnet, randomise_bn  # noqa: E402
+from torch_models import cifar_resnet, randomise_bn, state_dict_numpy  # noqa: E402
 from make_onnx_fixtures import digits_teacher  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "onnx")
@@ -137,6 +139,7 @@ def main():
     r8 = cifar_resnet(8)
     randomise_bn(r8, gen)
     dynamo(r8, torch.randn(3, 3, 32, 32, generator=gen), "dynamo-resnet8")
+    np.savez(os.path.join(OUT, "dynamo-resnet8-state.npz"), **state_dict_numpy(r8))
     dynamo(digits_teacher(), torch.rand(4, 1, 8, 8, generator=gen), "dynamo-digits-teacher", softmax=True)
 
 
