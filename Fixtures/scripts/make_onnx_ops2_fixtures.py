@@ -8,6 +8,8 @@ exported with BatchNorm kept, and torch's dynamo exporter. onnxruntime's logits 
   (exported as the Erf pattern), x.mean((2, 3), keepdim=True/False) (ReduceMean), a
   squeeze-and-excitation Mul by a [C, 1, 1] activation, unsqueeze/squeeze of activations.
 - gelu20.onnx (opset 20, onnx.helper): Gemm -> Gelu (approximate none) -> Gemm -> Gelu (tanh) -> Gemm.
+- nhwc-input.onnx (opset 15, onnx.helper): tf2onnx's layout for Keras models, an NHWC input
+  transposed to NCHW by its first node and a channels-last flatten before MatMul + Add; x is NHWC.
 - student-bn.onnx (opset 17): a small digits CNN exported with
   training=torch.onnx.TrainingMode.PRESERVE and do_constant_folding=False, so BatchNormalization
   nodes stay (a student bss can train and write back).
@@ -102,6 +104,31 @@ def gelu20():
     reference(path, rng.normal(0, 1, (4, 6)).astype(np.float32), "gelu20")
 
 
+def nhwc_input():
+    """What tf2onnx writes for a Keras CNN: an NHWC input transposed to NCHW by the first node,
+    and the Keras flatten as a Transpose back to NHWC before the Reshape and MatMul."""
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32), "conv.weight"),
+             numpy_helper.from_array(rng.normal(0, 0.2, (4,)).astype(np.float32), "conv.bias"),
+             numpy_helper.from_array(np.array([-1, 144], dtype=np.int64), "flat_shape"),
+             numpy_helper.from_array(rng.normal(0, 0.2, (144, 3)).astype(np.float32), "dense.kernel"),
+             numpy_helper.from_array(rng.normal(0, 0.2, (3,)).astype(np.float32), "dense.bias")]
+    nodes = [helper.make_node("Transpose", ["input"], ["x_nchw"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["x_nchw", "conv.weight", "conv.bias"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["r_nhwc"], perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["r_nhwc", "flat_shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "dense.kernel"], ["mm"]),
+             helper.make_node("Add", ["mm", "dense.bias"], ["output"])]
+    graph = helper.make_graph(nodes, "nhwc_input", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 6, 6, 2])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8)
+    onnx.checker.check_model(m, full_check=True)
+    path = os.path.join(OUT, "nhwc-input.onnx")
+    onnx.save(m, path)
+    reference(path, rng.normal(0, 1, (4, 6, 6, 2)).astype(np.float32), "nhwc-input")
+
+
 class StudentBN(nn.Module):
     def __init__(self):
         super().__init__()
@@ -132,6 +159,7 @@ def main():
     randomise_bn(ops, gen)
     export(ops, torch.randn(4, 3, 6, 6, generator=gen), "ops2")
     gelu20()
+    nhwc_input()
     student = StudentBN()
     randomise_bn(student, gen)
     export(student, torch.randn(4, 1, 8, 8, generator=gen), "student-bn",

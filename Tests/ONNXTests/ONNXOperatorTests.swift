@@ -55,6 +55,27 @@ final class ONNXOperatorTests: XCTestCase {
 
     func testDynamoExportedDigitsTeacherMatchesOnnxRuntime() throws { try parity("dynamo-digits-teacher", softmax: true) }
 
+    /// tf2onnx's layout: an NHWC input transposed to NCHW by the first node becomes the engine's
+    /// input with data layout NHWC; the channels-last flatten before MatMul is a Flatten(nhwc).
+    func testChannelsLastInputAsTf2onnxWritesIt() throws {
+        let m = try ModelLoader.load(fixture("onnx/nhwc-input.onnx"))
+        XCTAssertEqual(m.inputLayout, .nhwc)
+        XCTAssertEqual(m.graph.inputShape, [2, 6, 6])
+        XCTAssertTrue(m.graph.nodes.contains { ($0.layer as? Flatten)?.order == .nhwc })
+        let io = try Npz.readDictionary(URL(fileURLWithPath: fixture("onnx/nhwc-input-io.npz")))
+        let nhwc = try io["x"]!.tensor(file: "io", key: "x"), want = try io["logits"]!.tensor(file: "io", key: "logits")
+        // NHWC [4, 6, 6, 2] → NCHW, as data stored channels-last is read.
+        var x = Tensor(shape: [4, 2, 6, 6])
+        for n in 0..<4 { for c in 0..<2 { for h in 0..<6 { for w in 0..<6 {
+            x.data[((n * 2 + c) * 6 + h) * 6 + w] = nhwc.data[((n * 6 + h) * 6 + w) * 2 + c]
+        } } } }
+        let got = m.graph.forward(x, mode: .inference, keepForBackward: false)
+        print("nhwc-input: max |bss − onnxruntime| = \(maxAbsDiff(got.data, want.data))")
+        assertAllClose(got.data, want.data, atol: 1e-4 * max(want.data.map(abs).max() ?? 1, 1e-6), rtol: 0, "nhwc-input logits")
+        XCTAssertThrowsError(try ModelLoader.load(fixture("onnx/nhwc-input.onnx"), inputShape: [6, 6, 2]), "--input-shape is C,H,W")
+        XCTAssertNoThrow(try ModelLoader.load(fixture("onnx/nhwc-input.onnx"), inputShape: [2, 6, 6]))
+    }
+
     /// A Transpose the engine cannot express is refused naming the node that reads it.
     func testOtherTransposesAreRefused() throws {
         var m = Onnx_ModelProto()
