@@ -24,6 +24,7 @@ import NN
 /// | ChannelShuffle | `Reshape` → `Transpose` → `Reshape` |
 /// | ShortcutA | `Slice` (steps s on H, W) + zero `Pad` on channels |
 /// | ZeroPad2D, Reshape | `Pad` (constant 0), `Reshape` (batch kept with 0) |
+/// | ChannelsLastReshape (Keras) | `Transpose` to NHWC → `Reshape` → `Transpose` back (3-D targets) |
 /// | Rescaling, Normalization (Keras) | `Mul` + `Add`, `Sub` + `Div` by per-channel constants |
 /// | LayerNorm | `LayerNormalization` over channels (`Transpose`d to the last axis for images) |
 /// | Upsample2D | `Resize` (nearest: asymmetric/floor; bilinear: half_pixel) |
@@ -135,6 +136,17 @@ extension ONNXGraphWriter {
             add("Pad", [x[0], int64s(base + ".pads", [0, 0, p.top, p.left, 0, 0, p.bottom, p.right])], out, [attr("mode", string: "constant")])
         case let l as Reshape:
             add("Reshape", [x[0], int64s(base + ".shape", [0] + l.shape)], out)
+        case is ChannelsLastReshape:
+            // Keras' reshape in its channels-last element order: to NHWC, reshape, back to NCHW.
+            let o = node.outputShape
+            let src = s.count == 3 ? add("Transpose", x, unique(base + ".nhwc"), [attr("perm", ints: [0, 2, 3, 1])]) : x[0]
+            let keras = o.count == 3 ? [o[1], o[2], o[0]] : o
+            if o.count == 3 {
+                let r = add("Reshape", [src, int64s(base + ".shape", [0] + keras)], unique(base + ".reshaped"))
+                add("Transpose", [r], out, [attr("perm", ints: [0, 3, 1, 2])])
+            } else {
+                add("Reshape", [src, int64s(base + ".shape", [0] + keras)], out)
+            }
         case let l as Rescaling:
             let scaleIsOne = l.scale.allSatisfy { $0 == 1 }, offsetIsZero = l.offset.allSatisfy { $0 == 0 }
             var src = x[0]

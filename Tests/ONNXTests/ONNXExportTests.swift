@@ -195,6 +195,21 @@ final class ONNXExportTests: XCTestCase {
         try onnxRuntimeAgrees(url, x: x, logits: m.graph.forward(x, mode: .inference, keepForBackward: false), file: #filePath, line: #line)
     }
 
+    /// Keras' Reshape (channels-last element order) has no spec type: a graph built by hand.
+    func testKerasReshapeMatchesOnnxRuntime() throws {
+        let g = Graph(inputShape: [3, 4, 2])
+        try g.add("r1", ChannelsLastReshape(targetShape: [2, -1, 6]))
+        try g.add("r2", ChannelsLastReshape(targetShape: [24]))
+        try g.add("fc", Linear(inFeatures: 24, outFeatures: 3))
+        var gen = SeededGenerator(seed: 2)
+        initialiseLikePyTorch(g, generator: &gen)
+        let m = Model(graph: g, format: .kerasH5, architectureName: "keras-reshape", inputLayout: .nhwc)
+        let url = temporaryDirectory("onnx-keras-reshape").appendingPathComponent("m.onnx")
+        try ModelWriter.write(m, to: url)
+        let x = GradientCheck.randomTensor([2, 3, 4, 2], seed: 4)
+        try onnxRuntimeAgrees(url, x: x, logits: g.forward(x, mode: .inference, keepForBackward: false), file: #filePath, line: #line)
+    }
+
     func specModel(_ layers: String, input: [Int], classes: Int) throws -> Model {
         let json = "{\"name\": \"all\", \"input_shape\": \(input), \"classes\": \(classes), \"layers\": \(layers)}"
         let spec = try JSONDecoder().decode(ArchitectureSpec.self, from: Data(json.utf8))
