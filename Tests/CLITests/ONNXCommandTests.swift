@@ -94,4 +94,23 @@ final class ONNXCommandTests: XCTestCase {
                             "--data", fixture("digits/digits-test.npz"), "--limit", "4", "--out", dir.appendingPathComponent("b.h5").path])
         XCTAssertEqual(g.status, 0, g.stderr)
     }
+
+    /// A student with a layer ONNX cannot express is refused before training when --out is .onnx.
+    func testDistillRefusesAnUnexportableStudentBeforeTraining() throws {
+        let dir = temporaryDirectory("bss-onnx-refuse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("odd.json")
+        try Data("""
+            {"name": "odd", "input_shape": [1, 8, 8], "classes": 10, "layers": [
+              {"name": "flat", "type": "flatten"},
+              {"name": "thresholded", "type": "relu_keras", "threshold": 0.5},
+              {"name": "fc", "type": "linear", "in_features": 64, "out_features": 10}]}
+            """.utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out/student.onnx").path
+        let r = try runBSS(["distill", "--teacher", fixture("digits/teacher-cnn.keras"), "--student", spec.path,
+                            "--data", fixture("digits/digits-train.npz"), "--epochs", "1", "--out", out])
+        assertCleanFailure(r, mentions: ["thresholded", "no ONNX mapping"])
+        XCTAssertFalse(r.stderr.contains("epoch 1"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path))
+    }
 }
