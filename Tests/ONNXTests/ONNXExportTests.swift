@@ -71,6 +71,17 @@ final class ONNXExportTests: XCTestCase {
     /// Depthwise convolutions, squeeze-and-excitation (a per-channel Mul), Hardswish, Hardsigmoid.
     func testMobileNetV3SmallRoundTrips() throws { try roundTrip(try preset("torchvision-mobilenet_v3_small@32")) }
 
+    /// One model of each remaining preset family and block kind: akamaster's split option-A
+    /// shortcut, pre-activation WRN, MobileNetV2 x0.5, ShuffleNetV2 (split + shuffle) and
+    /// torchvision's EfficientNet-B0 (SiLU, SE) at 32×32. (repdistiller-vgg8 and
+    /// torchvision-resnet18@32 pass too; left out for the suite's time.)
+    func testOtherPresetFamiliesRoundTrip() throws {
+        for arch in ["akamaster-resnet20", "repdistiller-wrn_16_1", "repdistiller-mobilenetv2",
+                     "repdistiller-shufflev2", "torchvision-efficientnet_b0@32"] {
+            try roundTrip(try preset(arch))
+        }
+    }
+
     /// The Keras digits teacher: NHWC flatten order (Transpose before Flatten), Keras BatchNorm.
     func testKerasDigitsTeacherRoundTrips() throws {
         let m = try ModelLoader.load(fixture("digits/teacher-cnn.keras"))
