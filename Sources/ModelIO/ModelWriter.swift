@@ -57,7 +57,7 @@ public enum ModelWriter {
             if let target {
                 throw ModelIOError(.mismatch, file: url.relativePath, "--to \(target.rawValue) does not apply to .\(ext) files")
             }
-            try registered.check(model, url.relativePath)
+            // `write` builds the whole file (and so refuses an inexpressible model) before its first byte.
             return try registered.write(model, url)
         }
         switch ext {
