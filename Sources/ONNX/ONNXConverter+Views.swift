@@ -148,7 +148,10 @@ extension ONNXConverter {
         } else {
             let r = s.count + 1
             let drop = Set(axes.map { $0 < 0 ? $0 + r : $0 })
-            guard !drop.contains(0), drop.allSatisfy({ $0 < r && s[$0 - 1] == 1 }) else {
+            guard !drop.contains(0) else {
+                throw ModelIOError(.unsupported, file: file, location: loc, "axes \(axes) squeeze the batch axis (0), which stays free")
+            }
+            guard drop.allSatisfy({ $0 >= 1 && $0 < r && s[$0 - 1] == 1 }) else {
                 throw ModelIOError(.unsupported, file: file, location: loc, "axes \(axes) of a [N] + \(s) activation; only per-sample axes of size 1 are squeezed")
             }
             shape = s.enumerated().filter { axes.isEmpty ? $0.element != 1 : !drop.contains($0.offset + 1) }.map(\.element)

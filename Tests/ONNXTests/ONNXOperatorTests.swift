@@ -76,6 +76,66 @@ final class ONNXOperatorTests: XCTestCase {
         XCTAssertNoThrow(try ModelLoader.load(fixture("onnx/nhwc-input.onnx"), inputShape: [2, 6, 6]))
     }
 
+    /// A one-input graph of `nodes` (opset 17) written to a temporary file.
+    func tiny(_ nodes: [Onnx_NodeProto], input: [Int64], output: [Int64], initializers: [Onnx_TensorProto] = []) throws -> String {
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var op = Onnx_OperatorSetIdProto(); op.version = 17
+        m.opsetImport = [op]
+        m.graph.node = nodes
+        m.graph.initializer = initializers
+        func info(_ name: String, _ dims: [Int64]) -> Onnx_ValueInfoProto {
+            var v = Onnx_ValueInfoProto(); v.name = name
+            var tt = Onnx_TypeProto.Tensor(); tt.elemType = 1
+            tt.shape.dim = dims.map { var d = Onnx_TensorShapeProto.Dimension(); d.dimValue = $0; return d }
+            v.type.tensorType = tt
+            return v
+        }
+        m.graph.input = [info("input", input)]
+        m.graph.output = [info("out", output)]
+        let url = temporaryDirectory("onnx-tiny").appendingPathComponent("t.onnx")
+        try m.serializedData().write(to: url)
+        return url.path
+    }
+
+    func node(_ op: String, _ name: String, _ inputs: [String], _ output: String, ints: [String: [Int64]] = [:]) -> Onnx_NodeProto {
+        var n = Onnx_NodeProto(); n.opType = op; n.name = name; n.input = inputs; n.output = [output]
+        n.attribute = ints.map { k, v in var a = Onnx_AttributeProto(); a.name = k; a.type = .ints; a.ints = v; return a }
+        return n
+    }
+
+    func floats(_ name: String, _ v: [Float], _ dims: [Int64]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto(); t.name = name; t.dataType = 1; t.dims = dims; t.floatData = v
+        return t
+    }
+
+    func assertRefused(_ path: String, _ mentions: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try ModelLoader.load(path), file: file, line: line) { e in
+            let text = "\(e)"
+            for m in mentions { XCTAssertTrue(text.contains(m), "\(m) not in: \(text)", file: file, line: line) }
+            XCTAssertFalse(text.contains("\n"), file: file, line: line)
+        }
+    }
+
+    /// Broadcasting and arithmetic the engine cannot express: one line naming the node each.
+    func testInexpressibleArithmeticIsRefused() throws {
+        // Add of [C, 1, 1] and [C, H, W] activations (only Mul has a per-channel layer).
+        let pooled = node("GlobalAveragePool", "gap", ["input"], "p")
+        assertRefused(try tiny([pooled, node("Add", "bad_add", ["input", "p"], "s"), node("Flatten", "f", ["s"], "out")],
+                               input: [1, 2, 3, 3], output: [1, 18]), ["'bad_add'", "Add of activations"])
+        // A constant divided by an activation.
+        assertRefused(try tiny([node("Div", "recip", ["two", "input"], "out")], input: [1, 4], output: [1, 4],
+                               initializers: [floats("two", [2], [])]), ["'recip'", "divided by an activation"])
+        // ReduceMean over channels.
+        let rm = node("ReduceMean", "chmean", ["input"], "r", ints: ["axes": [1]])
+        assertRefused(try tiny([rm, node("Flatten", "f", ["r"], "out")], input: [1, 2, 3, 3], output: [1, 9]), ["'chmean'", "H and W"])
+        // Squeezing the batch axis.
+        var sq = node("Squeeze", "sq", ["input", "axes"], "out")
+        sq.attribute = []
+        var axes = Onnx_TensorProto(); axes.name = "axes"; axes.dataType = 7; axes.dims = [1]; axes.int64Data = [0]
+        assertRefused(try tiny([sq], input: [1, 4], output: [4], initializers: [axes]), ["'sq'", "batch"])
+    }
+
     /// A Transpose the engine cannot express is refused naming the node that reads it.
     func testOtherTransposesAreRefused() throws {
         var m = Onnx_ModelProto()
