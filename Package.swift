@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["Diagnostics", "TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["Diagnostics", "TestSupport", "BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
-        .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Report", "Plot", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
     ],

@@ -76,7 +76,7 @@ public final class DistillRun {
         let threads = config.threads ?? threads
         Parallel.threads = threads
         try checkOutputsAreNotInputs(config)
-        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch, archFlag: "--teacher-arch") : nil
+        let teacher = try config.method.usesTeacher ? ModelLoader.load(config.teacher!, arch: config.teacherArch, archFlag: "--teacher-arch", inputShape: config.inputShape) : nil
         let student = try loadStudent(config, classes: config.classes ?? teacher?.classes)
         let (train, val) = try loadData(config, teacher: teacher, student: student)
         let distiller = try Distiller(config: config, teacher: teacher, student: student, train: train, val: val)
@@ -115,7 +115,7 @@ public final class DistillRun {
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: s, isDirectory: &isDirectory) && !isDirectory.boolValue
         if isFile && URL(fileURLWithPath: s).pathExtension.lowercased() != "json" {
-            return try ModelLoader.load(s, arch: c.studentArch, archFlag: "--student-arch")
+            return try ModelLoader.load(s, arch: c.studentArch, archFlag: "--student-arch", inputShape: c.inputShape)
         }
         // An architecture: fresh weights, initialised from the seed.
         let (spec, origin) = try ModelLoader.architecture(s, classes: classes ?? 10)
@@ -187,7 +187,13 @@ public final class DistillRun {
     /// Writes the trained student to `out` in its own format (`ModelWriter`).
     @discardableResult
     public func export() throws -> ModelWriter.Report {
-        try ModelWriter.write(distiller.student, to: artifacts.output)
+        // Provenance for formats that keep it (ONNX metadata_props): the run's inputs and method.
+        let student = distiller.student
+        student.formatPayload["provenance.distill_method"] = config.method.rawValue
+        for (k, v) in inputs { student.formatPayload["provenance.distill_\(k)_sha256"] = v }
+        if let t = config.teacher, config.method.usesTeacher { student.formatPayload["provenance.distill_teacher"] = t }
+        if let d = config.data { student.formatPayload["provenance.distill_data"] = d }
+        return try ModelWriter.write(student, to: artifacts.output)
     }
 }
 

@@ -84,12 +84,15 @@ public enum Preflight {
         switch ext {
         case "npz", "safetensors", "h5", "hdf5": break
         case "keras" where fromKeras: break
+        case _ where ModelWriterRegistry.writer(for: ext) != nil:
+            // Refused before training when the student has a layer the format cannot express.
+            try ModelWriterRegistry.writer(for: ext)!.check(student, out)
         case "keras":
             throw ModelIOError(.unsupported, file: out,
                                "the student '\(student.architectureName)' did not come from Keras, so it cannot be written as a .keras model; write a state dict (.npz, .safetensors or .h5)")
         default:
             throw ModelIOError(.unsupported, file: out,
-                               "cannot write '.\(url.pathExtension)'; the student goes to .npz, .safetensors or .h5 (state dict)\(fromKeras ? ", or .h5/.keras (Keras model)" : "")")
+                               "cannot write '.\(url.pathExtension)'; the student goes to .npz, .safetensors or .h5 (state dict)\(fromKeras ? ", or .h5/.keras (Keras model)" : "")\(ModelWriterRegistry.writer(for: "onnx") == nil ? "" : ", or .onnx")")
         }
         // A missing directory is created when the first file is written.
         try OutputPath.checkCanCreate(out)

@@ -188,12 +188,19 @@ extension RunConfig {
         fileKey("teacher_arch", "architecture of a weight-only teacher: preset or JSON spec", \.teacherArch),
         fileKey("student", "student model file, or an architecture (preset or JSON spec) for fresh weights", \.student),
         fileKey("student_arch", "architecture of a weight-only student file", \.studentArch),
+        ConfigKey(name: "input_shape", help: "per-sample input shape C,H,W of ONNX teacher/student files whose input is symbolic",
+                  set: { c, v in
+                      guard let s = try Read.string(v) else { c.inputShape = nil; return }
+                      let dims = s.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                      guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ConfigValueProblem(expected: "positive integers separated by commas (C,H,W)") }
+                      c.inputShape = dims.map { $0! }
+                  }, get: { Write.string($0.inputShape.map { $0.map(String.init).joined(separator: ",") }) }),
         ConfigKey(name: "classes", help: "class count of a fresh preset student (default: the teacher's)",
                   set: { c, v in c.classes = v == .null ? nil : try Read.int(v, "an integer >= 1", { $0 >= 1 }) },
                   get: { $0.classes.map(String.init) }),
         fileKey("data", "training data (.npz/.h5 with x, y; CIFAR-10 batches; IDX)", \.data),
         fileKey("val", "validation data, evaluated after every epoch", \.val),
-        fileKey("out", "trained student: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student", \.out),
+        fileKey("out", "trained student: .npz/.safetensors/.h5 state dict, .h5/.keras for a Keras student, or .onnx", \.out),
         fileKey("tensorboard", "directory for TensorBoard event files: scalars per batch and epoch (default: none)", \.tensorboard),
         ConfigKey(name: "data_layout", help: "layout of images in data/val: nchw or nhwc (default: the teacher's)",
                   set: { c, v in

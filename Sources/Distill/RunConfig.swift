@@ -60,6 +60,8 @@ public struct RunConfig: Equatable, Sendable {
     public var teacher: String?
     /// Architecture of a weight-only teacher file (preset name or JSON spec).
     public var teacherArch: String?
+    /// Per-sample input shape for ONNX teacher/student files whose input is symbolic (`input_shape`).
+    public var inputShape: [Int]?
     /// The student: a model file, or an architecture (preset name / JSON spec) for fresh weights.
     public var student: String?
     /// Architecture of a weight-only student file.

@@ -4,8 +4,11 @@ extension ModelLoader {
     /// `load(_:arch:)` for a command whose architecture option is not spelled `--arch`
     /// (`--teacher-arch`, `--a-arch`, ...): hints in errors name `archFlag`, so an error never
     /// recommends an option the command does not have.
-    public static func load(_ path: String, arch: String?, archFlag: String) throws -> Model {
-        do { return try load(path, arch: arch) } catch var e as ModelIOError {
+    /// `inputShape` (`--input-shape`) is passed on for `.onnx` files only, so one flag can serve
+    /// a command that reads models of several formats.
+    public static func load(_ path: String, arch: String?, archFlag: String, inputShape: [Int]? = nil) throws -> Model {
+        let shape = URL(fileURLWithPath: path).pathExtension.lowercased() == "onnx" ? inputShape : nil
+        do { return try load(path, arch: arch, inputShape: shape) } catch var e as ModelIOError {
             e.message = ModelIOError.renamingFlag("--arch", to: archFlag, in: e.message)
             throw e
         }

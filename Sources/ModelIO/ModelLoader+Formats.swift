@@ -21,3 +21,35 @@ public enum ModelFormatRegistry {
         return loaders[ext.lowercased()]
     }
 }
+
+/// Model file formats written by targets above ModelIO (ONNX: Sources/ONNX), registered at
+/// start-up like the loaders: `ModelWriter.write` and the distillation preflight dispatch to them
+/// by the output's extension.
+public enum ModelWriterRegistry {
+    /// What a registered format provides: `check` refuses a model the format cannot express
+    /// (before any training or writing starts); `write` writes it atomically and reports what
+    /// it wrote (`check` has passed).
+    public struct Entry: Sendable {
+        public var check: @Sendable (_ model: Model, _ path: String) throws -> Void
+        public var write: @Sendable (_ model: Model, _ url: URL) throws -> ModelWriter.Report
+        public init(check: @escaping @Sendable (_ model: Model, _ path: String) throws -> Void,
+                    write: @escaping @Sendable (_ model: Model, _ url: URL) throws -> ModelWriter.Report) {
+            self.check = check; self.write = write
+        }
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var entries: [String: Entry] = [:]
+
+    /// Registers a writer for files ending in `.ext` (lowercase, without the dot).
+    public static func register(extension ext: String, _ entry: Entry) {
+        lock.lock(); defer { lock.unlock() }
+        entries[ext.lowercased()] = entry
+    }
+
+    /// The writer for `.ext` files, if one is registered.
+    public static func writer(for ext: String) -> Entry? {
+        lock.lock(); defer { lock.unlock() }
+        return entries[ext.lowercased()]
+    }
+}

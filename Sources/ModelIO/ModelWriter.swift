@@ -9,6 +9,7 @@ import NN
 /// | `.safetensors` | the same, as safetensors (`SafeTensors`) | PyTorch state dict, as safetensors |
 /// | `.h5`, `.hdf5` | Keras full model (`KerasExport`) | HDF5 state dict (`StateDictHDF5`) |
 /// | `.keras` | Keras 3 archive (`KerasExport`) | Keras 3 archive with a generated config (`KerasConfigGenerator`) |
+/// | `.onnx` (registered, `ModelWriterRegistry`) | ONNX model, opset 17 (Sources/ONNX) | the same |
 ///
 /// `as: .stateDict` writes a Keras model's weights as an HDF5 state dict instead of a Keras
 /// file; `as: .keras` writes a non-Keras model to `.h5` as a Keras full model. A generated
@@ -40,6 +41,7 @@ public enum ModelWriter {
         public var files: [(path: String, what: String)] = []
         /// Conversions between the model's source conventions and the written format.
         public var conversions: [String] = []
+        public init() {}
     }
 
     /// Writes `model` to `url` (see the type's table); returns what was written.
@@ -47,6 +49,17 @@ public enum ModelWriter {
     public static func write(_ model: Model, to url: URL, specURL: URL? = nil, as target: Target? = nil) throws -> Report {
         let ext = url.pathExtension.lowercased()
         let fromKeras = model.format == .kerasH5 || model.format == .kerasArchive
+        // Formats written above ModelIO (`.onnx`: Sources/ONNX) carry their own architecture.
+        if let registered = ModelWriterRegistry.writer(for: ext) {
+            if specURL != nil {
+                throw ModelIOError(.mismatch, file: url.relativePath, "a .\(ext) file carries its own architecture; --spec-out applies to state dicts only")
+            }
+            if let target {
+                throw ModelIOError(.mismatch, file: url.relativePath, "--to \(target.rawValue) does not apply to .\(ext) files")
+            }
+            // `write` builds the whole file (and so refuses an inexpressible model) before its first byte.
+            return try registered.write(model, url)
+        }
         switch ext {
         case "npz":
             if target == .keras {
@@ -70,7 +83,7 @@ public enum ModelWriter {
             return try writeKeras(model, to: url, specURL: specURL, fromKeras: fromKeras)
         default:
             throw ModelIOError(.unsupported, file: url.relativePath,
-                               "cannot write '.\(url.pathExtension)' files; expected .npz, .safetensors or .h5 (state dict), or .h5/.keras (Keras model)")
+                               "cannot write '.\(url.pathExtension)' files; expected .npz, .safetensors or .h5 (state dict), or .h5/.keras (Keras model)\(ModelWriterRegistry.writer(for: "onnx") == nil ? "" : ", or .onnx")")
         }
     }
 

@@ -22,7 +22,9 @@ extension ONNXConverter {
             var start = try attrInt(n, "start", default: 0), end = try attrInt(n, "end", default: r)
             if start < 0 { start += r }; if end < 0 { end += r }
             start = min(max(start, 0), r); end = min(max(end, start), r)
-            values[n.output[0]] = .const(ONNXTensor(shape: [end - start], values: Array(full[start..<end])))
+            var shapeTensor = ONNXTensor(shape: [end - start], values: Array(full[start..<end]))
+            shapeTensor.integer = true
+            values[n.output[0]] = .const(shapeTensor)
             return true
         }
         var ins: [ONNXTensor?] = []
@@ -131,10 +133,34 @@ extension ONNXConverter {
                 for i in ranges[0] { for j in ranges[1] { v.append(x.values[i * x.shape[1] + j]) } }
             }
             out = ONNXTensor(shape: ranges.map(\.count), values: v)
+        case "Add", "Sub", "Mul", "Div":
+            // Shape arithmetic (`c // 2` of a channel count): scalars or equal shapes only.
+            guard ins.count == 2, let a = ins[0], let b = ins[1], a.count == 1 || b.count == 1 || a.shape == b.shape else {
+                throw ModelIOError(.unsupported, file: file, location: loc, "constant \(n.opType) of these shapes is not folded")
+            }
+            let integer = a.integer || b.integer
+            let shape = a.count >= b.count ? a.shape : b.shape
+            let v = (0..<max(a.count, b.count)).map { i -> Double in
+                let p = a.values[a.count == 1 ? 0 : i], q = b.values[b.count == 1 ? 0 : i]
+                switch n.opType {
+                case "Add": return p + q
+                case "Sub": return p - q
+                case "Mul": return p * q
+                default: return integer ? (q == 0 ? .nan : (p / q).rounded(.towardZero)) : p / q
+                }
+            }
+            out = ONNXTensor(shape: shape, values: v)
         default:
             return false
         }
-        values[n.output[0]] = .const(out)
+        var result = out
+        // Integer-ness follows the inputs (Cast: its target type).
+        if n.opType == "Cast" {
+            result.integer = [2, 3, 4, 5, 6, 7, 12, 13].contains(try attrInt(n, "to", default: 1))
+        } else if n.opType != "ConstantOfShape" {
+            result.integer = ins.compactMap { $0 }.first?.integer ?? false || (n.opType != "Gather" && ins.compactMap { $0 }.contains { $0.integer })
+        }
+        values[n.output[0]] = .const(result)
         return true
     }
 
@@ -154,8 +180,8 @@ extension ONNXConverter {
         case "value": return try reader.read(a.t, what: "Constant")
         case "value_float": return ONNXTensor(shape: [], values: [Double(a.f)])
         case "value_floats": return ONNXTensor(shape: [a.floats.count], values: a.floats.map(Double.init))
-        case "value_int": return ONNXTensor(shape: [], values: [Double(a.i)])
-        case "value_ints": return ONNXTensor(shape: [a.ints.count], values: a.ints.map(Double.init))
+        case "value_int": var t = ONNXTensor(shape: [], values: [Double(a.i)]); t.integer = true; return t
+        case "value_ints": var t = ONNXTensor(shape: [a.ints.count], values: a.ints.map(Double.init)); t.integer = true; return t
         default:
             throw ModelIOError(.unsupported, file: file, location: "node '\(label(n))' (Constant)", "attribute '\(a.name)' is not supported")
         }

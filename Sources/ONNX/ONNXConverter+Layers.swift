@@ -105,24 +105,43 @@ extension ONNXConverter {
         }
     }
 
-    /// Add/Mul of two same-shape activations, or of an activation and a constant that is a
-    /// scalar or one value per channel (`[C, 1, 1]`, `[1, C, 1, 1]`, `[C]` for features).
+    /// Add/Sub/Mul/Div of two activations or of an activation and a constant.
+    ///
+    /// - Two activations: Add/Mul of equal shapes → Add/Multiply; Mul by a `[C, 1, 1]` operand
+    ///   (squeeze-and-excitation) → Multiply; Sub a − b → Rescaling(−1) of b, then Add (exact).
+    /// - A constant that is a scalar or one value per channel (`[C, 1, 1]`, `[1, C, 1, 1]`, `[C]`
+    ///   for features) → Rescaling: x + c, x − c (offset −c), c − x (scale −1, offset c), x · c,
+    ///   x / c (scale 1/c: within one rounding of the division, recorded as a conversion).
     func binary(_ n: Onnx_NodeProto, loc: String) throws {
-        let out = n.output[0]
+        let out = n.output[0], op = n.opType
         guard n.input.count == 2 else { throw ModelIOError(.malformed, file: file, location: loc, "needs two inputs") }
         if case let .act(a, sa)? = values[n.input[0]], case let .act(b, sb)? = values[n.input[1]] {
-            guard sa == sb else {
-                throw ModelIOError(.unsupported, file: file, location: loc, "broadcasting \(sa) with \(sb); only equal shapes are modelled")
+            if sa == sb, op == "Add" || op == "Mul" {
+                try addLayer(LayerSpec(name: layerName(n), type: op == "Add" ? "add" : "multiply"), node: n, inputs: [a, b], output: out)
+                return
             }
-            try addLayer(LayerSpec(name: layerName(n), type: n.opType == "Add" ? "add" : "multiply"), node: n, inputs: [a, b], output: out)
-            return
+            if sa == sb, op == "Sub" {
+                var neg = LayerSpec(name: layerName(n) + ".negate", type: "rescaling"); neg.scale = [-1]; neg.offset = [0]
+                let (nb, _) = try addLayer(neg, node: n, inputs: [b])
+                try addLayer(LayerSpec(name: layerName(n), type: "add"), node: n, inputs: [a, nb], output: out)
+                note("sub", "Sub of two activations → Add of the first and the negated second (exact)")
+                return
+            }
+            // ONNX broadcasting aligns trailing axes: [C, 1, 1] against [C, H, W] is one value per channel.
+            func perChannel(_ p: [Int], of f: [Int]) -> Bool { p.count == f.count && p.first == f.first && p.dropFirst().allSatisfy { $0 == 1 } }
+            if op == "Mul", perChannel(sb, of: sa) || perChannel(sa, of: sb) {
+                try addLayer(LayerSpec(name: layerName(n), type: "multiply"), node: n, inputs: [a, b], output: out)
+                return
+            }
+            throw ModelIOError(.unsupported, file: file, location: loc,
+                               "\(op) of activations of shapes \(sa) and \(sb); equal shapes (Add, Sub, Mul) and Mul by a per-channel [C, 1, 1] operand are modelled")
         }
         var ai = false
         if case .act? = values[n.input[0]] { ai = true }
         let (x, s) = try act(n, ai ? 0 : 1, loc)
         guard let c = const(n, ai ? 1 : 0) else { throw ModelIOError(.malformed, file: file, location: loc, "an input is missing") }
         // MatMul + Add: the constant becomes the Linear's bias.
-        if n.opType == "Add", case let (linear, outF)? = pendingBias[n.input[ai ? 0 : 1]],
+        if op == "Add", case let (linear, outF)? = pendingBias[n.input[ai ? 0 : 1]],
            readers[n.input[ai ? 0 : 1]] == 1, c.count == outF, c.shape.last == outF {
             setWeight(linear, "bias", c.floats)
             values[out] = values[n.input[ai ? 0 : 1]]
@@ -135,15 +154,29 @@ extension ONNXConverter {
             throw ModelIOError(.unsupported, file: file, location: loc,
                                "a constant of shape \(c.shape) on per-sample shape \(s); only scalars and one value per channel are modelled")
         }
-        note("rescaling", "Add/Mul with a scalar or per-channel constant → Rescaling (x · scale + offset)")
         var ls = LayerSpec(name: layerName(n), type: "rescaling")
-        if n.opType == "Mul" { ls.scale = c.floats; ls.offset = [0] } else { ls.scale = [1]; ls.offset = c.floats }
+        switch (op, ai) {
+        case ("Mul", _): ls.scale = c.floats; ls.offset = [0]
+        case ("Add", _): ls.scale = [1]; ls.offset = c.floats
+        case ("Sub", true): ls.scale = [1]; ls.offset = c.floats.map { -$0 }
+        case ("Sub", false): ls.scale = [-1]; ls.offset = c.floats
+        case ("Div", true):
+            guard c.values.allSatisfy({ $0 != 0 && $0.isFinite }) else {
+                throw ModelIOError(.unsupported, file: file, location: loc, "division by a constant containing 0 or a non-finite value")
+            }
+            ls.scale = c.values.map { Float(1 / $0) }; ls.offset = [0]
+            note("div", "Div by a constant → Rescaling by its reciprocal (equal to the division within one rounding; exact for powers of two)")
+        default:
+            throw ModelIOError(.unsupported, file: file, location: loc, "a constant divided by an activation is not modelled")
+        }
+        note("rescaling", "Add/Sub/Mul/Div with a scalar or per-channel constant → Rescaling (x · scale + offset)")
         try addLayer(ls, node: n, inputs: [x], output: out)
     }
 
     /// Reshape keeping the batch axis: the target's first entry must be the batch (folded
     /// `x.size(0)`, 0, or -1 with the rest fixed); `[-1]` per sample is a flatten.
     func reshape(_ n: Onnx_NodeProto, loc: String) throws {
+        if try reshapeView(n, loc: loc) { return }
         let (x, s) = try act(n, 0, loc)
         guard let t = const(n, 1), t.shape.count == 1, t.count >= 1 else {
             throw ModelIOError(.unsupported, file: file, location: loc, "the target shape must fold to a constant vector")

@@ -8,7 +8,8 @@ extension ONNXConverter {
     static let layerOps: Set<String> = ["Conv", "BatchNormalization", "Gemm", "MatMul", "Add", "Mul", "Relu", "Clip",
                                         "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Concat",
                                         "Flatten", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-                                        "Dropout", "Identity", "Reshape", "Slice", "Pad", "Softmax"]
+                                        "Dropout", "Identity", "Reshape", "Slice", "Pad", "Softmax",
+                                        "Sub", "Div", "ReduceMean", "Split", "Gelu", "Transpose", "Unsqueeze", "Squeeze"]
     static var supportedOps: Set<String> { layerOps.union(foldedOps) }
 
     func convertNode(_ n: Onnx_NodeProto) throws {
@@ -26,7 +27,8 @@ extension ONNXConverter {
             return t
         }
         let out = n.output.first ?? ""
-        for (k, o) in n.output.enumerated() where k > 0 && !o.isEmpty && readers[o, default: 0] > 0 {
+        try checkViews(n, loc: loc)
+        for (k, o) in n.output.enumerated() where k > 0 && !o.isEmpty && readers[o, default: 0] > 0 && n.opType != "Split" {
             throw fail("output \(k) ('\(o)') is used; only the first output is supported")
         }
         func simple(_ type: String, _ configure: (inout LayerSpec) -> Void = { _ in }) throws {
@@ -64,7 +66,15 @@ extension ONNXConverter {
             addWeight(name, "bias", [Float](repeating: 0, count: outF), shape: [outF])
             pendingBias[out] = (name, outF)
             note("matmul", "MatMul weights [in, out] → Linear [out, in]; a following Add of a constant vector becomes its bias")
-        case "Add", "Mul": try binary(n, loc: loc)
+        case "Add", "Mul", "Sub", "Div": try binary(n, loc: loc)
+        case "ReduceMean": try reduceMean(n, loc: loc)
+        case "Split": try split(n, loc: loc)
+        case "Transpose": try transposeView(n, loc: loc)
+        case "Unsqueeze", "Squeeze": try squeeze(n, loc: loc)
+        case "Gelu":
+            let approx = attrString(n, "approximate", default: "none")
+            guard approx == "none" || approx == "tanh" else { throw fail("approximate '\(approx)'; none and tanh are modelled") }
+            try simple("gelu") { $0.approximate = approx }
         case "Relu": try simple("relu")
         case "Sigmoid": try simple("sigmoid")
         case "Tanh": try simple("tanh")
@@ -95,7 +105,8 @@ extension ONNXConverter {
             guard axis == 1 || axis == 1 - rank else { throw fail("concat on axis \(axis); only the channel axis (1) is modelled") }
             try addLayer(LayerSpec(name: layerName(n), type: "concat"), node: n, inputs: xs, output: out)
         case "Flatten":
-            let (x, s) = try act(0)
+            if try flattenView(n, loc: loc) { return }
+            let (_, s) = try act(0)
             guard try attrInt(n, "axis", default: 1) == 1 else { throw fail("only axis 1 (keep the batch axis) is modelled") }
             if s.count == 1 { values[out] = values[n.input[0]] } else { try simple("flatten") }
         case "Reshape": try reshape(n, loc: loc)

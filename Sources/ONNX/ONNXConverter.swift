@@ -15,6 +15,16 @@ final class ONNXConverter {
         /// A layer's output (`input` for the model input) and its per-sample shape.
         case act(String, [Int])
         case const(ONNXTensor)
+        /// A reshape or transpose of a layer's output with no engine layout of its own,
+        /// resolved by the node that reads it (ONNXConverter+Views.swift): the NHWC view before
+        /// a Flatten, the `[g, C/g, H, W]` channel groups and their transpose (channel shuffle).
+        case view(View, String, [Int])
+    }
+
+    enum View: Equatable {
+        case nhwc
+        case grouped(Int)
+        case shuffled(Int)
     }
 
     struct Result {
@@ -22,6 +32,9 @@ final class ONNXConverter {
         var classes: Int
         var output: String?
         var softmaxSplitOff: Bool
+        /// The file's input is channels-last (`[N, H, W, C]`, read through a Transpose to NCHW, as
+        /// tf2onnx writes Keras models): data for it is stored NHWC.
+        var channelsLast = false
     }
 
     let file: String
@@ -57,11 +70,22 @@ final class ONNXConverter {
             throw ModelIOError(.unsupported, file: file, location: "graph outputs",
                                "the model has \(g.output.count) outputs (\(g.output.map(\.name).joined(separator: ", "))); exactly one (the logits or probabilities) is supported")
         }
-        let inputShape = try sampleShape(inputs[0], given: given)
+        // A channels-last input whose only reader transposes it to NCHW (tf2onnx's Keras models):
+        // the engine takes the transposed tensor as its input, and the data layout is NHWC.
+        let inputReaders = g.node.filter { $0.input.contains(inputs[0].name) }
+        let entry = inputReaders.count == 1 && inputReaders[0].opType == "Transpose"
+            && (try? attrInts(inputReaders[0], "perm")) == [0, 3, 1, 2] ? inputReaders[0] : nil
+        let inputShape = try sampleShape(inputs[0], given: given, channelsLast: entry != nil)
         shapes = Graph(inputShape: inputShape)
         values[inputs[0].name] = .act("input", inputShape)
+        var graphNodes = g.node
+        if let entry {
+            values[entry.output[0]] = .act("input", inputShape)
+            graphNodes.removeAll { $0 == entry }
+            note("nhwc-input", "channels-last input [N, H, W, C] transposed to NCHW by its first node → the engine's NCHW input; data is read as NHWC")
+        }
 
-        let nodes = try ordered(g.node)
+        let nodes = try fuseGelu(try ordered(graphNodes))
         try refuseUnsupported(nodes)
         for n in nodes { for i in n.input where !i.isEmpty { readers[i, default: 0] += 1 } }
 
@@ -91,12 +115,12 @@ final class ONNXConverter {
                                "the output has per-sample shape \(shape); a classifier giving [classes] logits is expected")
         }
         return Result(inputShape: inputShape, classes: shape[0], output: layer == layers.last?.name ? nil : layer,
-                      softmaxSplitOff: softmaxSplitOff)
+                      softmaxSplitOff: softmaxSplitOff, channelsLast: entry != nil)
     }
 
     /// The per-sample input shape: the declared dims after the batch axis, or `--input-shape`
     /// where they are symbolic.
-    private func sampleShape(_ v: Onnx_ValueInfoProto, given: [Int]?) throws -> [Int] {
+    private func sampleShape(_ v: Onnx_ValueInfoProto, given: [Int]?, channelsLast: Bool = false) throws -> [Int] {
         let loc = "input '\(v.name)'"
         guard case let .tensorType(t)? = v.type.value else {
             throw ModelIOError(.unsupported, file: file, location: loc, "the input is not a tensor")
@@ -111,7 +135,9 @@ final class ONNXConverter {
                 if case let .dimValue(x)? = d.value, x > 0 { declared.append(Int(x)) } else { declared.append(nil) }
             }
         }
-        let sample = declared.isEmpty ? [] : Array(declared.dropFirst())
+        var sample = declared.isEmpty ? [] : Array(declared.dropFirst())
+        // [H, W, C] → the engine's [C, H, W]; --input-shape is always given as C,H,W.
+        if channelsLast, sample.count == 3 { sample = [sample[2], sample[0], sample[1]] }
         if let given {
             guard given.allSatisfy({ $0 > 0 }), declared.isEmpty || given.count == sample.count else {
                 throw ModelIOError(.mismatch, file: file, location: loc,

@@ -56,10 +56,12 @@ public enum ONNXImport {
         let converted = try converter.convert(proto.graph, inputShape: inputShape)
 
         let name = proto.graph.name.isEmpty ? url.deletingPathExtension().lastPathComponent : proto.graph.name
-        let spec = ArchitectureSpec(name: name, inputShape: converted.inputShape, classes: converted.classes,
+        var spec = ArchitectureSpec(name: name, inputShape: converted.inputShape, classes: converted.classes,
                                     layers: converter.layers, output: converted.output)
+        if converted.channelsLast { spec.inputLayout = DataLayout.nhwc.rawValue }
         let graph = try GraphBuilder.build(spec, origin: path)
-        let model = Model(graph: graph, format: .onnx, architectureName: name, inputLayout: .nchw, spec: spec, file: path)
+        let model = Model(graph: graph, format: .onnx, architectureName: name, inputLayout: converted.channelsLast ? .nhwc : .nchw,
+                          spec: spec, file: path)
         try StateDict(entries: converter.weights).load(into: model, file: path)
         model.softmaxSplitOff = converted.softmaxSplitOff
         let producer = [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")

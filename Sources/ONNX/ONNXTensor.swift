@@ -10,6 +10,8 @@ import ModelIO
 struct ONNXTensor {
     var shape: [Int]
     var values: [Double]
+    /// An integer element type (int64 shape arithmetic): `Div` truncates, as ONNX does for integers.
+    var integer = false
     var count: Int { values.count }
 
     init(shape: [Int], values: [Double]) {
@@ -46,6 +48,12 @@ struct ONNXTensorReader {
     static let elementSizes: [Int32: Int] = [1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2]
 
     func read(_ t: Onnx_TensorProto, what: String) throws -> ONNXTensor {
+        var r = try readValues(t, what: what)
+        r.integer = [2, 3, 4, 5, 6, 7, 12, 13].contains(t.dataType)
+        return r
+    }
+
+    private func readValues(_ t: Onnx_TensorProto, what: String) throws -> ONNXTensor {
         let loc = "\(what) '\(t.name)'"
         var count = 1
         for d in t.dims {

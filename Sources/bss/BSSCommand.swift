@@ -24,6 +24,7 @@ struct BSSCommand: ParsableCommand {
     static func main() {
         Interrupt.install()
         ONNXImport.register()   // `.onnx` wherever a model file is accepted (ModelLoader+Formats.swift)
+        ONNXWriter.register(producerVersion: version)   // `.onnx` outputs of convert and distill (ModelWriterRegistry)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)

@@ -5,11 +5,13 @@ import ModelIO
 /// `bss convert IN OUT [--arch SPEC]`: rewrite a model in another file format.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a model between PyTorch state dicts (.npz, .safetensors, .h5) and Keras files (.h5, .keras).",
+        abstract: "Convert a model between PyTorch state dicts (.npz, .safetensors, .h5), Keras files (.h5, .keras) and ONNX (.onnx).",
         discussion: """
             The output format follows OUT's extension: .npz or .safetensors → PyTorch state dict; .h5 → Keras full model \
             for a model imported from Keras, else an HDF5 state dict (one dataset per key); .keras → Keras 3 \
-            archive. --to state-dict / --to keras picks the other kind for .h5.
+            archive; .onnx → ONNX model (opset 17, BatchNorm kept as BatchNormalization, dynamic batch; any \
+            model whose layers all have an ONNX form, others are refused naming the layer). --to state-dict / \
+            --to keras picks the other kind for .h5.
             A Keras model written as a state dict also gets its architecture as a JSON spec (OUT with the \
             extension .json, or --spec-out); load the pair with --arch SPEC.json.
             A preset/spec model written as a Keras file gets a generated Keras config (chain-like graphs of \
@@ -27,14 +29,18 @@ struct Convert: ParsableCommand {
               bss convert teacher.keras out/teacher.npz
             """)
 
-    @Argument(help: "Input model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras.")
+    @Argument(help: "Input model: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras, or ONNX .onnx.")
     var input: String
 
-    @Argument(help: "Output file: .npz, .safetensors, .h5 or .keras.")
+    @Argument(help: "Output file: .npz, .safetensors, .h5, .keras or .onnx.")
     var output: String
 
     @Option(name: .customLong("arch"), help: "Architecture of a state-dict input: a preset (`bss presets` lists them) or a JSON spec path.")
     var arch: String?
+
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of an ONNX input whose input dimensions are symbolic.", valueName: "C,H,W"),
+            transform: parseInputShape)
+    var inputShape: [Int]?
 
     @Option(help: ArgumentHelp("Where to write the architecture spec of a state-dict output (default: OUT with .json when one is needed).",
                                valueName: "path"))
@@ -75,7 +81,7 @@ struct Convert: ParsableCommand {
             }
             return
         }
-        let model = try ModelLoader.load(input, arch: arch)
+        let model = try ModelLoader.load(input, arch: arch, archFlag: "--arch", inputShape: inputShape)
         let report = try ModelWriter.write(model, to: outURL, specURL: specOut.map { URL(fileURLWithPath: $0) }, as: target)
         for file in report.files { note("wrote \(file.path): \(file.what)") }
         if !report.conversions.isEmpty {

@@ -46,14 +46,16 @@ struct DistillCommand: ParsableCommand {
             """)
 
     // Files.
-    @Option(help: "Teacher model: Keras .h5/.keras, or a .npz/.safetensors/.h5 state dict with --teacher-arch.") var teacher: String?
+    @Option(help: "Teacher model: Keras .h5/.keras, ONNX .onnx, or a .npz/.safetensors/.h5 state dict with --teacher-arch.") var teacher: String?
     @Option(help: "Architecture of a weight-only teacher file: a preset or a JSON spec path.") var teacherArch: String?
     @Option(help: "Student model file, or an architecture (preset or JSON spec) for fresh weights.") var student: String?
     @Option(help: "Architecture of a weight-only student file: a preset or a JSON spec path.") var studentArch: String?
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of ONNX teacher/student files whose input dimensions are symbolic.", valueName: "C,H,W"))
+    var inputShape: String?
     @Option(help: "Class count of a fresh preset student (default: the teacher's, 10 without one).") var classes: String?
     @Option(help: "Training data: .npz/.h5 with x and y, CIFAR-10/CIFAR-100 binaries, ImageNet .npz batches, image folders, IDX files.") var data: String?
     @Option(help: "Validation data, evaluated after every epoch.") var val: String?
-    @Option(help: "Output: .npz/.safetensors/.h5 state dict, or .h5/.keras for a Keras student (missing folders are created).") var out: String?
+    @Option(help: "Output: .npz/.safetensors/.h5 state dict, .h5/.keras for a Keras student, or .onnx (missing folders are created).") var out: String?
     @OptionGroup var input: InputOptions
     @Option(help: "YAML or JSON run config; flags override its keys.") var config: String?
     @Option(help: ArgumentHelp("Continue the run whose checkpoint is in DIR (or the checkpoint file itself).", valueName: "dir"))
@@ -103,7 +105,7 @@ struct DistillCommand: ParsableCommand {
     /// `--threads` is not among them (it may differ on `--resume`).
     var overrides: [(flag: String, key: String, value: ConfigValue)] {
         let strings: [(String, String?)] = [
-            ("teacher", teacher), ("teacher_arch", teacherArch), ("student", student), ("student_arch", studentArch),
+            ("teacher", teacher), ("teacher_arch", teacherArch), ("student", student), ("student_arch", studentArch), ("input_shape", inputShape),
             ("data", data), ("val", val), ("out", out), ("method", method?.rawValue), ("epochs", epochs), ("lr", lr),
             ("lr_milestones", lrMilestones), ("lr_decay", lrDecay), ("momentum", momentum),
             ("weight_decay", weightDecay), ("temperature", temperature), ("alpha", alpha), ("beta", beta),

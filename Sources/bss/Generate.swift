@@ -31,13 +31,17 @@ struct Generate: ParsableCommand {
           bss generate --teacher teacher.keras --data test.npz --scale 1/255 --limit 100 --out out/bss.h5
         """)
 
-    @Option(help: "Teacher model: .npz, .safetensors or .h5 state dict (with --teacher-arch), Keras .h5 or .keras.")
+    @Option(help: "Teacher model: .npz, .safetensors or .h5 state dict (with --teacher-arch), Keras .h5 or .keras, or ONNX .onnx.")
     var teacher: String
 
     @Option(help: "Architecture of a weight-only teacher file: a preset or a JSON spec path.")
     var teacherArch: String?
 
     @Option(name: .customLong("arch"), help: .hidden) var oldArch: String?
+
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of an ONNX teacher whose input dimensions are symbolic.", valueName: "C,H,W"),
+            transform: parseInputShape)
+    var inputShape: [Int]?
 
     @OptionGroup var data: DataOptions
 
@@ -92,7 +96,7 @@ struct Generate: ParsableCommand {
         let parameters = try search.parameters()
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         try OutputPath.checkCanCreate(out)
-        let model = try ModelLoader.load(teacher, arch: arch, archFlag: "--teacher-arch")
+        let model = try ModelLoader.load(teacher, arch: arch, archFlag: "--teacher-arch", inputShape: inputShape)
         let ds = try data.load(for: model)
         let filter = base
         if filter == .correct && ds.y == nil {

@@ -2,6 +2,16 @@ import ArgumentParser
 import Foundation
 import ModelIO
 
+/// `--input-shape C,H,W`: positive integers separated by commas (the per-sample shape of an
+/// ONNX model whose input dimensions are symbolic).
+func parseInputShape(_ text: String) throws -> [Int] {
+    let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw ValidationError("--input-shape expects positive integers separated by commas (C,H,W), found '\(text)'")
+    }
+    return dims.map { $0! }
+}
+
 /// `MODEL [--arch SPEC]`: a model file and, for weight-only files, its architecture.
 struct ModelOptions: ParsableArguments {
     @Argument(help: "Model file: .npz, .safetensors or .h5 state dict (with --arch), Keras .h5 or .keras, or ONNX .onnx.")
@@ -11,13 +21,7 @@ struct ModelOptions: ParsableArguments {
     var arch: String?
 
     @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of an ONNX model whose input dimensions are symbolic.", valueName: "C,H,W"),
-            transform: { text in
-                let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                    throw ValidationError("--input-shape expects positive integers separated by commas (C,H,W), found '\(text)'")
-                }
-                return dims.map { $0! }
-            })
+            transform: parseInputShape)
     var inputShape: [Int]?
 
     func load() throws -> Model { try ModelLoader.load(model, arch: arch, inputShape: inputShape) }

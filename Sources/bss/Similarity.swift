@@ -44,6 +44,10 @@ struct Similarity: ParsableCommand {
     @Option(name: .customLong("b-arch"), help: "Architecture of a state-dict B: a preset or a JSON spec path.")
     var bArch: String?
 
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Per-sample input shape of ONNX models A and B whose input dimensions are symbolic (ignored for other formats).", valueName: "C,H,W"),
+            transform: parseInputShape)
+    var inputShape: [Int]?
+
     @Option(name: .customLong("a-bss"), help: ArgumentHelp("Compare BSS data sets instead of models: A's (.h5/.npz from bss generate).", valueName: "file"))
     var aBSS: String?
 
@@ -76,7 +80,7 @@ struct Similarity: ParsableCommand {
         if comparesDatasets {
             guard aBSS != nil, bBSS != nil else { throw ValidationError("give both --a-bss and --b-bss") }
             let named: [(String, Bool)] = [("model A", a != nil), ("model B", b != nil), ("--a-arch", aArch != nil),
-                                           ("--b-arch", bArch != nil), ("--data", data.data != nil),
+                                           ("--b-arch", bArch != nil), ("--input-shape", inputShape != nil), ("--data", data.data != nil),
                                            ("--label", data.input.reading.label != nil), ("--targets", pairOptions.targets != nil),
                                            ("--limit", limit != nil), ("--seed", seed != nil), ("--per-sample", pairOptions.perSample != nil)]
             let extra = named.filter(\.1).map(\.0) + search.given
@@ -124,8 +128,8 @@ struct Similarity: ParsableCommand {
     // MARK: - Two models
 
     private func compareModels() throws -> SimilarityReport {
-        let modelA = try ModelLoader.load(a!, arch: aArch, archFlag: "--a-arch")
-        let modelB = try ModelLoader.load(b!, arch: bArch, archFlag: "--b-arch")
+        let modelA = try ModelLoader.load(a!, arch: aArch, archFlag: "--a-arch", inputShape: inputShape)
+        let modelB = try ModelLoader.load(b!, arch: bArch, archFlag: "--b-arch", inputShape: inputShape)
         guard modelA.classes == modelB.classes else {
             throw UserError("\(a!) has \(modelA.classes) classes and \(b!) has \(modelB.classes): boundaries can only be compared between models with the same classes")
         }

@@ -58,7 +58,7 @@ final class ConvertCommandTests: XCTestCase {
             (["convert", r8, path("out.keras"), "--arch", "heo2019-resnet8"], ["out.keras", "layer2.0.shortcut", "no Keras layer"]),
             (["convert", r8, path("out.h5"), "--arch", "heo2019-resnet8", "--to", "keras"], ["option-A shortcut"]),
             (["convert", r8, path("out.npz"), "--arch", "heo2019-resnet14"], ["missing keys"]),
-            (["convert", r8, path("out.onnx"), "--arch", "heo2019-resnet8"], ["cannot write '.onnx'"]),
+            (["convert", r8, path("out.tflite"), "--arch", "heo2019-resnet8"], ["cannot write '.tflite'", ".onnx"]),
             (["convert", path("missing.npz"), path("out.npz")], ["missing.npz", "no such file"]),
             (["convert", r8, r8], ["the output is the input"]),
             (["convert", fixture("hdf5/truncated.h5"), path("out.npz")], ["truncated or corrupt"]),
