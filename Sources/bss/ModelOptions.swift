@@ -40,16 +40,40 @@ struct DataOptions: ParsableArguments {
                                      options: input.reading.options)
             .conformed(to: model.graph.inputShape, layout: model.inputLayout)
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
+        noteSkipped(ds.skippedImages, file: data)
         return ds
     }
 }
 
-/// `--label`: what to read from a data file, shared by every command that reads `DATA`.
+/// `--label`, `--image-size`, `--class-order`, `--skip-bad-images`: what to read from a data
+/// file, shared by every command that reads `DATA`.
 struct DataReadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("CIFAR-100 label to use: fine (100 classes, the default) or coarse (20 superclasses). An error for other formats.",
                                valueName: "fine|coarse"),
             transform: { try DataLoader.ReadOptions.label($0) })
     var label: DataLoader.CIFARLabel?
 
-    var options: DataLoader.ReadOptions { .init(cifarLabel: label) }
+    @Option(help: ArgumentHelp("Resize every image (PNG/JPEG files, image folders, Tiny ImageNet) to HEIGHT x WIDTH pixels, bilinear, giving the bytes of Pillow's img.resize((W, H), Image.BILINEAR). An error for other formats.",
+                               valueName: "H,W"),
+            transform: { try DataLoader.ReadOptions.imageSize($0) })
+    var imageSize: DataLoader.ImageSize?
+
+    @Option(help: ArgumentHelp("Tiny ImageNet label numbering: wnids (label = line of wnids.txt) or sorted (sorted wnids, torchvision's ImageFolder on train/). Required when wnids.txt is not sorted; an error for other formats.",
+                               valueName: "wnids|sorted"),
+            transform: { try DataLoader.ReadOptions.classOrder($0) })
+    var classOrder: DataLoader.ClassOrder?
+
+    @Flag(help: "Leave out images that cannot be decoded (truncated, corrupt, empty, too large, not an image) instead of stopping with an error; their count and first names are reported.")
+    var skipBadImages = false
+
+    var options: DataLoader.ReadOptions {
+        .init(cifarLabel: label, imageSize: imageSize, classOrder: classOrder, skipBadImages: skipBadImages)
+    }
+}
+
+/// The stderr note for images `--skip-bad-images` left out of `file`.
+func noteSkipped(_ skipped: [String], file: String) {
+    guard !skipped.isEmpty else { return }
+    let listed = skipped.prefix(5).joined(separator: ", ") + (skipped.count > 5 ? ", …" : "")
+    note("bss: note: skipped \(skipped.count) image\(skipped.count == 1 ? "" : "s") of \(file) that could not be decoded (--skip-bad-images): \(listed)")
 }

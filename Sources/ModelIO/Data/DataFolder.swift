@@ -47,10 +47,10 @@ enum DataFolder {
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("tiny-imagenet-200").path) {
             root = folder.appendingPathComponent("tiny-imagenet-200", isDirectory: true)
         }
-        if TinyImageNet.isRoot(root) { return try TinyImageNet.readTrain(root, file: path) }
-        if TinyImageNet.isValidation(folder) { return try TinyImageNet.readValidation(folder, file: path) }
-        if TinyImageNet.isTest(folder) { return try TinyImageNet.readTest(folder, file: path) }
-        if let images = try ImageFolder.read(folder, file: path) { return images }
+        if TinyImageNet.isRoot(root) { return try TinyImageNet.readTrain(root, file: path, options: options) }
+        if TinyImageNet.isValidation(folder) { return try TinyImageNet.readValidation(folder, file: path, options: options) }
+        if TinyImageNet.isTest(folder) { return try TinyImageNet.readTest(folder, file: path, options: options) }
+        if let images = try ImageFolder.read(folder, file: path, options: options) { return images }
         throw nothingFound(path, folder: folder, names: names)
     }
 
