@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ModelIO
+import NN
+import Tensor
 
 /// `MODEL [--arch SPEC]`: a model file and, for weight-only files, its architecture.
 struct ModelOptions: ParsableArguments {
@@ -42,6 +44,47 @@ struct DataOptions: ParsableArguments {
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
         noteSkipped(ds.skippedImages, file: data)
         return ds
+    }
+}
+
+extension DataOptions {
+    /// The data as a `DataStream` for `model`: read a chunk at a time, image files decoded with
+    /// the model's channel count.
+    func stream(for model: Model) throws -> DataStream {
+        let shape = model.graph.inputShape
+        return try DataLoader.stream(data, stored: input.dataLayout ?? model.inputLayout, preprocessing: try input.preprocessing(),
+                                     options: input.reading.options, channels: shape.count == 3 ? shape[0] : nil)
+    }
+
+    /// Calls `body` with each chunk of `stream`, conformed and validated as `load` does, and
+    /// the number of samples before it; returns the labels of all samples (nil for unlabelled
+    /// data). Skipped images are noted on stderr.
+    func forEachChunk(_ stream: DataStream, for model: Model, _ body: (DataSet, Int) throws -> Void) throws -> [Int]? {
+        let shape = model.graph.inputShape
+        var labels: [Int]? = []
+        var done = 0
+        let skipped = try stream.forEachChunk { chunk in
+            let ds = chunk.conformed(to: shape, layout: model.inputLayout)
+            try ds.validate(inputShape: shape, classes: model.classes)
+            if let y = ds.y, labels != nil { labels! += y } else { labels = nil }
+            try body(ds, done)
+            done += ds.count
+        }
+        noteSkipped(skipped, file: data)
+        return labels
+    }
+
+    /// The model's logits for every sample of `stream`, computed a chunk at a time, and the
+    /// labels; `check` sees each chunk first.
+    func predict(_ model: Model, _ stream: DataStream, batchSize: Int, progress: Progress,
+                 check: (DataSet) throws -> Void = { _ in }) throws -> (logits: Tensor, labels: [Int]?) {
+        var logits: [Float] = []
+        let labels = try forEachChunk(stream, for: model) { ds, before in
+            try check(ds)
+            logits += model.graph.predict(ds.x, batchSize: batchSize) { progress.update(before + $0) }.data
+        }
+        let classes = max(model.graph.outputShape.reduce(1, *), 1)
+        return (Tensor(shape: [logits.count / classes] + model.graph.outputShape, data: logits), labels)
     }
 }
 

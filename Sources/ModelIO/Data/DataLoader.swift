@@ -87,17 +87,22 @@ public enum DataLoader {
         let raw = isDirectory.boolValue ? try DataFolder.read(path, options: options) : try readFile(path, options: options)
         // Integer pixels are always finite; float inputs with a NaN would poison every batch.
         if !raw.xIsInteger { try NonFinite.check(raw.x, file: path, key: "x", role: "inputs", sampleAxis: true) }
-        if let label = options.cifarLabel, raw.format != .cifar100 {
-            throw ModelIOError(.mismatch, file: path,
-                               "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(raw.description)")
-        }
-        if let flag = options.imageOptionsGiven.first, raw.format != .imageFolder && raw.format != .tinyImageNet {
-            throw ModelIOError(.mismatch, file: path, "\(flag) applies to image files (PNG/JPEG, image folders, Tiny ImageNet) only; this is \(raw.description)")
-        }
-        if let order = options.classOrder, raw.format != .tinyImageNet {
-            throw ModelIOError(.mismatch, file: path, "--class-order \(order.rawValue) applies to Tiny ImageNet only; this is \(raw.description)")
-        }
+        try checkApplicable(options, format: raw.format, description: raw.description, file: path)
         return raw
+    }
+
+    /// Each option given must apply to the format read: one that would do nothing is an error.
+    static func checkApplicable(_ options: ReadOptions, format: DataFormat, description: String, file path: String) throws {
+        if let label = options.cifarLabel, format != .cifar100 {
+            throw ModelIOError(.mismatch, file: path,
+                               "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(description)")
+        }
+        if let flag = options.imageOptionsGiven.first, format != .imageFolder && format != .tinyImageNet {
+            throw ModelIOError(.mismatch, file: path, "\(flag) applies to image files (PNG/JPEG, image folders, Tiny ImageNet) only; this is \(description)")
+        }
+        if let order = options.classOrder, format != .tinyImageNet {
+            throw ModelIOError(.mismatch, file: path, "--class-order \(order.rawValue) applies to Tiny ImageNet only; this is \(description)")
+        }
     }
 
     static func readFile(_ path: String, options: ReadOptions) throws -> RawData {

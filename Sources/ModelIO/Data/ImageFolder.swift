@@ -51,7 +51,7 @@ enum ImageFolder {
     }
 
     /// `folder` as a class-per-folder tree or a flat folder of images; nil if it holds no images.
-    static func read(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> DataLoader.RawData? {
+    static func list(_ folder: URL, file: String) throws -> ImageList? {
         let classes = subfolders(folder)
         let direct = try images(under: folder).filter { !$0.path.dropFirst(folder.path.count + 1).contains("/") }
         var perClass: [[URL]] = []
@@ -62,8 +62,8 @@ enum ImageFolder {
                                "holds images both directly and in sub-folders; a class-per-folder data set keeps every image in its class's folder")
         }
         if !direct.isEmpty {
-            return try assemble(direct.map { Item(url: $0, label: nil) }, classNames: nil, file: file,
-                                description: "image folder (\(direct.count) unlabelled images)", format: .imageFolder, options: options)
+            return ImageList(items: direct.map { Item(url: $0, label: nil) }, classNames: nil, file: file,
+                             description: "image folder (\(direct.count) unlabelled images)", format: .imageFolder)
         }
         guard labelled else { return nil }
         if let empty = perClass.firstIndex(where: \.isEmpty) {
@@ -71,8 +71,8 @@ enum ImageFolder {
                                "class folder '\(classes[empty])' holds no PNG or JPEG images")
         }
         let items = perClass.enumerated().flatMap { c, urls in urls.map { Item(url: $0, label: Int64(c)) } }
-        return try assemble(items, classNames: classes, file: file,
-                            description: "image folder (\(classes.count) classes from sub-folder names)", format: .imageFolder, options: options)
+        return ImageList(items: items, classNames: classes, file: file,
+                         description: "image folder (\(classes.count) classes from sub-folder names)", format: .imageFolder)
     }
 
     /// How many skipped names a description lists before "…".
@@ -81,8 +81,11 @@ enum ImageFolder {
     /// Decodes `items` into x `[N, C, H, W]` (values 0–255) and their labels, resizing each
     /// image to `options.imageSize` when given; with `options.skipBadImages` an image that
     /// cannot be decoded is left out and listed in `skippedImages`.
+    /// `channels`: the channel count to produce (a model's), or nil for 3 when any image is
+    /// colour, else 1. Asked for 1, a colour image is an error (bss does not convert RGB to gray).
     static func assemble(_ items: [Item], classNames: [String]?, file: String, description: String,
-                         format: DataLoader.DataFormat, options: DataLoader.ReadOptions) throws -> DataLoader.RawData {
+                         format: DataLoader.DataFormat, options: DataLoader.ReadOptions,
+                         channels: Int? = nil, emptyAllowed: Bool = false) throws -> DataLoader.RawData {
         guard !items.isEmpty else { throw ModelIOError(.notFound, file: file, "no images") }
         var decoded: [DecodedImage] = []
         var kept: [Item] = []
@@ -104,13 +107,24 @@ enum ImageFolder {
                 throw ModelIOError(.mismatch, file: item.url.relativePath,
                                    "\(image.width)x\(image.height) pixels (WxH), but \(kept[0].url.relativePath) has \(d.width)x\(d.height); pass --image-size H,W to resize every image (bilinear, as Pillow)")
             }
+            if channels == 1 && image.channels == 3 {
+                throw ModelIOError(.mismatch, file: item.url.relativePath,
+                                   "an RGB image, but the model reads 1-channel (grayscale) images; bss does not convert colour to gray (convert the images first)")
+            }
             decoded.append(image)
             kept.append(item)
         }
-        // Nothing left to skip to: the first image's own error says the most.
+        // Nothing left to skip to: the first image's own error says the most (a stream's chunk
+        // may be empty, the stream then decides).
+        if decoded.isEmpty && emptyAllowed {
+            var raw = DataLoader.RawData(x: Tensor(shape: [0, channels ?? 1, 1, 1]), xIsInteger: true, y: items[0].label == nil ? nil : [],
+                                         layout: .nchw, description: description, classNames: classNames, format: format)
+            raw.skippedImages = skipped
+            return raw
+        }
         guard let first = decoded.first else { throw firstError ?? ModelIOError(.notFound, file: file, "no images") }
         let (h, w) = (first.height, first.width)
-        let c = decoded.contains { $0.channels == 3 } ? 3 : 1
+        let c = channels ?? (decoded.contains { $0.channels == 3 } ? 3 : 1)
         let plane = h * w
         var pixels = [Float](repeating: 0, count: decoded.count * c * plane)
         pixels.withUnsafeMutableBufferPointer { out in
@@ -134,6 +148,25 @@ enum ImageFolder {
         var raw = DataLoader.RawData(x: Tensor(shape: [decoded.count, c, h, w], data: pixels), xIsInteger: true, y: labels,
                                      layout: .nchw, description: what, classNames: classNames, format: format)
         raw.skippedImages = skipped
+        return raw
+    }
+}
+
+/// The image files of a data set, listed (and labelled) but not decoded yet.
+struct ImageList {
+    var items: [ImageFolder.Item]
+    var classNames: [String]?
+    var file: String
+    var description: String
+    var format: DataLoader.DataFormat
+    var classOrder: DataLoader.ClassOrder?
+
+    /// Decodes `items[rows]` (all by default) into arrays (`ImageFolder.assemble`).
+    func assemble(_ rows: Range<Int>? = nil, options: DataLoader.ReadOptions, channels: Int? = nil) throws -> DataLoader.RawData {
+        var raw = try ImageFolder.assemble(Array(items[rows ?? items.indices]), classNames: classNames, file: file,
+                                           description: description, format: format, options: options, channels: channels,
+                                           emptyAllowed: rows != nil)
+        raw.classOrder = classOrder
         return raw
     }
 }

@@ -35,14 +35,14 @@ enum TinyImageNet {
             && folder.deletingLastPathComponent().appendingPathComponent("train").standardizedFileURL != folder.standardizedFileURL
     }
 
-    static func readTest(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> DataLoader.RawData {
+    static func listTest(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
         let urls = try ImageFolder.images(under: folder.appendingPathComponent("images", isDirectory: true))
         guard !urls.isEmpty else { throw ModelIOError(.notFound, file: file, "no JPEG/PNG images in images/") }
-        return try ImageFolder.assemble(urls.map { ImageFolder.Item(url: $0, label: nil) }, classNames: nil, file: file,
-                                        description: "Tiny ImageNet test images (unlabelled)", format: .tinyImageNet, options: options)
+        return ImageList(items: urls.map { ImageFolder.Item(url: $0, label: nil) }, classNames: nil, file: file,
+                         description: "Tiny ImageNet test images (unlabelled)", format: .tinyImageNet)
     }
 
-    static func readTrain(_ root: URL, file: String, options: DataLoader.ReadOptions) throws -> DataLoader.RawData {
+    static func listTrain(_ root: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
         let (wnids, order) = try classes(root, options: options)
         let index = Dictionary(uniqueKeysWithValues: wnids.enumerated().map { ($1, Int64($0)) })
         let train = root.appendingPathComponent("train", isDirectory: true)
@@ -60,14 +60,12 @@ enum TinyImageNet {
         if let e = extra.sorted().first {
             throw ModelIOError(.mismatch, file: train.appendingPathComponent(e).relativePath, "class folder '\(e)' is not in wnids.txt")
         }
-        var raw = try ImageFolder.assemble(items, classNames: try names(root, wnids: wnids), file: file,
-                                           description: "Tiny ImageNet training images (\(wnids.count) classes, \(describe(order)))",
-                                           format: .tinyImageNet, options: options)
-        raw.classOrder = order
-        return raw
+        return ImageList(items: items, classNames: try names(root, wnids: wnids), file: file,
+                         description: "Tiny ImageNet training images (\(wnids.count) classes, \(describe(order)))",
+                         format: .tinyImageNet, classOrder: order)
     }
 
-    static func readValidation(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> DataLoader.RawData {
+    static func listValidation(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
         let root = folder.deletingLastPathComponent()
         let (wnids, order) = try classes(root, options: options)
         let index = Dictionary(uniqueKeysWithValues: wnids.enumerated().map { ($1, Int64($0)) })
@@ -86,11 +84,9 @@ enum TinyImageNet {
         if let stray = try ImageFolder.images(under: folder.appendingPathComponent("images")).first(where: { !listed.contains($0.lastPathComponent) }) {
             throw ModelIOError(.mismatch, file: stray.relativePath, "image not listed in val_annotations.txt (it would have no label)")
         }
-        var raw = try ImageFolder.assemble(items, classNames: try names(root, wnids: wnids), file: file,
-                                           description: "Tiny ImageNet validation images (labels from val_annotations.txt, \(describe(order)))",
-                                           format: .tinyImageNet, options: options)
-        raw.classOrder = order
-        return raw
+        return ImageList(items: items, classNames: try names(root, wnids: wnids), file: file,
+                         description: "Tiny ImageNet validation images (labels from val_annotations.txt, \(describe(order)))",
+                         format: .tinyImageNet, classOrder: order)
     }
 
     /// The wnids of `root/wnids.txt` in label order, and the order used: the one asked for,
