@@ -23,12 +23,27 @@ Fixtures/images/ (all images 32x32 so the 3x32x32 models in Fixtures/datasets re
   bad/truncated.jpg, truncated.png   the first three quarters of a valid file
   bad/gif/a/x.gif                    an image type bss does not decode
   bad/empty-class/a/0.png, b/readme.txt   class folder b holds no image
+  resize/rgb.png, gray.png, photo.jpg  a 40x50 (HxW) RGB PNG, a 37x23 grayscale PNG, a
+        45x61 RGB JPEG: the sources of the resizing parity test
+  resize/folder/{a,b}/*           mixed-size RGB/gray images, read with --image-size 24,20
+  expected-resize.npz   Pillow's img.resize((W, H), Image.BILINEAR) of each resize/ source
+        (after convert("RGB") or as "L"), HxWxC uint8, key "<name>_<H>x<W>", for sizes that
+        shrink, grow, and do one in each direction; folder_x/folder_y: resize/folder as
+        bss reads it with --image-size 24,20
+  bad/hostile/                    one file per hostile case: empty.png (0 bytes),
+        html.jpg (text named .jpg), lying.png (IHDR 64x64, pixel data for 32x32),
+        bomb.png (IHDR 100000x100000, a few hundred bytes), bomb.jpg (SOF says 30000x30000)
+  bad/skip/{a,b}/                 two good PNGs among a 0-byte file, a truncated JPEG and
+        a text file named .jpg (the --skip-bad-images test); expected-images.npz skip_x/skip_y
   expected-images.npz   what Pillow decodes, assembled by the rules bss documents (classes =
         sorted sub-folders, images in sorted path order, grayscale repeated into RGB when any
         image is colour, Tiny ImageNet labels = sorted wnids): folder_x (N, 3, 32, 32) uint8,
-        folder_y; flat_x (2, 1, 32, 32); tiny_train_x/_y; tiny_val_x/_y.
+        folder_y; flat_x (2, 1, 32, 32); tiny_train_x/_y; tiny_val_x/_y (labels = sorted wnids);
+        tiny_train_y_wnids / tiny_val_y_wnids (labels = line of wnids.txt; same sample order).
 """
 import os
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -123,6 +138,73 @@ def write_bad():
         f.write("no images here\n")
 
 
+RESIZE_SIZES = [(16, 20), (64, 80), (23, 70), (40, 50), (7, 3), (1, 1)]
+
+
+def write_resize():
+    save(Image.fromarray(smooth((40, 50, 3))), "resize", "rgb.png")
+    save(Image.fromarray(smooth((37, 23))), "resize", "gray.png")
+    save(Image.fromarray(smooth((45, 61, 3))), "resize", "photo.jpg", quality=85)
+    save(Image.fromarray(smooth((30, 40, 3))), "resize", "folder", "a", "0.png")
+    save(Image.fromarray(smooth((12, 9))), "resize", "folder", "a", "1.png")
+    save(Image.fromarray(smooth((24, 20, 3))), "resize", "folder", "b", "2.jpg", quality=90)
+    e = {}
+    for name in ("rgb.png", "gray.png", "photo.jpg"):
+        img = Image.open(os.path.join(OUT, "resize", name))
+        img = img if img.mode == "L" else img.convert("RGB")
+        for h, w in RESIZE_SIZES:
+            a = np.asarray(img.resize((w, h), Image.BILINEAR))
+            e[f"{name.split('.')[0]}_{h}x{w}"] = a.reshape(h, w, -1)
+    files = images_under(os.path.join(OUT, "resize", "folder"))
+    imgs = []
+    for f in files:
+        img = Image.open(f)
+        img = img if img.mode == "L" else img.convert("RGB")
+        imgs.append(np.asarray(img.resize((20, 24), Image.BILINEAR)).reshape(24, 20, -1))
+    e["folder_x"] = np.stack([np.repeat(i, 3, axis=2) if i.shape[2] == 1 else i for i in imgs]).transpose(0, 3, 1, 2)
+    e["folder_y"] = np.array([0, 0, 1], np.int64)
+    np.savez(path("expected-resize.npz"), **e)
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_declaring(width, height, rows):
+    """An 8-bit RGB PNG whose IHDR says width x height, holding `rows` (bytes) as its data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(rows))
+            + png_chunk(b"IEND", b""))
+
+
+def write_hostile():
+    open(path("bad", "hostile", "empty.png"), "wb").close()
+    with open(path("bad", "hostile", "html.jpg"), "w") as f:
+        f.write("<html><body>404 Not Found</body></html>\n")
+    with open(path("bad", "hostile", "lying.png"), "wb") as f:
+        f.write(png_declaring(64, 64, b"".join(b"\x00" + bytes(96) for _ in range(32))))
+    with open(path("bad", "hostile", "bomb.png"), "wb") as f:
+        f.write(png_declaring(100000, 100000, b"\x00" + bytes(300)))
+    tmp = path("bad", "hostile", "tmp.jpg")
+    rgb().save(tmp, quality=90)
+    data = bytearray(open(tmp, "rb").read())
+    os.remove(tmp)
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+    with open(path("bad", "hostile", "bomb.jpg"), "wb") as f:
+        f.write(bytes(data))
+    save(rgb(), "bad", "skip", "a", "0.png")
+    open(path("bad", "skip", "a", "1.png"), "wb").close()
+    save(gray(), "bad", "skip", "b", "2.png")
+    tmp = path("bad", "skip", "b", "3.jpg")
+    rgb().save(tmp, quality=90)
+    data = open(tmp, "rb").read()
+    with open(tmp, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with open(path("bad", "skip", "b", "4.jpg"), "w") as f:
+        f.write("not a picture\n")
+
+
 # ---------------------------------------------------------------------------------------------
 # What Pillow decodes, assembled independently of bss
 # ---------------------------------------------------------------------------------------------
@@ -176,6 +258,10 @@ def write_expected():
     rows = [l.split("\t") for l in open(os.path.join(tiny, "val", "val_annotations.txt")).read().splitlines()]
     e["tiny_val_x"] = stack([os.path.join(tiny, "val", "images", r[0]) for r in rows])
     e["tiny_val_y"] = np.array([wnids.index(r[1]) for r in rows], np.int64)
+    e["tiny_train_y_wnids"] = np.array([WNIDS.index(wnids[k]) for k in e["tiny_train_y"]], np.int64)
+    e["tiny_val_y_wnids"] = np.array([WNIDS.index(r[1]) for r in rows], np.int64)
+    skip = [os.path.join(OUT, "bad", "skip", "a", "0.png"), os.path.join(OUT, "bad", "skip", "b", "2.png")]
+    e["skip_x"], e["skip_y"] = stack(skip), np.array([0, 1], np.int64)
     np.savez(path("expected-images.npz"), **e)
 
 
@@ -183,5 +269,7 @@ if __name__ == "__main__":
     write_folder()
     write_tiny()
     write_bad()
+    write_resize()
+    write_hostile()
     write_expected()
     print("wrote", os.path.normpath(OUT))

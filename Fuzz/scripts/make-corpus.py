@@ -90,3 +90,13 @@ out("fuzz-idx", "images.idx.gz", gzip.compress(idx(np.arange(18, dtype=np.uint8)
 rng = np.random.default_rng(0)
 out("fuzz-cifar", "cifar10", bytes([0]) + b"".join(bytes([i]) + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes() for i in range(2)))
 out("fuzz-cifar", "cifar100", bytes([1]) + b"".join(bytes([i, 50 + i]) + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes() for i in range(2)))
+
+# fuzz-image: two bytes (resize height, width; 0 = none) + an image file from the fixtures.
+IMAGES = os.path.join(os.path.dirname(__file__), "..", "..", "Fixtures", "images")
+for i, (rel, size) in enumerate([("folder/cat/0.png", (16, 40)), ("folder/dog/a.jpg", (0, 0)), ("folder/dog/b.jpeg", (7, 3)),
+                                 ("folder/dog/c.png", (33, 31)), ("folder/zebra/g.png", (0, 0)), ("folder/zebra/more/o.png", (1, 1)),
+                                 ("bad/transparent.png", (0, 0)), ("bad/truncated.jpg", (0, 0)), ("bad/hostile/lying.png", (0, 0)),
+                                 ("resize/photo.jpg", (20, 90))]):
+    with open(os.path.join(IMAGES, rel), "rb") as f:
+        out("fuzz-image", f"{i}-{os.path.basename(rel)}", bytes(size) + f.read())
+

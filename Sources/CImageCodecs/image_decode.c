@@ -18,6 +18,20 @@ void bss_image_free(bss_image *image) {
     image->pixels = NULL;
 }
 
+// The header's dimensions against the caller's budget, before any pixel memory is taken:
+// a few hundred bytes can declare a 65535 x 65535 image.
+static int too_many_pixels(unsigned long width, unsigned long height, size_t max_pixels, char *message, size_t size) {
+    const unsigned long long pixels = (unsigned long long)width * height;
+    if (width == 0 || height == 0) {
+        snprintf(message, size, "declares an empty image (%lux%lu pixels)", width, height);
+        return 1;
+    }
+    if (pixels <= max_pixels) return 0;
+    snprintf(message, size, "declares %lux%lu = %llu pixels, more than the limit of %zu (a decompression bomb?)",
+             width, height, pixels, max_pixels);
+    return 1;
+}
+
 // MARK: - JPEG
 
 typedef struct {
@@ -38,7 +52,7 @@ static void jpeg_note(j_common_ptr cinfo, int level) {
     if (level < 0 && e->base.num_warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->message);
 }
 
-int bss_decode_jpeg(const unsigned char *data, size_t size, bss_image *out, char *error, size_t error_size) {
+int bss_decode_jpeg(const unsigned char *data, size_t size, size_t max_pixels, bss_image *out, char *error, size_t error_size) {
     struct jpeg_decompress_struct cinfo;
     jpeg_error err;
     memset(out, 0, sizeof *out);
@@ -57,6 +71,9 @@ int bss_decode_jpeg(const unsigned char *data, size_t size, bss_image *out, char
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    if (too_many_pixels(cinfo.image_width, cinfo.image_height, max_pixels, err.message, sizeof err.message)) {
+        longjmp(err.jump, 1);
+    }
     cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
@@ -108,7 +125,7 @@ static void png_fail(png_structp png, png_const_charp message) {
 
 static void png_warn(png_structp png, png_const_charp message) { (void)png; (void)message; }
 
-int bss_decode_png(const unsigned char *data, size_t size, bss_image *out, char *error, size_t error_size) {
+int bss_decode_png(const unsigned char *data, size_t size, size_t max_pixels, bss_image *out, char *error, size_t error_size) {
     memset(out, 0, sizeof *out);
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
         set_error(error, error_size, "not a PNG file (bad signature)");
@@ -134,6 +151,10 @@ int bss_decode_png(const unsigned char *data, size_t size, bss_image *out, char 
     png_set_read_fn(png, &source, png_read_memory);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
+    if (too_many_pixels(png_get_image_width(png, info), png_get_image_height(png, info), max_pixels,
+                        source.message, sizeof source.message)) {
+        png_longjmp(png, 1);
+    }
     if (png_get_bit_depth(png, info) == 16) {
         snprintf(source.message, sizeof source.message, "16-bit PNG images are not supported (8 bits per sample expected)");
         png_longjmp(png, 1);

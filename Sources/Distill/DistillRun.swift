@@ -134,7 +134,7 @@ public final class DistillRun {
         let layout = c.dataLayout.flatMap(DataLayout.init(rawValue:)) ?? inputModel.inputLayout
         var pre = try c.normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
         if let s = c.scale { pre.scale = s }
-        let reading = DataLoader.ReadOptions(cifarLabel: c.label.flatMap(DataLoader.CIFARLabel.init(rawValue:)))
+        let reading = c.readOptions
         var train = try DataLoader.load(c.data!, stored: layout, preprocessing: pre, options: reading)
             .conformed(to: inputModel.graph.inputShape, layout: inputModel.inputLayout)
         if let y = train.y, c.trainFraction < 1 {

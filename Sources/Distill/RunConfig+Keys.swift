@@ -225,6 +225,20 @@ extension RunConfig {
                       guard DataLoader.CIFARLabel(rawValue: s.lowercased()) != nil else { throw ConfigValueProblem(expected: "fine or coarse") }
                       c.label = s.lowercased()
                   }, get: { Write.string($0.label) }),
+        ConfigKey(name: "image_size", help: "resize images of data/val to H,W pixels (bilinear, as Pillow's resize)",
+                  set: { c, v in
+                      guard let s = try Read.string(v) else { c.imageSize = nil; return }
+                      guard let size = try? DataLoader.ReadOptions.imageSize(s) else { throw ConfigValueProblem(expected: "HEIGHT,WIDTH in pixels, e.g. 32,32") }
+                      c.imageSize = size.description
+                  }, get: { Write.string($0.imageSize) }),
+        ConfigKey(name: "class_order", help: "Tiny ImageNet label numbering: wnids (line of wnids.txt) or sorted (torchvision's ImageFolder)",
+                  set: { c, v in
+                      guard let s = try Read.string(v) else { c.classOrder = nil; return }
+                      guard DataLoader.ClassOrder(rawValue: s.lowercased()) != nil else { throw ConfigValueProblem(expected: "wnids or sorted") }
+                      c.classOrder = s.lowercased()
+                  }, get: { Write.string($0.classOrder) }),
+        ConfigKey(name: "skip_bad_images", help: "leave out images of data/val that cannot be decoded instead of stopping",
+                  set: { c, v in c.skipBadImages = try Read.bool(v) }, get: { String($0.skipBadImages) }),
     ]
 
     static let trainingKeys: [ConfigKey] = [

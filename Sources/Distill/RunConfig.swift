@@ -1,5 +1,6 @@
 import Boundary
 import Foundation
+import ModelIO
 
 /// What the student learns from (docs/algorithm.md, "Distillation loss").
 ///
@@ -85,6 +86,21 @@ public struct RunConfig: Equatable, Sendable {
     public var normalize: String?
     /// CIFAR-100 label of `data`/`val` (`fine`/`coarse`); nil = fine, and not allowed for other formats.
     public var label: String?
+    /// `H,W` images of `data`/`val` are resized to (bilinear, as Pillow); nil = as stored.
+    public var imageSize: String?
+    /// Tiny ImageNet label numbering (`wnids`/`sorted`); nil = not chosen.
+    public var classOrder: String?
+    /// Leave out undecodable images of `data`/`val` instead of stopping.
+    public var skipBadImages = false
+
+    /// What `label`, `imageSize`, `classOrder` and `skipBadImages` ask `DataLoader` to read
+    /// (values were checked when the keys were set).
+    public var readOptions: DataLoader.ReadOptions {
+        DataLoader.ReadOptions(cifarLabel: label.flatMap(DataLoader.CIFARLabel.init(rawValue:)),
+                               imageSize: imageSize.flatMap { try? DataLoader.ReadOptions.imageSize($0) },
+                               classOrder: classOrder.flatMap(DataLoader.ClassOrder.init(rawValue:)),
+                               skipBadImages: skipBadImages)
+    }
 
     // Method and optimiser.
     public var method: DistillMethod = .bss

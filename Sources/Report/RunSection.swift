@@ -174,7 +174,7 @@ struct RunEvaluation {
             }
             var pre = try c.normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
             if let s = c.scale { pre.scale = s }
-            let reading = DataLoader.ReadOptions(cifarLabel: c.label.flatMap(DataLoader.CIFARLabel.init(rawValue:)))
+            let reading = c.readOptions
             let data = try DataLoader.load(val, stored: layout ?? student.inputLayout, preprocessing: pre, options: reading)
                 .conformed(to: student.graph.inputShape, layout: student.inputLayout)
             try data.validate(inputShape: student.graph.inputShape, classes: student.classes)

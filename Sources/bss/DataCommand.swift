@@ -58,7 +58,8 @@ struct DataInspect: ParsableCommand {
             say(jsonString(["file": data, "format": raw.format.rawValue, "description": raw.description,
                             "samples": x.batch, "sample_shape": per, "layout": raw.layout.map { $0.rawValue as Any } ?? NSNull(),
                             "values": ["min": lo, "max": hi, "stored_as": raw.xIsInteger ? "integers" : "floats"],
-                            "labelled": raw.y != nil, "classes": classes, "class_names": raw.classNames.map { $0 as Any } ?? NSNull()]))
+                            "labelled": raw.y != nil, "classes": classes, "class_names": raw.classNames.map { $0 as Any } ?? NSNull(),
+                            "class_order": raw.classOrder.map { $0.rawValue as Any } ?? NSNull(), "skipped_images": raw.skippedImages]))
             return
         }
         say("data:         \(data)")
@@ -66,6 +67,12 @@ struct DataInspect: ParsableCommand {
         say("samples:      \(x.batch)")
         say("sample shape: \(per), layout \(layout)")
         say("values:       \(lo) ... \(hi) (stored as \(raw.xIsInteger ? "integers" : "floats"), before `bss eval --scale/--normalize`)")
+        if let order = raw.classOrder {
+            say("class order:  \(order.rawValue) (" + (order == .wnids ? "label = line of wnids.txt" : "label = position among the sorted wnids, as torchvision's ImageFolder") + ")")
+        }
+        if !raw.skippedImages.isEmpty {
+            say("skipped:      \(raw.skippedImages.count) image(s) that could not be decoded: " + raw.skippedImages.prefix(5).joined(separator: ", ") + (raw.skippedImages.count > 5 ? ", …" : ""))
+        }
         guard raw.y != nil else {
             say("labels:       none" + (raw.classNames.map { " (\($0.count) class names)" } ?? ""))
             return
@@ -109,6 +116,7 @@ struct DataConvert: ParsableCommand {
     func run() throws {
         safety.apply()
         let raw = try DataLoader.read(data, options: reading.options)
+        noteSkipped(raw.skippedImages, file: data)
         let shape = raw.x.shape
         let written = try DataWriter.write(raw, to: URL(fileURLWithPath: out), layout: layout)
         var parts = ["x \(shape[0]) samples" + (shape.count == 4 ? (written.map { " (\($0.rawValue.uppercased()))" } ?? " (as stored)") : "")]

@@ -24,13 +24,22 @@ struct Eval: ParsableCommand {
         safety.apply()
         runtime.apply()
         let m = try model.load()
-        let ds = try data.load(for: m)
-        guard let y = ds.y else {
-            throw ModelIOError(.notFound, file: ds.file, location: "y", "eval needs labels: no array 'y'")
+        // A chunk of samples at a time: large image sets are never decoded whole (DataStream).
+        let stream = try data.stream(for: m)
+        let progress = Progress(total: stream.count, label: "eval", unit: "samples")
+        var checked = false
+        let (logits, labels) = try data.predict(m, stream, batchSize: batch.value(), progress: progress) { chunk in
+            // Before any work: unlabelled data fails on its first chunk.
+            if !checked && chunk.y == nil {
+                throw ModelIOError(.notFound, file: chunk.file, location: "y", "eval needs labels: no array 'y'")
+            }
+            checked = true
         }
-        let progress = Progress(total: ds.count, label: "eval", unit: "samples")
-        let logits = m.graph.predict(ds.x, batchSize: batch.value()) { progress.update($0) }
         progress.finish()
+        guard let y = labels else {
+            throw ModelIOError(.notFound, file: data.data, location: "y", "eval needs labels: no array 'y'")
+        }
+        let ds = (file: data.data, count: logits.batch)
         let e = Evaluation(logits: logits, labels: y)
         if json {
             say(jsonString(["model": m.file ?? m.architectureName, "data": ds.file, "samples": ds.count,

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ModelIO
+import NN
+import Tensor
 
 /// `--input-shape C,H,W`: positive integers separated by commas (the per-sample shape of an
 /// ONNX model whose input dimensions are symbolic).
@@ -44,16 +46,81 @@ struct DataOptions: ParsableArguments {
                                      options: input.reading.options)
             .conformed(to: model.graph.inputShape, layout: model.inputLayout)
         try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
+        noteSkipped(ds.skippedImages, file: data)
         return ds
     }
 }
 
-/// `--label`: what to read from a data file, shared by every command that reads `DATA`.
+extension DataOptions {
+    /// The data as a `DataStream` for `model`: read a chunk at a time, image files decoded with
+    /// the model's channel count.
+    func stream(for model: Model) throws -> DataStream {
+        let shape = model.graph.inputShape
+        return try DataLoader.stream(data, stored: input.dataLayout ?? model.inputLayout, preprocessing: try input.preprocessing(),
+                                     options: input.reading.options, channels: shape.count == 3 ? shape[0] : nil)
+    }
+
+    /// Calls `body` with each chunk of `stream`, conformed and validated as `load` does, and
+    /// the number of samples before it; returns the labels of all samples (nil for unlabelled
+    /// data). Skipped images are noted on stderr.
+    func forEachChunk(_ stream: DataStream, for model: Model, _ body: (DataSet, Int) throws -> Void) throws -> [Int]? {
+        let shape = model.graph.inputShape
+        var labels: [Int]? = []
+        var done = 0
+        let skipped = try stream.forEachChunk { chunk in
+            let ds = chunk.conformed(to: shape, layout: model.inputLayout)
+            try ds.validate(inputShape: shape, classes: model.classes)
+            if let y = ds.y, labels != nil { labels! += y } else { labels = nil }
+            try body(ds, done)
+            done += ds.count
+        }
+        noteSkipped(skipped, file: data)
+        return labels
+    }
+
+    /// The model's logits for every sample of `stream`, computed a chunk at a time, and the
+    /// labels; `check` sees each chunk first.
+    func predict(_ model: Model, _ stream: DataStream, batchSize: Int, progress: Progress,
+                 check: (DataSet) throws -> Void = { _ in }) throws -> (logits: Tensor, labels: [Int]?) {
+        var logits: [Float] = []
+        let labels = try forEachChunk(stream, for: model) { ds, before in
+            try check(ds)
+            logits += model.graph.predict(ds.x, batchSize: batchSize) { progress.update(before + $0) }.data
+        }
+        let classes = max(model.graph.outputShape.reduce(1, *), 1)
+        return (Tensor(shape: [logits.count / classes] + model.graph.outputShape, data: logits), labels)
+    }
+}
+
+/// `--label`, `--image-size`, `--class-order`, `--skip-bad-images`: what to read from a data
+/// file, shared by every command that reads `DATA`.
 struct DataReadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("CIFAR-100 label to use: fine (100 classes, the default) or coarse (20 superclasses). An error for other formats.",
                                valueName: "fine|coarse"),
             transform: { try DataLoader.ReadOptions.label($0) })
     var label: DataLoader.CIFARLabel?
 
-    var options: DataLoader.ReadOptions { .init(cifarLabel: label) }
+    @Option(help: ArgumentHelp("Resize every image (PNG/JPEG files, image folders, Tiny ImageNet) to HEIGHT x WIDTH pixels, bilinear, giving the bytes of Pillow's img.resize((W, H), Image.BILINEAR). An error for other formats.",
+                               valueName: "H,W"),
+            transform: { try DataLoader.ReadOptions.imageSize($0) })
+    var imageSize: DataLoader.ImageSize?
+
+    @Option(help: ArgumentHelp("Tiny ImageNet label numbering: wnids (label = line of wnids.txt) or sorted (sorted wnids, torchvision's ImageFolder on train/). Required when wnids.txt is not sorted; an error for other formats.",
+                               valueName: "wnids|sorted"),
+            transform: { try DataLoader.ReadOptions.classOrder($0) })
+    var classOrder: DataLoader.ClassOrder?
+
+    @Flag(help: "Leave out images that cannot be decoded (truncated, corrupt, empty, too large, not an image) instead of stopping with an error; their count and first names are reported.")
+    var skipBadImages = false
+
+    var options: DataLoader.ReadOptions {
+        .init(cifarLabel: label, imageSize: imageSize, classOrder: classOrder, skipBadImages: skipBadImages)
+    }
+}
+
+/// The stderr note for images `--skip-bad-images` left out of `file`.
+func noteSkipped(_ skipped: [String], file: String) {
+    guard !skipped.isEmpty else { return }
+    let listed = skipped.prefix(5).joined(separator: ", ") + (skipped.count > 5 ? ", …" : "")
+    note("bss: note: skipped \(skipped.count) image\(skipped.count == 1 ? "" : "s") of \(file) that could not be decoded (--skip-bad-images): \(listed)")
 }

@@ -30,9 +30,10 @@ struct Predict: ParsableCommand {
         safety.apply()
         try OutputPath.checkNotAnInput(out, inputs: [model.model, model.arch, data.data])
         let m = try model.load()
-        let ds = try data.load(for: m)
-        let progress = Progress(total: ds.count, label: "predict", unit: "samples")
-        let logits = m.graph.predict(ds.x, batchSize: batch.value()) { progress.update($0) }
+        // A chunk of samples at a time: large image sets are never decoded whole (DataStream).
+        let stream = try data.stream(for: m)
+        let progress = Progress(total: stream.count, label: "predict", unit: "samples")
+        let logits = try data.predict(m, stream, batchSize: batch.value(), progress: progress).logits
         progress.finish()
         var entries: [(String, NumpyArray)] = [("logits", NumpyArray(logits))]
         if probabilities { entries.append(("probabilities", NumpyArray(softmax(logits)))) }

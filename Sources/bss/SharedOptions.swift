@@ -124,6 +124,9 @@ struct InputOptions: ParsableArguments {
         if let v = scale { out.append(("--scale", "scale", .double(Double(v)))) }
         if let v = normalize { out.append(("--normalize", "normalize", .string(v))) }
         if let v = reading.label { out.append(("--label", "label", .string(v.rawValue))) }
+        if let v = reading.imageSize { out.append(("--image-size", "image_size", .string(v.description))) }
+        if let v = reading.classOrder { out.append(("--class-order", "class_order", .string(v.rawValue))) }
+        if reading.skipBadImages { out.append(("--skip-bad-images", "skip_bad_images", .bool(true))) }
         return out
     }
 }

@@ -147,6 +147,7 @@ struct Similarity: ParsableCommand {
         // Each model reads the same file in its own layout; `aligned` maps both to its order.
         let file = data.data!
         let raw = try DataLoader.read(file, options: data.input.reading.options)
+        noteSkipped(raw.skippedImages, file: file)
         let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
         let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
         guard let labels = xA.y else {

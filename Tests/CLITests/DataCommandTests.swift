@@ -67,9 +67,35 @@ final class DataCommandTests: XCTestCase {
             return url.path
         }
         try assertSameResults(["--data", fixture("images/folder")], try arrays("folder_x", "folder_y"), model: "tiny-c100", "image folder")
-        try assertSameResults(["--data", fixture("images/tiny")], try arrays("tiny_train_x", "tiny_train_y"), model: "tiny-c100", "Tiny ImageNet")
-        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/mixed-size")]), mentions: ["1.png", "same size"])
+        try assertSameResults(["--data", fixture("images/tiny"), "--class-order", "sorted"], try arrays("tiny_train_x", "tiny_train_y"),
+                              model: "tiny-c100", "Tiny ImageNet")
+        try assertSameResults(["--data", fixture("images/tiny"), "--class-order", "wnids"], try arrays("tiny_train_x", "tiny_train_y_wnids"),
+                              model: "tiny-c100", "Tiny ImageNet, wnids.txt order")
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/tiny")]), mentions: ["--class-order wnids", "--class-order sorted"])
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/mixed-size")]), mentions: ["1.png", "--image-size"])
         assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/truncated.jpg")]), mentions: ["truncated.jpg", "Premature end"])
+    }
+
+    func testImageSizeSkipAndClassOrderFlags() throws {
+        // A 40x50 image for a 3x32x32 model: the error says what to pass.
+        assertCleanFailure(try runBSS(["eval", data("tiny-c100.npz"), "--arch", data("tiny-c100.json"), "--data", fixture("images/resize/folder")]),
+                           mentions: ["--image-size"])
+        assertCleanFailure(try runBSS(["predict", data("tiny-c100.npz"), "--arch", data("tiny-c100.json"), "--data", fixture("images/resize/rgb.png"),
+                                       "--out", temporaryDirectory().appendingPathComponent("l.npz").path]),
+                           mentions: ["rgb.png", "[3, 40, 50]", "--image-size 32,32"])
+        let ok = try runBSS(["eval", data("tiny-c100.npz"), "--arch", data("tiny-c100.json"), "--data", fixture("images/resize/folder"),
+                             "--image-size", "32,32", "--json"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        let inspect = try runBSS(["data", "inspect", fixture("images/tiny"), "--class-order", "wnids", "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let info = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(info["class_order"] as? String, "wnids")
+        let skipped = try runBSS(["data", "inspect", fixture("images/bad/skip"), "--skip-bad-images", "--json"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        let s = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(skipped.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(s["samples"] as? Int, 2)
+        XCTAssertEqual((s["skipped_images"] as? [String])?.count, 3)
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/skip")]), mentions: ["1.png", "0 bytes"])
     }
 
     func testInspectShowsFormatClassesAndNames() throws {

@@ -14,7 +14,23 @@ import Foundation
 /// `val_data.npz`). A folder holding more than one of these is an error rather than a guess;
 /// so is one holding only pickled batches (the Python versions of the archives).
 enum DataFolder {
+    /// What a data folder holds: arrays read whole, image files listed, or ImageNet batches.
+    enum Source {
+        case arrays(DataLoader.RawData)
+        case images(ImageList)
+        case imagenet([URL])
+    }
+
     static func read(_ path: String, options: DataLoader.ReadOptions) throws -> DataLoader.RawData {
+        switch try resolve(path, options: options) {
+        case .arrays(let raw): return raw
+        case .images(let list): return try list.assemble(options: options)
+        case .imagenet(let urls): return try ImageNetDownsampled.read(urls)
+        }
+    }
+
+    /// Recognises the folder `path` (the type's table); only CIFAR binaries are read here.
+    static func resolve(_ path: String, options: DataLoader.ReadOptions) throws -> Source {
         var folder = URL(fileURLWithPath: path, isDirectory: true)
         let nested = ["cifar-10-batches-bin", "cifar-100-binary"].filter {
             FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
@@ -40,17 +56,17 @@ enum DataFolder {
                 let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
                 _ = try CIFARBinary.variant(of: url.relativePath, size: size, labelGiven: options.cifarLabel != nil)
             }
-            return try CIFARBinary.read(urls, variant: variant, label: options.cifarLabel ?? .fine)
+            return .arrays(try CIFARBinary.read(urls, variant: variant, label: options.cifarLabel ?? .fine))
         }
-        if !imagenet.isEmpty { return try ImageNetDownsampled.read(urls) }
+        if !imagenet.isEmpty { return .imagenet(urls) }
         var root = folder
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("tiny-imagenet-200").path) {
             root = folder.appendingPathComponent("tiny-imagenet-200", isDirectory: true)
         }
-        if TinyImageNet.isRoot(root) { return try TinyImageNet.readTrain(root, file: path) }
-        if TinyImageNet.isValidation(folder) { return try TinyImageNet.readValidation(folder, file: path) }
-        if TinyImageNet.isTest(folder) { return try TinyImageNet.readTest(folder, file: path) }
-        if let images = try ImageFolder.read(folder, file: path) { return images }
+        if TinyImageNet.isRoot(root) { return .images(try TinyImageNet.listTrain(root, file: path, options: options)) }
+        if TinyImageNet.isValidation(folder) { return .images(try TinyImageNet.listValidation(folder, file: path, options: options)) }
+        if TinyImageNet.isTest(folder) { return .images(try TinyImageNet.listTest(folder, file: path, options: options)) }
+        if let images = try ImageFolder.list(folder, file: path) { return .images(images) }
         throw nothingFound(path, folder: folder, names: names)
     }
 

@@ -11,6 +11,10 @@ import Tensor
 /// | `.bin` | one CIFAR-10 or CIFAR-100 binary batch (`CIFARBinary`, variant by name and size) |
 /// | a folder | the training split of the archive in it, or images (`DataFolder`, `ImageFolder`) |
 /// | `.png`, `.jpg`, `.jpeg` | one unlabelled image (`ImageFolder`) |
+///
+/// Image formats (folders, single images, Tiny ImageNet) take `ReadOptions.imageSize`
+/// (resizing as Pillow's bilinear `resize`) and `skipBadImages`; Tiny ImageNet takes
+/// `classOrder`. Those options given for another format are an error.
 /// | `…-images-idx3-ubyte[.gz]` | MNIST / Fashion-MNIST IDX images + the labels file next to them (`IDXFile`) |
 ///
 /// Python pickles (the archives' "python versions") are refused: unpickling can run code.
@@ -41,6 +45,10 @@ public enum DataLoader {
         public var classNames: [String]?
         /// The format recognised.
         public var format: DataFormat
+        /// Image files left out by `--skip-bad-images` (paths as given), in reading order.
+        public var skippedImages: [String] = []
+        /// How Tiny ImageNet's labels were numbered (nil for other formats).
+        public var classOrder: ClassOrder?
 
         public init(x: Tensor, xIsInteger: Bool, y: [Int64]?, yShape: [Int]? = nil, layout: DataLayout?,
                     description: String, classNames: [String]? = nil, format: DataFormat = .arrays) {
@@ -79,11 +87,22 @@ public enum DataLoader {
         let raw = isDirectory.boolValue ? try DataFolder.read(path, options: options) : try readFile(path, options: options)
         // Integer pixels are always finite; float inputs with a NaN would poison every batch.
         if !raw.xIsInteger { try NonFinite.check(raw.x, file: path, key: "x", role: "inputs", sampleAxis: true) }
-        if let label = options.cifarLabel, raw.format != .cifar100 {
-            throw ModelIOError(.mismatch, file: path,
-                               "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(raw.description)")
-        }
+        try checkApplicable(options, format: raw.format, description: raw.description, file: path)
         return raw
+    }
+
+    /// Each option given must apply to the format read: one that would do nothing is an error.
+    static func checkApplicable(_ options: ReadOptions, format: DataFormat, description: String, file path: String) throws {
+        if let label = options.cifarLabel, format != .cifar100 {
+            throw ModelIOError(.mismatch, file: path,
+                               "--label \(label.rawValue) applies to CIFAR-100 binaries only; this is \(description)")
+        }
+        if let flag = options.imageOptionsGiven.first, format != .imageFolder && format != .tinyImageNet {
+            throw ModelIOError(.mismatch, file: path, "\(flag) applies to image files (PNG/JPEG, image folders, Tiny ImageNet) only; this is \(description)")
+        }
+        if let order = options.classOrder, format != .tinyImageNet {
+            throw ModelIOError(.mismatch, file: path, "--class-order \(order.rawValue) applies to Tiny ImageNet only; this is \(description)")
+        }
     }
 
     static func readFile(_ path: String, options: ReadOptions) throws -> RawData {
@@ -104,7 +123,7 @@ public enum DataLoader {
         case "h5", "hdf5": return try DataHDF5.read(url)
         case "png", "jpg", "jpeg":
             return try ImageFolder.assemble([.init(url: url, label: nil)], classNames: nil, file: path,
-                                            description: "one image", format: .imageFolder)
+                                            description: "one image", format: .imageFolder, options: options)
         case "bin":
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let variant = try CIFARBinary.variant(of: path, size: size, labelGiven: options.cifarLabel != nil)
@@ -128,6 +147,8 @@ public enum DataLoader {
         // Take `x` out of `raw` so it is uniquely referenced: scaling in place must not copy
         // a 600 MB CIFAR training set.
         var raw = raw
+        let fromImages = raw.format == .imageFolder || raw.format == .tinyImageNet
+        let skipped = raw.skippedImages
         var x = raw.x
         raw.x = Tensor(shape: [0])
         guard x.rank >= 2 else {
@@ -154,7 +175,10 @@ public enum DataLoader {
         }
         // The layout the user's framework expects outputs in is the caller's, even when the
         // file format fixed another one (a Keras model reading CIFAR binaries wants NHWC back).
-        return DataSet(x: x, y: labels, file: file, storedLayout: stored)
+        var data = DataSet(x: x, y: labels, file: file, storedLayout: stored)
+        data.fromImageFiles = fromImages
+        data.skippedImages = skipped
+        return data
     }
 
     // MARK: - Details

@@ -10,6 +10,11 @@ public struct DataSet {
     public var y: [Int]?
     public var file: String
     public var storedLayout: DataLayout
+    /// Whether the samples come from image files (folders, single images, Tiny ImageNet), which
+    /// `--image-size` can resize: a size mismatch then says so.
+    public var fromImageFiles = false
+    /// Image files `--skip-bad-images` left out (paths as given), for the caller to report.
+    public var skippedImages: [String] = []
 
     public init(x: Tensor, y: [Int]?, file: String, storedLayout: DataLayout = .nchw) {
         self.x = x; self.y = y; self.file = file; self.storedLayout = storedLayout
@@ -46,8 +51,12 @@ public struct DataSet {
     public func validate(inputShape: [Int], classes: Int) throws {
         let per = Array(x.shape.dropFirst())
         guard per == inputShape else {
+            var hint = ""
+            if fromImageFiles && per.count == 3 && inputShape.count == 3 && per[1...] != inputShape[1...] {
+                hint = "; pass --image-size \(inputShape[1]),\(inputShape[2]) to resize the images (bilinear, as Pillow's resize)"
+            }
             throw ModelIOError(.mismatch, file: file, location: "x",
-                               "samples have shape \(per) (after layout conversion), the model expects \(inputShape)")
+                               "samples have shape \(per) (after layout conversion), the model expects \(inputShape)" + hint)
         }
         if let y {
             if let bad = y.firstIndex(where: { $0 < 0 || $0 >= classes }) {

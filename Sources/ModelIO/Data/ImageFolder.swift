@@ -9,7 +9,10 @@ import Tensor
 /// - a folder holding only images: an unlabelled set (for `predict`), sorted by name;
 /// - one image file: one unlabelled sample.
 ///
-/// Every image must have the same width and height (nothing is resized). Grayscale images
+/// Every image must have the same width and height unless `--image-size` resizes them all
+/// (`ImageResize`); a file that cannot be decoded is an error, or left out with
+/// `--skip-bad-images`. Files whose extension is not an image's (`notes.txt`, Tiny ImageNet's
+/// `*_boxes.txt`) are ignored, as torchvision's `ImageFolder` does. Grayscale images
 /// give one channel; if any image is colour, grayscale ones are repeated into R, G and B
 /// (what Pillow's `convert("RGB")` does). Samples come out NCHW with values 0–255.
 enum ImageFolder {
@@ -48,7 +51,7 @@ enum ImageFolder {
     }
 
     /// `folder` as a class-per-folder tree or a flat folder of images; nil if it holds no images.
-    static func read(_ folder: URL, file: String) throws -> DataLoader.RawData? {
+    static func list(_ folder: URL, file: String) throws -> ImageList? {
         let classes = subfolders(folder)
         let direct = try images(under: folder).filter { !$0.path.dropFirst(folder.path.count + 1).contains("/") }
         var perClass: [[URL]] = []
@@ -59,8 +62,8 @@ enum ImageFolder {
                                "holds images both directly and in sub-folders; a class-per-folder data set keeps every image in its class's folder")
         }
         if !direct.isEmpty {
-            return try assemble(direct.map { Item(url: $0, label: nil) }, classNames: nil, file: file,
-                                description: "image folder (\(direct.count) unlabelled images)", format: .imageFolder)
+            return ImageList(items: direct.map { Item(url: $0, label: nil) }, classNames: nil, file: file,
+                             description: "image folder (\(direct.count) unlabelled images)", format: .imageFolder)
         }
         guard labelled else { return nil }
         if let empty = perClass.firstIndex(where: \.isEmpty) {
@@ -68,26 +71,60 @@ enum ImageFolder {
                                "class folder '\(classes[empty])' holds no PNG or JPEG images")
         }
         let items = perClass.enumerated().flatMap { c, urls in urls.map { Item(url: $0, label: Int64(c)) } }
-        return try assemble(items, classNames: classes, file: file,
-                            description: "image folder (\(classes.count) classes from sub-folder names)", format: .imageFolder)
+        return ImageList(items: items, classNames: classes, file: file,
+                         description: "image folder (\(classes.count) classes from sub-folder names)", format: .imageFolder)
     }
 
-    /// Decodes `items` into x `[N, C, H, W]` (values 0–255) and their labels.
+    /// How many skipped names a description lists before "…".
+    static let skippedListed = 5
+
+    /// Decodes `items` into x `[N, C, H, W]` (values 0–255) and their labels, resizing each
+    /// image to `options.imageSize` when given; with `options.skipBadImages` an image that
+    /// cannot be decoded is left out and listed in `skippedImages`.
+    /// `channels`: the channel count to produce (a model's), or nil for 3 when any image is
+    /// colour, else 1. Asked for 1, a colour image is an error (bss does not convert RGB to gray).
     static func assemble(_ items: [Item], classNames: [String]?, file: String, description: String,
-                         format: DataLoader.DataFormat) throws -> DataLoader.RawData {
-        guard let first = items.first else { throw ModelIOError(.notFound, file: file, "no images") }
+                         format: DataLoader.DataFormat, options: DataLoader.ReadOptions,
+                         channels: Int? = nil, emptyAllowed: Bool = false) throws -> DataLoader.RawData {
+        guard !items.isEmpty else { throw ModelIOError(.notFound, file: file, "no images") }
         var decoded: [DecodedImage] = []
+        var kept: [Item] = []
+        var skipped: [String] = []
+        var firstError: Error?
         decoded.reserveCapacity(items.count)
         for item in items {
-            let image = try ImageDecoder.decode(item.url)
-            if let d = decoded.first, d.width != image.width || d.height != image.height {
+            var image: DecodedImage
+            do {
+                image = try ImageDecoder.decode(item.url)
+            } catch let error as ModelIOError where options.skipBadImages {
+                skipped.append(item.url.relativePath)
+                firstError = firstError ?? error
+                continue
+            }
+            if let size = options.imageSize {
+                image = ImageResize.resize(image, height: size.height, width: size.width)
+            } else if let d = decoded.first, d.width != image.width || d.height != image.height {
                 throw ModelIOError(.mismatch, file: item.url.relativePath,
-                                   "\(image.width)x\(image.height) pixels, but \(first.url.relativePath) has \(d.width)x\(d.height); every image must have the same size (bss does not resize)")
+                                   "\(image.width)x\(image.height) pixels (WxH), but \(kept[0].url.relativePath) has \(d.width)x\(d.height); pass --image-size H,W to resize every image (bilinear, as Pillow)")
+            }
+            if channels == 1 && image.channels == 3 {
+                throw ModelIOError(.mismatch, file: item.url.relativePath,
+                                   "an RGB image, but the model reads 1-channel (grayscale) images; bss does not convert colour to gray (convert the images first)")
             }
             decoded.append(image)
+            kept.append(item)
         }
-        let (h, w) = (decoded[0].height, decoded[0].width)
-        let c = decoded.contains { $0.channels == 3 } ? 3 : 1
+        // Nothing left to skip to: the first image's own error says the most (a stream's chunk
+        // may be empty, the stream then decides).
+        if decoded.isEmpty && emptyAllowed {
+            var raw = DataLoader.RawData(x: Tensor(shape: [0, channels ?? 1, 1, 1]), xIsInteger: true, y: items[0].label == nil ? nil : [],
+                                         layout: .nchw, description: description, classNames: classNames, format: format)
+            raw.skippedImages = skipped
+            return raw
+        }
+        guard let first = decoded.first else { throw firstError ?? ModelIOError(.notFound, file: file, "no images") }
+        let (h, w) = (first.height, first.width)
+        let c = channels ?? (decoded.contains { $0.channels == 3 } ? 3 : 1)
         let plane = h * w
         var pixels = [Float](repeating: 0, count: decoded.count * c * plane)
         pixels.withUnsafeMutableBufferPointer { out in
@@ -100,10 +137,36 @@ enum ImageFolder {
                 }
             }
         }
-        let labels = items[0].label == nil ? nil : items.map { $0.label ?? 0 }
+        let labels = kept[0].label == nil ? nil : kept.map { $0.label ?? 0 }
         var what = description
         if c == 3 && decoded.contains(where: { $0.channels == 1 }) { what += ", grayscale images repeated into RGB" }
-        return DataLoader.RawData(x: Tensor(shape: [decoded.count, c, h, w], data: pixels), xIsInteger: true, y: labels,
-                                  layout: .nchw, description: what, classNames: classNames, format: format)
+        if let size = options.imageSize { what += ", resized to \(size.height)x\(size.width) (HxW, bilinear as Pillow)" }
+        if !skipped.isEmpty {
+            let listed = skipped.prefix(skippedListed).joined(separator: ", ") + (skipped.count > skippedListed ? ", …" : "")
+            what += ", \(skipped.count) bad image\(skipped.count == 1 ? "" : "s") skipped (\(listed))"
+        }
+        var raw = DataLoader.RawData(x: Tensor(shape: [decoded.count, c, h, w], data: pixels), xIsInteger: true, y: labels,
+                                     layout: .nchw, description: what, classNames: classNames, format: format)
+        raw.skippedImages = skipped
+        return raw
+    }
+}
+
+/// The image files of a data set, listed (and labelled) but not decoded yet.
+struct ImageList {
+    var items: [ImageFolder.Item]
+    var classNames: [String]?
+    var file: String
+    var description: String
+    var format: DataLoader.DataFormat
+    var classOrder: DataLoader.ClassOrder?
+
+    /// Decodes `items[rows]` (all by default) into arrays (`ImageFolder.assemble`).
+    func assemble(_ rows: Range<Int>? = nil, options: DataLoader.ReadOptions, channels: Int? = nil) throws -> DataLoader.RawData {
+        var raw = try ImageFolder.assemble(Array(items[rows ?? items.indices]), classNames: classNames, file: file,
+                                           description: description, format: format, options: options, channels: channels,
+                                           emptyAllowed: rows != nil)
+        raw.classOrder = classOrder
+        return raw
     }
 }

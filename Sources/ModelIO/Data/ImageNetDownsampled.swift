@@ -36,17 +36,45 @@ enum ImageNetDownsampled {
                                    "\(batch.side)x\(batch.side) images, but \(files[0].relativePath) holds \(side)x\(side) ones")
             }
             side = batch.side
-            pixels += batch.pixels
+            pixels += batch.pixels.map(Float.init)
             labels += batch.labels
         }
         let s = side ?? 0
-        let what = files.count == 1 ? "ImageNet \(s)x\(s) .npz batch" : "ImageNet \(s)x\(s) .npz batches (\(files.map(\.lastPathComponent).joined(separator: ", ")))"
         return DataLoader.RawData(x: Tensor(shape: [labels.count, 3, s, s], data: pixels), xIsInteger: true, y: labels,
-                                  layout: .nchw, description: what + ", labels 1-1000 made 0-based", format: .imagenet)
+                                  layout: .nchw, description: describe(files, side: s), format: .imagenet)
+    }
+
+    static func describe(_ files: [URL], side s: Int) -> String {
+        (files.count == 1 ? "ImageNet \(s)x\(s) .npz batch" : "ImageNet \(s)x\(s) .npz batches (\(files.map(\.lastPathComponent).joined(separator: ", ")))")
+            + ", labels 1-1000 made 0-based"
+    }
+
+    /// Rows `rows` of one checked batch (`decode`) as arrays.
+    static func slice(_ batch: (side: Int, pixels: [UInt8], labels: [Int64]), rows: Range<Int>, description: String) -> DataLoader.RawData {
+        let row = 3 * batch.side * batch.side
+        let pixels = batch.pixels[(rows.lowerBound * row)..<(rows.upperBound * row)].map(Float.init)
+        return DataLoader.RawData(x: Tensor(shape: [rows.count, 3, batch.side, batch.side], data: pixels), xIsInteger: true,
+                                  y: Array(batch.labels[rows]), layout: .nchw, description: description, format: .imagenet)
+    }
+
+    /// The number of images in one batch file, from its (small) `labels` member alone.
+    static func rowCount(_ url: URL) throws -> Int {
+        let file = url.relativePath
+        let archive = try ZipReader(url: url, file: file, expected: "an .npz (a zip of .npy files)")
+        guard let member = archive.members.first(where: { $0.name == "labels.npy" || $0.name == "labels" }) else {
+            throw ModelIOError(.notFound, file: file, "expected arrays 'data' and 'labels' (no 'labels' member)")
+        }
+        let head = archive.prefix(of: member, count: 1 << 16)
+        try head.withUnsafeBytes { try NpyFormat.checkDeclaredSize(prefix: $0, size: member.uncompressedSize, file: file, key: "labels") }
+        let labels = try NpyFormat.decode(try archive.data(of: member, location: "labels"), file: file, key: "labels")
+        guard let n = labels.shape.first else {
+            throw ModelIOError(.mismatch, file: file, location: "labels", "expected one label per image, found a scalar")
+        }
+        return n
     }
 
     /// Checks and converts one archive's arrays.
-    static func decode(_ arrays: [String: NumpyArray], file: String) throws -> (side: Int, pixels: [Float], labels: [Int64]) {
+    static func decode(_ arrays: [String: NumpyArray], file: String) throws -> (side: Int, pixels: [UInt8], labels: [Int64]) {
         guard let data = arrays["data"], let labelArray = arrays["labels"] else {
             throw ModelIOError(.notFound, file: file, "expected arrays 'data' and 'labels' (found: \(arrays.keys.sorted().joined(separator: ", ")))")
         }
@@ -71,6 +99,6 @@ enum ImageNetDownsampled {
                                       : "label \(l) at row \(i) is outside the release's classes 1-1000")
         }
         for i in labels.indices { labels[i] -= 1 }
-        return (side, data.bytes.map(Float.init), labels)
+        return (side, data.bytes, labels)
     }
 }

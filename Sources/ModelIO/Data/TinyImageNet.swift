@@ -9,8 +9,11 @@ import Foundation
 ///     tiny-imagenet-200/val/val_annotations.txt      "<file>\t<wnid>\t<box>" per image
 ///
 /// The folder (or the folder holding it) means the training split; `…/val` the validation
-/// split; `…/test` the unlabelled test images. Labels number the wnids in **sorted** order — what torchvision's `ImageFolder` on
-/// `train/` gives, and the only order shared by both splits — not the order of `wnids.txt`.
+/// split; `…/test` the unlabelled test images. Samples are in sorted path order (as
+/// torchvision's `ImageFolder`); labels number the wnids either in the order of `wnids.txt`
+/// (`--class-order wnids`) or sorted (`--class-order sorted`, what `ImageFolder` on `train/`
+/// gives). The archive's `wnids.txt` is not sorted, so the choice is required, and an error
+/// naming both otherwise; when the file is sorted the two agree and nothing needs choosing.
 /// Class names come from `words.txt` when it is there, else the wnids. Grayscale images
 /// (a few hundred in the archive) are repeated into RGB (`ImageFolder`).
 enum TinyImageNet {
@@ -32,36 +35,39 @@ enum TinyImageNet {
             && folder.deletingLastPathComponent().appendingPathComponent("train").standardizedFileURL != folder.standardizedFileURL
     }
 
-    static func readTest(_ folder: URL, file: String) throws -> DataLoader.RawData {
+    static func listTest(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
         let urls = try ImageFolder.images(under: folder.appendingPathComponent("images", isDirectory: true))
         guard !urls.isEmpty else { throw ModelIOError(.notFound, file: file, "no JPEG/PNG images in images/") }
-        return try ImageFolder.assemble(urls.map { ImageFolder.Item(url: $0, label: nil) }, classNames: nil, file: file,
-                                        description: "Tiny ImageNet test images (unlabelled)", format: .tinyImageNet)
+        return ImageList(items: urls.map { ImageFolder.Item(url: $0, label: nil) }, classNames: nil, file: file,
+                         description: "Tiny ImageNet test images (unlabelled)", format: .tinyImageNet)
     }
 
-    static func readTrain(_ root: URL, file: String) throws -> DataLoader.RawData {
-        let wnids = try classes(root)
+    static func listTrain(_ root: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
+        let (wnids, order) = try classes(root, options: options)
+        let index = Dictionary(uniqueKeysWithValues: wnids.enumerated().map { ($1, Int64($0)) })
         let train = root.appendingPathComponent("train", isDirectory: true)
         var items: [ImageFolder.Item] = []
-        for (label, wnid) in wnids.enumerated() {
+        for wnid in wnids.sorted() {
+            let label = index[wnid]!
             let urls = try ImageFolder.images(under: train.appendingPathComponent(wnid, isDirectory: true))
             guard !urls.isEmpty else {
                 throw ModelIOError(.notFound, file: train.appendingPathComponent(wnid).relativePath,
                                    "no JPEG/PNG images for class \(wnid) listed in wnids.txt")
             }
-            items += urls.map { ImageFolder.Item(url: $0, label: Int64(label)) }
+            items += urls.map { ImageFolder.Item(url: $0, label: label) }
         }
         let extra = Set(ImageFolder.subfolders(train)).subtracting(wnids)
         if let e = extra.sorted().first {
             throw ModelIOError(.mismatch, file: train.appendingPathComponent(e).relativePath, "class folder '\(e)' is not in wnids.txt")
         }
-        return try ImageFolder.assemble(items, classNames: try names(root, wnids: wnids), file: file,
-                                        description: "Tiny ImageNet training images (\(wnids.count) classes)", format: .tinyImageNet)
+        return ImageList(items: items, classNames: try names(root, wnids: wnids), file: file,
+                         description: "Tiny ImageNet training images (\(wnids.count) classes, \(describe(order)))",
+                         format: .tinyImageNet, classOrder: order)
     }
 
-    static func readValidation(_ folder: URL, file: String) throws -> DataLoader.RawData {
+    static func listValidation(_ folder: URL, file: String, options: DataLoader.ReadOptions) throws -> ImageList {
         let root = folder.deletingLastPathComponent()
-        let wnids = try classes(root)
+        let (wnids, order) = try classes(root, options: options)
         let index = Dictionary(uniqueKeysWithValues: wnids.enumerated().map { ($1, Int64($0)) })
         let annotations = folder.appendingPathComponent("val_annotations.txt")
         let text = String(decoding: try FileBytes.read(annotations), as: UTF8.self)
@@ -78,12 +84,34 @@ enum TinyImageNet {
         if let stray = try ImageFolder.images(under: folder.appendingPathComponent("images")).first(where: { !listed.contains($0.lastPathComponent) }) {
             throw ModelIOError(.mismatch, file: stray.relativePath, "image not listed in val_annotations.txt (it would have no label)")
         }
-        return try ImageFolder.assemble(items, classNames: try names(root, wnids: wnids), file: file,
-                                        description: "Tiny ImageNet validation images (labels from val_annotations.txt)", format: .tinyImageNet)
+        return ImageList(items: items, classNames: try names(root, wnids: wnids), file: file,
+                         description: "Tiny ImageNet validation images (labels from val_annotations.txt, \(describe(order)))",
+                         format: .tinyImageNet, classOrder: order)
     }
 
-    /// The wnids of `root/wnids.txt`, sorted.
-    static func classes(_ root: URL) throws -> [String] {
+    /// The wnids of `root/wnids.txt` in label order, and the order used: the one asked for,
+    /// or (not asked) `.wnids` when the file is sorted and both orders agree.
+    static func classes(_ root: URL, options: DataLoader.ReadOptions) throws -> ([String], DataLoader.ClassOrder) {
+        let listed = try wnidsFile(root)
+        let sorted = listed.sorted()
+        switch options.classOrder {
+        case .wnids?: return (listed, .wnids)
+        case .sorted?: return (sorted, .sorted)
+        case nil:
+            guard listed == sorted else {
+                throw ModelIOError(.mismatch, file: root.appendingPathComponent("wnids.txt").relativePath,
+                                   "the class ids are not in sorted order, so labels depend on the numbering: pass --class-order wnids (label = line of wnids.txt, the archive's own numbering) or --class-order sorted (sorted wnids, what torchvision's ImageFolder on train/ gives)")
+            }
+            return (listed, .wnids)
+        }
+    }
+
+    static func describe(_ order: DataLoader.ClassOrder) -> String {
+        order == .wnids ? "labels = line of wnids.txt" : "labels = sorted wnids"
+    }
+
+    /// The wnids of `root/wnids.txt` in file order.
+    static func wnidsFile(_ root: URL) throws -> [String] {
         let url = root.appendingPathComponent("wnids.txt")
         guard exists(url) else { throw ModelIOError(.notFound, file: url.relativePath, "no wnids.txt: the class list of Tiny ImageNet") }
         let wnids = String(decoding: try FileBytes.read(url), as: UTF8.self)
@@ -91,7 +119,7 @@ enum TinyImageNet {
         guard !wnids.isEmpty, Set(wnids).count == wnids.count else {
             throw ModelIOError(.malformed, file: url.relativePath, wnids.isEmpty ? "no class ids" : "a class id occurs twice")
         }
-        return wnids.sorted()
+        return wnids
     }
 
     /// Names from `words.txt` ("wnid<TAB>names"), or the wnids themselves.
