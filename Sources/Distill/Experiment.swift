@@ -36,9 +36,12 @@ public struct CellResult: Codable, Equatable, Sendable {
     public var pairsAttempted: Int
     /// Wall time of the cell, in seconds.
     public var seconds: Double
+    /// SHA-256 of the cell's resolved run config (YAML): a finished cell counts only for the
+    /// config that made it.
+    public var configSHA256: String?
 
     enum CodingKeys: String, CodingKey {
-        case method, attack, fraction, seed, accuracy, magsim, angsim, seconds
+        case method, attack, fraction, seed, accuracy, magsim, angsim, seconds, configSHA256 = "config_sha256"
         case pairsCompared = "pairs_compared", pairsAttempted = "pairs_attempted"
     }
 }
@@ -99,10 +102,26 @@ public final class Experiment {
         return r
     }
 
+    /// SHA-256 of a cell's resolved run config.
+    func configHash(_ c: ExperimentCell) -> String { SHA256.hex(Data(runConfig(c).yaml.utf8)) }
+
+    /// Refuses cells (finished or interrupted) made with another config: their results would
+    /// mix two experiments.
+    func checkCellsMatchConfig() throws {
+        for c in cells {
+            let dir = folder(c)
+            if let r = finished(c), let h = r.configSHA256, h != configHash(c) {
+                throw ModelIOError(.mismatch, file: dir.appendingPathComponent("cell.json").path,
+                                   "this cell was run with another configuration (\(c.folder)); delete \(dir.path) (or the whole \(config.out)) or give the experiment another 'out'")
+            }
+        }
+    }
+
     /// Runs every cell not yet finished, writing the results after each. Returns all results.
     @discardableResult
     public func run(createdBy: String) throws -> [CellResult] {
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        try checkCellsMatchConfig()
         var results: [CellResult?] = cells.map { finished($0) }
         for (i, c) in cells.enumerated() {
             if let r = results[i] { onCell?(i, c, r, true); continue }
@@ -139,7 +158,8 @@ public final class Experiment {
             throw ModelIOError(.mismatch, file: self.config.test, "the test data gave no accuracy (no labels or no samples)")
         }
         var result = CellResult(method: c.method.rawValue, attack: c.attack?.rawValue, fraction: c.fraction, seed: c.seed,
-                                accuracy: accuracy, magsim: nil, angsim: nil, pairsCompared: 0, pairsAttempted: 0, seconds: 0)
+                                accuracy: accuracy, magsim: nil, angsim: nil, pairsCompared: 0, pairsAttempted: 0, seconds: 0,
+                                configSHA256: configHash(c))
         if self.config.similarityLimit > 0 {
             if teacher == nil {
                 teacher = try ModelLoader.load(self.config.teacher, arch: self.config.teacherArch, archFlag: "teacher_arch")
