@@ -167,14 +167,17 @@ struct Generate: ParsableCommand {
             seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result), mpiWorldSize: world?.size ?? 1)
         meta.setAttack(attack, attackParameters)
         var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
-        let report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
+        var report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
                                norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)
+        // Other attacks' status codes mean what official mode's do (crossed into k / elsewhere / not).
+        if !attack.isBSS { report.mode = .official }
         if acceptedOnly { dataset = dataset.rows(result.status.indices.filter { result.status[$0] == .accepted }) }
         try dataset.write(to: URL(fileURLWithPath: out))
 
         if json {
             var object = report.jsonObject
             object["out"] = out
+            object["attack"] = attack.isBSS ? attack.rawValue : attackParameters.jsonObject(for: attack)
             object["pairs_written"] = dataset.count
             object["base_samples"] = pairs.baseSamples
             say(jsonString(object))
