@@ -13,8 +13,11 @@ extension RunConfig {
                          clip: bssParameters.clip)
     }
 
-    /// Why `attack` and `bss_mode` cannot both hold, or nil.
+    /// Why `attack` and `bss_mode` cannot both hold (or an attack has no slot to fill), or nil.
     public var attackProblem: String? {
+        if let a = attack, !a.isBSS, !method.usesBSS {
+            return "attack '\(a.rawValue)' fills the BSS slot, which method '\(method.rawValue)' does not have; use method bss or bss+fsp"
+        }
         if let a = attack, let m = a.bssMode, m != bssMode {
             return "attack '\(a.rawValue)' is the BSS search in \(a.rawValue) mode but bss_mode is '\(bssMode.rawValue)'; give one of them"
         }

@@ -49,6 +49,11 @@ final class AttackDistillTests: XCTestCase {
         XCTAssertThrowsError(try c.set("attack", .string("cw"), source: "test")) { e in
             XCTAssertTrue("\(e)".contains("fgsm"), "\(e)")
         }
+        // An attack needs a method with a BSS slot.
+        var h = RunConfig()
+        h.method = .hinton
+        try h.set("attack", .string("fgsm"), source: "test")
+        XCTAssertTrue(h.attackProblem?.contains("BSS slot") == true)
         // The resolved config names the attack and reads back equal.
         var d = RunConfig()
         try d.set("attack", .string("pgd"), source: "test")
