@@ -24,6 +24,9 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
     /// Per-sample shape of `x_bss` in the file (in `inputLayout`).
     public var inputShape: [Int]
     public var algorithm: Algorithm
+    /// The attack that made the samples when it is not the BSS search (`--attack fgsm|pgd|deepfool|noise`);
+    /// absent for BSS. `algorithm` then holds the BSS parameters (used by `noise` for its norms).
+    public var attack: Attack?
     public var selection: Selection
     /// Seed of the target sampling (`--seed`).
     public var seed: UInt64
@@ -123,6 +126,28 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
         }
     }
 
+    /// An attack other than BSS and the values it used (docs/algorithm.md, "Other attacks").
+    public struct Attack: Codable, Equatable, Sendable {
+        /// `fgsm`, `pgd`, `deepfool` or `noise`.
+        public var name: String
+        public var eps: Float?
+        public var step: Float?
+        public var steps: Int?
+        public var overshoot: Float?
+        public var clip: [Float]?
+
+        public init(kind: AttackKind, parameters p: AttackParameters) {
+            name = kind.rawValue
+            clip = p.clip.map { [$0.lowerBound, $0.upperBound] }
+            switch kind {
+            case .fgsm: eps = p.epsilon
+            case .pgd: eps = p.epsilon; step = p.resolvedStepSize; steps = p.steps
+            case .deepfool: steps = p.steps; overshoot = p.overshoot
+            default: break
+            }
+        }
+    }
+
     public struct Selection: Codable, Equatable, Sendable {
         /// `correct` (rows the teacher classifies correctly) or `all`.
         public var base: String
@@ -191,9 +216,16 @@ public struct BSSMetadata: Codable, Equatable, Sendable {
         arrays = [:]
     }
 
+    /// Records an attack other than BSS: `attack` and the status meanings of its samples.
+    public mutating func setAttack(_ kind: AttackKind, _ parameters: AttackParameters) {
+        guard !kind.isBSS else { return }
+        attack = Attack(kind: kind, parameters: parameters)
+        statusCodes = Dictionary(uniqueKeysWithValues: BSSStatus.allCases.map { ("\($0.rawValue)", BSSStatus.attackMeaning($0)) })
+    }
+
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", tool, createdBy = "created_by", teacher, data
-        case inputLayout = "input_layout", inputShape = "input_shape", algorithm, selection, seed, counts
+        case inputLayout = "input_layout", inputShape = "input_shape", algorithm, attack, selection, seed, counts
         case statusCodes = "status_codes", arrays, mpiWorldSize = "mpi_world_size"
     }
 

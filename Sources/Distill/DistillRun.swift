@@ -179,7 +179,7 @@ public final class DistillRun {
         try Checkpoint(distiller, threads: threads, inputs: inputs, runFolder: artifacts.checkpoint.deletingLastPathComponent())
             .write(to: artifacts.checkpoint, createdBy: createdBy)
         try MetricsLog.write(distiller.history, to: artifacts.metrics)
-        let title = "bss distill: \(config.method.rawValue)" + (config.method.usesBSS ? " (\(config.bssMode.rawValue))" : "")
+        let title = "bss distill: \(config.method.rawValue)" + (config.method.usesBSS ? " (\(config.resolvedAttack.rawValue))" : "")
             + " — \(URL(fileURLWithPath: config.student ?? "").lastPathComponent)"
         try CurvesPlot.write(distiller.history, title: title, to: artifacts.curves)
     }

@@ -87,29 +87,34 @@ extension DistillationStep {
             let targets = TargetSelection.sample(probabilities: softmax(t.gather(rows: base)), base: baseLabels,
                                                  generator: &generator)
             let mine = Shard.range(count: base.count, rank: p.rank, size: p.size)
-            let found = search!.run(source: x, rows: Array(base[mine]), base: Array(baseLabels[mine]), target: Array(targets[mine]))
-            // One gather of every pair's [status, logits…, x…] in pair order.
-            let classes = t.sampleCount, per = x.sampleCount, width = 1 + classes + per
+            let noiseSeed = attack == .noise ? generator.next() : 0
+            let out = search!.run(source: x, rows: Array(base[mine]), base: Array(baseLabels[mine]), target: Array(targets[mine]),
+                                  noiseSeed: noiseSeed, firstPair: mine.lowerBound)
+            let found = out.result
+            // One gather of every pair's [status, target, logits…, x…] in pair order.
+            let classes = t.sampleCount, per = x.sampleCount, width = 2 + classes + per
             var packed = [Float](repeating: 0, count: mine.count * width)
             for j in 0..<mine.count {
                 packed[j * width] = Float(found.status[j].rawValue)
-                packed.replaceSubrange((j * width + 1)..<(j * width + 1 + classes), with: found.logits.data[(j * classes)..<((j + 1) * classes)])
-                packed.replaceSubrange((j * width + 1 + classes)..<((j + 1) * width), with: found.x.data[(j * per)..<((j + 1) * per)])
+                packed[j * width + 1] = Float(out.target[j])
+                packed.replaceSubrange((j * width + 2)..<(j * width + 2 + classes), with: found.logits.data[(j * classes)..<((j + 1) * classes)])
+                packed.replaceSubrange((j * width + 2 + classes)..<((j + 1) * width), with: found.x.data[(j * per)..<((j + 1) * per)])
             }
             let all = p.allgatherRows(Tensor(shape: [mine.count, width], data: packed), perRow: [width], total: base.count).data
-            var xs = [Float](), logits = [Float](), status = [BSSStatus]()
+            var xs = [Float](), logits = [Float](), status = [BSSStatus](), foundTargets = [Int]()
             xs.reserveCapacity(base.count * per); logits.reserveCapacity(base.count * classes)
             for j in 0..<base.count {
                 status.append(BSSStatus(rawValue: Int8(all[j * width]))!)
-                logits += all[(j * width + 1)..<(j * width + 1 + classes)]
-                xs += all[(j * width + 1 + classes)..<((j + 1) * width)]
+                foundTargets.append(Int(all[j * width + 1]))
+                logits += all[(j * width + 2)..<(j * width + 2 + classes)]
+                xs += all[(j * width + 2 + classes)..<((j + 1) * width)]
             }
-            samples = BoundarySamples(targets: targets, x: Tensor(shape: [base.count] + Array(x.shape.dropFirst()), data: xs),
+            samples = BoundarySamples(targets: foundTargets, x: Tensor(shape: [base.count] + Array(x.shape.dropFirst()), data: xs),
                                       status: status, teacherLogits: Tensor(shape: [base.count, classes], data: logits))
         }
         r.bssAttempted = base.count
         r.bssAccepted = samples.status.reduce(0) { $0 + ($1 == .accepted ? 1 : 0) }
-        let used = bssParameters.mode == .paper && !useEveryPair
+        let used = keepsAcceptedOnly
             ? samples.status.indices.filter { samples.status[$0] == .accepted }
             : Array(samples.status.indices)
         guard !used.isEmpty, used.count * (batchNormValuesPerSample ?? 2) >= 2 else { return 0 }

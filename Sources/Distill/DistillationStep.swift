@@ -57,6 +57,9 @@ public final class DistillationStep {
     public var temperature: Float
     public var bssPerBatch: Int
     public let bssParameters: BSSParameters
+    /// The samples of the BSS slot: the BSS search (`paper`/`official`) or another attack
+    /// (docs/algorithm.md, "Other attacks"); those enter the loss whatever their status.
+    public let attack: AttackKind
     /// The layout the student's framework flattens images in (Keras: NHWC).
     public let studentLayout: DataLayout
     /// Replaces the BSS search and target sampling (tests feed PyTorch's samples): called with
@@ -73,7 +76,7 @@ public final class DistillationStep {
     /// Set under mpirun: the step runs on this rank's share of the batch (DistillationStep+Parallel.swift).
     public var parallel: DataParallel?
 
-    let search: BSSGenerator?
+    let search: AdversarialAttack?
     /// Values per channel that one sample contributes to the student's BatchNorm layers (the
     /// smallest over layers), nil without BatchNorm.
     let batchNormValuesPerSample: Int?
@@ -102,7 +105,8 @@ public final class DistillationStep {
     }
 
     public init(student: Graph, teacher: Graph?, optimizer: Optimizer, method: DistillMethod, temperature: Float,
-                bssPerBatch: Int, bssParameters: BSSParameters, studentLayout: DataLayout = .nchw) {
+                bssPerBatch: Int, bssParameters: BSSParameters, studentLayout: DataLayout = .nchw,
+                attack: AttackKind? = nil, attackParameters: AttackParameters = AttackParameters()) {
         precondition(teacher != nil || method == .original, "DistillationStep: method \(method) needs a teacher")
         precondition(temperature > 0 && bssPerBatch >= 1, "DistillationStep: temperature and bssPerBatch must be positive")
         self.student = student
@@ -113,13 +117,19 @@ public final class DistillationStep {
         self.bssPerBatch = bssPerBatch
         self.bssParameters = bssParameters
         self.studentLayout = studentLayout
-        search = (method.usesBSS && teacher != nil) ? BSSGenerator(teacher: teacher!, parameters: bssParameters) : nil
+        let attack = attack ?? AttackKind(bssParameters.mode)
+        self.attack = attack
+        search = (method.usesBSS && teacher != nil)
+            ? AdversarialAttack(teacher: teacher!, kind: attack, parameters: attackParameters, bss: bssParameters) : nil
         let perSample = student.nodes.compactMap { n -> Int? in
             guard n.layer is BatchNorm else { return nil }
             return n.outputShape.dropFirst().reduce(1, *)
         }
         batchNormValuesPerSample = perSample.min()
     }
+
+    /// Whether only accepted pairs enter the loss: the paper-mode BSS search (not `useEveryPair`).
+    var keepsAcceptedOnly: Bool { attack == .paper && !useEveryPair }
 
     /// `x` in the student's per-sample input shape: unchanged, or flattened in the student's
     /// framework order when the student takes flat vectors.
@@ -194,12 +204,15 @@ public final class DistillationStep {
             let baseLabels = base.map { labels[$0] }
             let targets = TargetSelection.sample(probabilities: softmax(t.gather(rows: base)), base: baseLabels,
                                                  generator: &generator)
-            let found = search!.run(source: x, rows: base, base: baseLabels, target: targets)
-            samples = BoundarySamples(targets: targets, x: found.x, status: found.status, teacherLogits: found.logits)
+            // Noise directions: one draw per batch (only for noise, so other runs keep their stream).
+            let noiseSeed = attack == .noise ? generator.next() : 0
+            let found = search!.run(source: x, rows: base, base: baseLabels, target: targets, noiseSeed: noiseSeed)
+            samples = BoundarySamples(targets: found.target, x: found.result.x, status: found.result.status,
+                                      teacherLogits: found.result.logits)
         }
         r.bssAttempted = base.count
         r.bssAccepted = samples.status.reduce(0) { $0 + ($1 == .accepted ? 1 : 0) }
-        let used = bssParameters.mode == .paper && !useEveryPair
+        let used = keepsAcceptedOnly
             ? samples.status.indices.filter { samples.status[$0] == .accepted }
             : Array(samples.status.indices)
         guard !used.isEmpty, used.count * (batchNormValuesPerSample ?? 2) >= 2 else { return }

@@ -82,7 +82,8 @@ public final class Distiller {
                         momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov)
         step = DistillationStep(student: student.graph, teacher: self.teacher?.graph, optimizer: optimizer,
                                 method: config.method, temperature: config.temperature, bssPerBatch: config.bssPerBatch,
-                                bssParameters: config.bssParameters, studentLayout: student.inputLayout)
+                                bssParameters: config.bssParameters, studentLayout: student.inputLayout,
+                                attack: config.resolvedAttack, attackParameters: config.attackParameters)
         step.features = features
         // Dropout masks come from per-layer streams of the seed (saved in checkpoints).
         for (i, node) in student.graph.nodes.enumerated() {

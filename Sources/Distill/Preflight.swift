@@ -29,6 +29,9 @@ public enum Preflight {
         if let p = c.bssParameters.problem {
             throw RunConfigError(key: "bss", p)
         }
+        if let p = c.attackProblem {
+            throw ModelIOError(.mismatch, file: "run config", location: "attack", p)
+        }
         let usedTeacher = c.method.usesTeacher ? teacher : nil
         if let t = usedTeacher {
             let teacherName = t.file ?? t.architectureName

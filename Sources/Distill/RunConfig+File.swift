@@ -101,6 +101,7 @@ extension RunConfig {
         let groups: [(String, [ConfigKey])] = [("files", Self.fileKeys), ("method, optimiser and loss", Self.trainingKeys),
                                                ("feature methods", Self.featureKeys),
                                                ("boundary supporting samples", Self.bssKeys),
+                                               ("other attacks in the BSS slot", Self.attackKeys),
                                                ("data handling and reproducibility", Self.dataKeys),
                                                ("where it ran (recorded)", Self.runKeys)]
         for (title, keys) in groups {

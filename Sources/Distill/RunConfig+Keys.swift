@@ -24,7 +24,7 @@ struct ConfigValueProblem: Error {
 
 extension RunConfig {
     /// Every key, in the order the resolved config lists them.
-    static let keys: [ConfigKey] = fileKeys + trainingKeys + featureKeys + bssKeys + dataKeys + runKeys
+    static let keys: [ConfigKey] = fileKeys + trainingKeys + featureKeys + bssKeys + attackKeys + dataKeys + runKeys
 
     /// Key names, for error messages and `--help`.
     public static var keyNames: [String] { keys.map(\.name) }

@@ -134,6 +134,13 @@ public struct RunConfig: Equatable, Sendable {
     public var bssStepNorm: StepNorm?
     /// `[lo, hi]`, or `[]` for no clipping; nil = the mode's default.
     public var bssClip: [Float]?
+    /// The attack in the BSS slot; nil = the BSS search of `bssMode` (RunConfig+AttackKeys.swift).
+    public var attack: AttackKind?
+    public var attackEps: Float = 0.03
+    /// PGD step; nil = `attackEps / 4`.
+    public var attackStep: Float?
+    public var attackSteps = 10
+    public var attackOvershoot: Float = 0.02
 
     // Data handling and reproducibility.
     public var seed: UInt64 = 0

@@ -16,7 +16,7 @@ struct BSSCommand: ParsableCommand {
         commandName: "bss",
         abstract: "Boundary-supporting-sample knowledge distillation for Keras and PyTorch models.",
         version: version,
-        subcommands: [Inspect.self, Predict.self, Eval.self, Verify.self, PresetsCommand.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, DataCommand.self, ReportCommand.self, Doctor.self]
+        subcommands: [Inspect.self, Predict.self, Eval.self, Verify.self, PresetsCommand.self, Convert.self, Generate.self, Similarity.self, DistillCommand.self, ExperimentCommand.self, DataCommand.self, ReportCommand.self, Doctor.self]
     )
 
     /// Runs the command; user errors (any `UserFacingError`, bad flags included) become one line

@@ -90,6 +90,7 @@ struct DistillCommand: ParsableCommand {
     // BSS.
     @Option(help: "Base samples (BSS attempts) per batch (default 64).") var bssPerBatch: String?
     @OptionGroup var search: BSSOptions
+    @OptionGroup var attackOptions: AttackOptions
 
     // Data handling, reproducibility.
     @OptionGroup var seedOption: SeedOption
@@ -117,7 +118,7 @@ struct DistillCommand: ParsableCommand {
         var out: [(flag: String, key: String, value: ConfigValue)] = strings.compactMap { k, v in
             v.map { (flag: "--" + k.replacingOccurrences(of: "_", with: "-"), key: k, value: ConfigValue.string($0)) }
         }
-        out += input.overrides + search.overrides
+        out += input.overrides + search.overrides + attackOptions.overrides
         if let b = batch.batchSize { out.append(("--batch-size", "batch_size", .int(b))) }
         if let s = seedOption.seed { out.append(("--seed", "seed", .string(String(s)))) }
         if let nesterov { out.append(("--nesterov", "nesterov", .bool(nesterov))) }

@@ -49,6 +49,7 @@ struct Generate: ParsableCommand {
     var out: String
 
     @OptionGroup var search: BSSOptions
+    @OptionGroup var attackOptions: AttackOptions
 
     @Option(help: "Base samples: correct (rows the teacher classifies as labelled; the default) or all.")
     var base: BaseFilter = .correct
@@ -81,7 +82,7 @@ struct Generate: ParsableCommand {
             throw ValidationError("--out must end in .h5 or .npz, found '\(out)'")
         }
         _ = try pairs.choice(default: .sampled)
-        _ = try search.parameters()
+        _ = try attackOptions.resolve(search: search)
     }
 
     var targetRule: TargetRule {
@@ -93,7 +94,13 @@ struct Generate: ParsableCommand {
         safety.apply()
         // Under mpirun the scan and the search are split over the ranks; rank 0 writes (docs/mpi.md).
         let world = try MPISupport.start(runtime)
-        let parameters = try search.parameters()
+        let (attack, attackParameters, parameters) = try attackOptions.resolve(search: search)
+        if attack == .deepfool && perSample != 1 || attack == .deepfool && targetRule == .all {
+            throw UserError("--attack deepfool is untargeted: it makes one sample per base sample (remove --targets all / --per-sample)")
+        }
+        if world != nil && !attack.isBSS {
+            throw UserError("--attack \(attack.rawValue) runs in one process; start it without mpirun")
+        }
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         try OutputPath.checkCanCreate(out)
         let model = try ModelLoader.load(teacher, arch: arch, archFlag: "--teacher-arch", inputShape: inputShape)
@@ -119,29 +126,40 @@ struct Generate: ParsableCommand {
             throw UserError("no base samples: the teacher classifies none of the \(ds.count) samples of \(ds.file) as labelled (try --base all)")
         }
         var generator = SeededGenerator(seed: seed)
-        let pairs = PairSelection.pairs(rows: bases.rows, baseClass: bases.baseClass, logits: bases.logits, rule: targetRule,
+        var pairs = PairSelection.pairs(rows: bases.rows, baseClass: bases.baseClass, logits: bases.logits, rule: targetRule,
                                         generator: &generator)
 
         // The search.
         let engine = BSSGenerator(teacher: model.graph, parameters: parameters)
         engine.batchSize = batchSize
-        let progress = Progress(total: pairs.count, label: "generate", unit: "pairs")
+        let attackEngine = AdversarialAttack(teacher: model.graph, kind: attack, parameters: attackParameters, bss: parameters)
+        attackEngine.batchSize = batchSize
+        let progress = Progress(total: pairs.count, label: attack.isBSS ? "generate" : attack.rawValue, unit: "pairs")
         var acceptedSoFar = 0
-        progress.extra = { "\(acceptedSoFar) \(parameters.mode == .paper ? "accepted" : "crossed into k")" }
+        progress.extra = { "\(acceptedSoFar) \(attack == .paper ? "accepted" : "crossed into k")" }
         engine.progress = { finished, accepted in
             acceptedSoFar = accepted
             // Nothing finishes in the first step or two; a "0 done, ETA 0:00" line would mislead.
             if finished > 0 { progress.update(finished) }
         }
+        if !attack.isBSS { attackEngine.progress = engine.progress }
         let start = Date()
-        let result = world.map { MPISupport.search($0, engine: engine, source: ds.x, pairs: pairs) }
-            ?? engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+        let result: BSSBatchResult
+        if attack.isBSS {
+            result = world.map { MPISupport.search($0, engine: engine, source: ds.x, pairs: pairs) }
+                ?? engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+        } else {
+            let found = attackEngine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass,
+                                         noiseSeed: seed)
+            result = found.result
+            if attack == .deepfool { pairs.retarget(found.target, probabilities: softmax(bases.logits), rows: bases.rows) }
+        }
         let seconds = Date().timeIntervalSince(start)
         progress.finish()
 
         if let world, !world.isRoot { return }
         // The data set.
-        let meta = BSSMetadata(
+        var meta = BSSMetadata(
             tool: "bss \(BSSCommand.version)", createdBy: "bss generate",
             teacher: .init(file: teacher, sha256: teacherHash, architecture: model.architectureName, format: model.format.rawValue,
                            inputShape: model.graph.inputShape, classes: model.classes),
@@ -151,25 +169,42 @@ struct Generate: ParsableCommand {
             selection: .init(base: filter.rawValue, limit: limit, targets: targetRule.name, perSample: perSample,
                              acceptedOnly: acceptedOnly),
             seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result), mpiWorldSize: world?.size ?? 1)
+        meta.setAttack(attack, attackParameters)
         var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
-        let report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
+        var report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
                                norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)
+        // Other attacks' status codes mean what official mode's do (crossed into k / elsewhere / not).
+        if !attack.isBSS { report.mode = .official }
         if acceptedOnly { dataset = dataset.rows(result.status.indices.filter { result.status[$0] == .accepted }) }
         try dataset.write(to: URL(fileURLWithPath: out))
 
         if json {
             var object = report.jsonObject
             object["out"] = out
+            object["attack"] = attack.isBSS ? attack.rawValue : attackParameters.jsonObject(for: attack)
             object["pairs_written"] = dataset.count
             object["base_samples"] = pairs.baseSamples
             say(jsonString(object))
         } else {
             say("teacher: \(teacher) (\(model.architectureName))")
             say("data:    \(ds.file): \(pairs.baseSamples) base samples of \(ds.count), \(pairs.count) pairs (targets: \(targetRule.name))")
+            if !attack.isBSS { say("attack:  " + attackSummary(attack, attackParameters)) }
             say("search:  \(parameters.mode.rawValue) mode, eta \(parameters.eta), eps \(parameters.eps), \(parameters.maxSteps) steps, "
                 + "\(parameters.stepNorm.rawValue)" + (parameters.clip.map { ", clip [\($0.lowerBound), \($0.upperBound)]" } ?? ""))
             for line in report.lines { say(line) }
         }
         note("wrote \(out): \(dataset.count) pairs\(acceptedOnly ? " (accepted only)" : "")")
+    }
+}
+
+/// One line naming an attack and the values it used.
+func attackSummary(_ kind: AttackKind, _ p: AttackParameters) -> String {
+    let clip = p.clip.map { ", clip [\($0.lowerBound), \($0.upperBound)]" } ?? ""
+    switch kind {
+    case .fgsm: return "fgsm, eps \(p.epsilon)" + clip
+    case .pgd: return "pgd, eps \(p.epsilon), step \(p.resolvedStepSize), \(p.steps) steps" + clip
+    case .deepfool: return "deepfool, overshoot \(p.overshoot), at most \(p.steps) steps" + clip
+    case .noise: return "noise with the norms of the pairs' BSS (search below)" + clip
+    case .paper, .official: return "bss (\(kind.rawValue))"
     }
 }

@@ -21,7 +21,7 @@ final class CLIConsistencyTests: XCTestCase {
         "Inspect": "inspect", "Predict": "predict", "Eval": "eval", "Convert": "convert", "Generate": "generate",
         "Similarity": "similarity", "DistillCommand": "distill", "DataInspect": "data inspect", "DataConvert": "data convert",
         "Doctor": "doctor", "DataCommand": "data", "Verify": "verify", "PresetsCommand": "presets",
-        "ReportCommand": "report",
+        "ReportCommand": "report", "ExperimentCommand": "experiment",
     ]
 
     /// Every flag a verb accepts, hidden ones included.
