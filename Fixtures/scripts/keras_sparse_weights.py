@@ -60,13 +60,24 @@ def randomise_statistics(model, rng, layers, calibrated):
                 var = var * rng.uniform(0.6, 1.6, c)
             else:
                 mean, var = rng.uniform(-0.2, 0.2, c), rng.uniform(0.5, 2.0, c)
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.uniform(-0.2, 0.2, c), mean, var])
-        elif isinstance(layer, layers.Normalization):
+            gamma, beta = rng.uniform(0.5, 1.5, c), rng.uniform(-0.2, 0.2, c)
+            if calibrated:
+                # At most a gain of 4 per BatchNorm: a channel that barely varied over the
+                # calibration batch (EfficientNetB0's stages at 1x1 pixels see 16 values) would
+                # otherwise amplify float32 rounding ~30 times per layer, and no two float32
+                # implementations of the model would agree to 1e-4.
+                var = np.maximum(var, (gamma / 4) ** 2 - layer.epsilon)
+            layer.set_weights([gamma, beta, mean, var])
+        elif isinstance(layer, layers.Normalization) and not calibrated:
             ws = layer.get_weights()      # mean, variance, count
             c = ws[0].shape[-1]
             ws[0] = rng.uniform(0.3, 0.6, ws[0].shape).astype(np.float32)
             ws[1] = rng.uniform(0.04, 0.09, ws[1].shape).astype(np.float32)
             layer.set_weights(ws)
+            # Keras 3 computes with a copy of the statistics made when the layer was built (or
+            # adapted): refresh it, or the model in memory disagrees with the file it saves.
+            if hasattr(layer, "finalize_state"):
+                layer.finalize_state()
 
 
 def deflate_zip(path):

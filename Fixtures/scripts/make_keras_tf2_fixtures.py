@@ -20,14 +20,24 @@ numpy 2.4.6, CPython 3.11.7. Writes into Fixtures/keras/tf2/:
       tf.keras.applications.MobileNetV2(weights=None, alpha=0.35, 32x32x3, 10 classes) with the
       sparse, quantised weights and calibrated BatchNorm statistics of
       make_keras_applications.py (keras_sparse_weights.py). The .h5 is exactly as tf.keras
-      wrote it (1.7 MB, mostly zeros: small in git); the .keras archive's members are re-stored
+      wrote it (2.2 MB, mostly zeros: small in git); the .keras archive's members are re-stored
       deflated.
+  tf2-resnet50, tf2-densenet121 (.h5, .keras, -reference.npz)
+      tf.keras.applications ResNet50, DenseNet121 (weights=None, 32x32x3, 10 classes), sparse
+      weights as above, the .h5 rewritten chunked + shuffle + gzip and the .keras deflated
+      (keras_sparse_weights.py). `--only tf2-efficientnetb0` makes EfficientNetB0 the same way,
+      but it is not committed: with these weights it is ill-conditioned (float32 rounding moves
+      TensorFlow's own logits by more than 1e-4 of the largest; see make_keras_applications.py).
 
-Reference npz: x (NHWC inputs, rng seeds 501/502), logits (TensorFlow: the features before the
+    TF_USE_LEGACY_KERAS=1 /tmp/tf2venv/bin/python Fixtures/scripts/make_keras_tf2_fixtures.py --only tf2-resnet50
+makes one of them.
+
+Reference npz: x (NHWC inputs, rng seeds 501/502, application seed + 440), logits (TensorFlow: the features before the
 final Dense, by TF, times its kernel plus bias in float64), probabilities (model.predict).
 Each file is reloaded by tf.keras after writing and reproduces model.predict exactly.
 """
 
+import argparse
 import os
 import sys
 
@@ -110,7 +120,7 @@ def softmax64(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def save(model, name, x, deflate_keras):
+def save(model, name, x, deflate_keras, gzip_h5):
     probs = model.predict(x, verbose=0)
     logits = logits_of(model, x)
     assert np.abs(softmax64(logits) - probs).max() < 1e-5, (np.abs(softmax64(logits) - probs).max(), logits, probs)
@@ -120,31 +130,72 @@ def save(model, name, x, deflate_keras):
         model.save(path, save_format=ext)
         if ext == "keras" and deflate_keras:
             S.deflate_zip(path)
+        if ext == "h5" and gzip_h5:
+            S.gzip_h5(path)
         again = keras.models.load_model(path, compile=False)
         assert np.array_equal(again.predict(x, verbose=0), probs), path
     np.savez(os.path.join(OUT, f"{name}-reference.npz"), x=x, logits=logits, probabilities=probs.astype(np.float32))
     print(f"{name}: largest |logit| {np.abs(logits).max():.3f}, spread {np.std(logits, axis=0).mean():.3f}", flush=True)
 
 
-def main():
-    print("tensorflow", tf.__version__, "tf_keras", keras.__version__, flush=True)
-    keras.utils.set_random_seed(21)
-    rng = np.random.default_rng(21)
-    model = build_layers_model(rng)
-    save(model, "tf2-layers", np.random.default_rng(501).uniform(-1, 1, (6, 12, 12, 4)).astype(np.float32), False)
-
+def sparse_application(name, build, seed, scale, gzip):
+    """keras.applications model with the sparse weights of keras_sparse_weights.py."""
     keras.backend.clear_session()
-    keras.utils.set_random_seed(64)
-    rng = np.random.default_rng(64)
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10)
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build()
+
+    def images(n, r):
+        return (r.uniform(0, 255, (n, 32, 32, 3)) if scale == 255 else r.uniform(-1, 1, (n, 32, 32, 3))).astype(np.float32)
+
     S.set_sparse_weights(model, rng, layers)
-    S.calibrate_batchnorm(model, layers, rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32))
+    S.randomise_statistics(model, rng, layers, calibrated=False)    # the Normalization layer, if any
+    S.calibrate_batchnorm(model, layers, images(16, rng))
     S.randomise_statistics(model, rng, layers, calibrated=True)
     head = model.layers[-1]
     k, b = head.get_weights()
-    feats = keras.Model(model.inputs, head.input)(rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)).numpy()
+    feats = keras.Model(model.inputs, head.input).predict(images(16, rng), verbose=0)
     head.set_weights([k * (2.0 / float(np.std(feats @ k))), rng.uniform(-0.5, 0.5, b.shape).astype(np.float32)])
-    save(model, "tf2-mobilenetv2", np.random.default_rng(502).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32), True)
+    save(model, name, images(4, np.random.default_rng(seed + 440)), True, gzip)
+
+
+APPLICATIONS = {
+    # name: (builder, seed, input scale (255: the model rescales its input itself), gzip the .h5)
+    "tf2-mobilenetv2": (lambda: keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10), 64, 1, False),
+    "tf2-resnet50": (lambda: keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10), 71, 1, True),
+    "tf2-efficientnetb0": (lambda: keras.applications.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=10), 72, 255, True),
+    "tf2-densenet121": (lambda: keras.applications.DenseNet121(weights=None, input_shape=(32, 32, 3), classes=10), 73, 1, True),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="tf2-layers," + ",".join(n for n in APPLICATIONS if n != "tf2-efficientnetb0"))
+    a = ap.parse_args()
+    print("tensorflow", tf.__version__, "tf_keras", keras.__version__, flush=True)
+    for name in a.only.split(","):
+        if name == "tf2-layers":
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(21)
+            model = build_layers_model(np.random.default_rng(21))
+            save(model, "tf2-layers", np.random.default_rng(501).uniform(-1, 1, (6, 12, 12, 4)).astype(np.float32), False, False)
+        elif name == "tf2-mobilenetv2":
+            # As first made (before the other applications were added): inputs from seed 502.
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(64)
+            rng = np.random.default_rng(64)
+            model = APPLICATIONS[name][0]()
+            S.set_sparse_weights(model, rng, layers)
+            S.calibrate_batchnorm(model, layers, rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32))
+            S.randomise_statistics(model, rng, layers, calibrated=True)
+            head = model.layers[-1]
+            k, b = head.get_weights()
+            feats = keras.Model(model.inputs, head.input)(rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)).numpy()
+            head.set_weights([k * (2.0 / float(np.std(feats @ k))), rng.uniform(-0.5, 0.5, b.shape).astype(np.float32)])
+            save(model, name, np.random.default_rng(502).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32), True, False)
+        else:
+            build, seed, scale, gzip = APPLICATIONS[name]
+            sparse_application(name, build, seed, scale, gzip)
 
 
 if __name__ == "__main__":
