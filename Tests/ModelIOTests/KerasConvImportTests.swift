@@ -186,6 +186,33 @@ final class KerasConvImportTests: XCTestCase {
         }
     }
 
+    /// What Keras cannot express is refused with one line naming the node, and no file is left:
+    /// ceil-mode pooling (Keras pools in floor mode) and a strided dilated convolution.
+    func testExportRefusesWhatKerasCannotExpress() throws {
+        let cases: [(String, Layer, String)] = [
+            ("pool", MaxPool2D(kernel: (3, 3), stride: (2, 2), ceilMode: true), "ceil-mode pooling"),
+            ("avg", AvgPool2D(kernel: (2, 2), ceilMode: true), "ceil-mode pooling"),
+            ("dil", Conv2D(inChannels: 2, outChannels: 2, kernel: (3, 3), stride: (2, 2), dilation: (2, 2)), "dilated convolution with stride 2x2"),
+        ]
+        let dir = temporaryDirectory("kx")
+        for (name, layer, message) in cases {
+            let g = Graph(inputShape: [2, 9, 9])
+            try g.add(name, layer)
+            try g.add("flat", Flatten())
+            let model = Model(graph: g, format: .architectureOnly, architectureName: "m")
+            for ext in ["h5", "keras"] {
+                let out = dir.appendingPathComponent("\(name).\(ext)")
+                XCTAssertThrowsError(try ModelWriter.write(model, to: out, as: .keras)) { e in
+                    let text = "\(e)"
+                    XCTAssertTrue(text.contains("layer '\(name)'") && text.contains(message), text)
+                    XCTAssertFalse(text.contains("\n"), text)
+                }
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), out.path)
+            }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
     func testUnsupportedOptions() throws {
         let cases: [([Int], String, String, [String], String)] = [
             ([4, 4, 2], "Concatenate", "\"axis\": 1", ["in", "in"], "concatenation along axis 1"),

@@ -61,12 +61,20 @@ final class ZooParityTests: XCTestCase {
         }
     }
 
+    /// The small members from their `.npz` (numpy.savez of the source model's state_dict) and
+    /// `.safetensors` (safetensors.torch.save_file of it, Fixtures/scripts/make_zoo_safetensors.py)
+    /// files; the safetensors metadata names the source and its commit.
     func testSmallMembersLoadFromTheirFiles() throws {
         let zoo = try ZooFixture()
         for name in Self.smallMembers {
-            let m = try ModelLoader.load(ZooFixture.path(name + ".npz"), arch: name)
             let ref = try XCTUnwrap(try Npz.readDictionary(URL(fileURLWithPath: ZooFixture.path(name + "-logits.npz")))["logits"])
-            assertParity(m, try ref.floats(), zoo.x, name)
+            for ext in ["npz", "safetensors"] {
+                let m = try ModelLoader.load(ZooFixture.path("\(name).\(ext)"), arch: name)
+                assertParity(m, try ref.floats(), zoo.x, "\(name).\(ext)")
+            }
+            let st = try SafeTensors.read(URL(fileURLWithPath: ZooFixture.path(name + ".safetensors")))
+            XCTAssertEqual(st.metadata?["commit"]?.count, 40, name)
+            XCTAssertEqual(st.metadata?["source"]?.isEmpty, false, name)
         }
     }
 

@@ -3,7 +3,8 @@ import ZIPFoundation
 
 /// The `.keras` archive of Keras 3: a zip holding `metadata.json` (`keras_version`,
 /// `date_saved`), `config.json` (the serialised model) and `model.weights.h5` (weights in the
-/// Keras 3 layout), all stored uncompressed. `assets/…` members are ignored.
+/// Keras 3 layout), stored uncompressed by Keras (deflated members are read too). `assets/…`
+/// members are ignored.
 ///
 /// Members are read through `ZipReader` (CRC-checked, sizes bounded, duplicate and path-like
 /// names refused); members other than those three and `assets/…` are refused.
