@@ -90,3 +90,10 @@ out("fuzz-idx", "images.idx.gz", gzip.compress(idx(np.arange(18, dtype=np.uint8)
 rng = np.random.default_rng(0)
 out("fuzz-cifar", "cifar10", bytes([0]) + b"".join(bytes([i]) + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes() for i in range(2)))
 out("fuzz-cifar", "cifar100", bytes([1]) + b"".join(bytes([i, 50 + i]) + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes() for i in range(2)))
+
+# ONNX: the small committed models (resnet8.onnx, 300 KB, is left out: large seeds slow every
+# execution) and the refusal fixtures.
+for name in ["handmade", "opset17", "ops", "digits-teacher",
+             "bad-cyclic", "bad-external", "bad-missing-initializer", "bad-unsupported"]:
+    with open(os.path.join(fixtures, "onnx", name + ".onnx"), "rb") as f:
+        out("fuzz-onnx", name + ".onnx", f.read())

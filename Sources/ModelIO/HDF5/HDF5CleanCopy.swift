@@ -1,0 +1,93 @@
+import CHDF5
+import Foundation
+
+/// A fresh in-memory HDF5 file holding what an untrusted file holds, rebuilt value by value:
+/// what the reader child of `HDF5Isolation` returns.
+///
+/// Every group is created anew; every dataset is read whole (`readArray`, so every refusal of
+/// the in-process reader applies: external storage, unverifiable filters, unsupported types,
+/// the memory budget) and written contiguous with the same dtype (bfloat16 widened to float32,
+/// as every reader sees it anyway); every attribute is read and written again: strings as
+/// strings (fixed or variable length kept, scalar or 1-D), floats as float64, integers and
+/// bools as int64, empty attributes as float64 of shape (0,) (Keras's empty list). Attributes
+/// of other types (compound, reference, ...) are left out: no reader reads them, and one that
+/// asked would get "no attribute". Nothing of the untrusted file's metadata is copied as bytes.
+enum HDF5CleanCopy {
+    static func image(of source: HDF5File) throws -> Data {
+        let copy = try HDF5File(creatingInMemory: source.name)
+        try copyAttributes(from: source, to: copy, at: "/")
+        for child in try source.descendants() {
+            switch child.kind {
+            case .group: try copy.createGroup(child.name)
+            case .dataset: try copy.write(array: try source.readArray(child.name), to: child.name)
+            case .other: continue   // named datatypes; dangling links
+            }
+            try copyAttributes(from: source, to: copy, at: child.name)
+        }
+        return try copy.imageData()
+    }
+
+    private enum AttributeForm {
+        case strings(HDF5StringForm, scalar: Bool)
+        case floats(scalar: Bool)
+        case integers(scalar: Bool)
+        case empty
+        case skipped
+    }
+
+    private static func copyAttributes(from source: HDF5File, to copy: HDF5File, at path: String) throws {
+        for name in try source.attributeNames(at: path) {
+            switch try form(of: name, in: source, at: path) {
+            case .strings(let form, let scalar):
+                let values = try source.withAttribute(name, at: path) { try source.readStrings($0, name: name, path: path) }
+                try HDF5Lock.run {
+                    try copy.writeStrings(values, name: name, at: path, form: form, scalar: scalar && values.count == 1, fixedSize: nil)
+                }
+            case .floats(let scalar):
+                let values = try source.doubleArrayAttribute(name, at: path)
+                if scalar && values.count == 1 {
+                    try copy.setAttribute(name, double: values[0], at: path)
+                } else {
+                    try copy.setAttribute(name, doubles: values, at: path)
+                }
+            case .integers(let scalar):
+                let values = try source.intArrayAttribute(name, at: path)
+                if scalar && values.count == 1 {
+                    try copy.setAttribute(name, int: values[0], at: path)
+                } else {
+                    try copy.setAttribute(name, ints: values, at: path)
+                }
+            case .empty:
+                try copy.setAttribute(name, doubles: [], at: path)
+            case .skipped:
+                continue
+            }
+        }
+    }
+
+    private static func form(of name: String, in source: HDF5File, at path: String) throws -> AttributeForm {
+        try source.withAttribute(name, at: path) { attribute in
+            let type = H5Aget_type(attribute)
+            if type < 0 { throw source.failure(.malformed, at: path, "cannot read the type of attribute '\(name)'") }
+            defer { H5Tclose(type) }
+            let space = H5Aget_space(attribute)
+            if space < 0 { throw source.failure(.malformed, at: path, "cannot read the shape of attribute '\(name)'") }
+            defer { H5Sclose(space) }
+            let points = H5Sget_simple_extent_npoints(space)
+            let rank = H5Sget_simple_extent_ndims(space)
+            if points < 0 || rank < 0 { throw source.failure(.malformed, at: path, "cannot read the shape of attribute '\(name)'") }
+            if points == 0 { return .empty }
+            let scalar = rank == 0
+            switch HDF5DType.of(type) {
+            case .string:
+                if H5Tis_variable_str(type) > 0 {
+                    return .strings(H5Tget_cset(type) == H5T_CSET_UTF8 ? .variableUTF8 : .variableASCII, scalar: scalar)
+                }
+                return .strings(.fixedASCII, scalar: scalar)
+            case .float16, .bfloat16, .float32, .float64: return .floats(scalar: scalar)
+            case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool: return .integers(scalar: scalar)
+            case .unsupported: return .skipped
+            }
+        }
+    }
+}
