@@ -19,12 +19,30 @@ enum HDF5CleanCopy {
         for child in try source.descendants() {
             switch child.kind {
             case .group: try copy.createGroup(child.name)
-            case .dataset: try copy.write(array: try source.readArray(child.name), to: child.name)
+            case .dataset: try copyDataset(child.name, from: source, to: copy)
             case .other: continue   // named datatypes; dangling links
             }
             try copyAttributes(from: source, to: copy, at: child.name)
         }
         return try copy.imageData()
+    }
+
+    /// float32, float64 and int64 (nearly every weight and data set) go straight through;
+    /// other types through `NumpyArray`, which keeps their dtype.
+    private static func copyDataset(_ path: String, from source: HDF5File, to copy: HDF5File) throws {
+        switch try source.datasetInfo(path).dtype {
+        case .float32:
+            let (shape, values) = try source.readFloats(path)
+            try copy.write(floats: values, shape: shape, to: path, as: .float32)
+        case .float64:
+            let (shape, values) = try source.readDoubles(path)
+            try copy.write(doubles: values, shape: shape, to: path)
+        case .int64:
+            let (shape, values) = try source.readInts(path)
+            try copy.write(ints: values, shape: shape, to: path, as: .int64)
+        default:
+            try copy.write(array: try source.readArray(path), to: path)
+        }
     }
 
     private enum AttributeForm {
