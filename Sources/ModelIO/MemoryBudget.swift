@@ -25,7 +25,7 @@ public enum MemoryBudget {
     public static var defaultBytes: Int {
         var bytes = ProcessInfo.processInfo.physicalMemory / 2
         var limit = rlimit()
-        if getrlimit(RLIMIT_AS_RESOURCE, &limit) == 0, limit.rlim_cur != RLIM_INFINITY {
+        if getrlimit(RLIMIT_AS_RESOURCE, &limit) == 0, limit.rlim_cur != rlim_t.max {
             bytes = min(bytes, UInt64(limit.rlim_cur) / 4)
         }
         return Int(clamping: max(bytes, 1 << 20))
