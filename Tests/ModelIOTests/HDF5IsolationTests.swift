@@ -18,13 +18,6 @@ final class HDF5IsolationTests: XCTestCase {
     func testCleanCopyReadsAsTheOriginal() throws {
         for name in ["hdf5/attributes.h5", "hdf5/datasets.h5", "keras/functional-cnn.h5", "keras/keras-layers.h5"] {
             let source = try HDF5File(reading: URL(fileURLWithPath: fixture(name)))
-            if name == "hdf5/datasets.h5" {
-                // String datasets are not copied: the whole file is refused, naming the dataset.
-                XCTAssertThrowsError(try HDF5CleanCopy.image(of: source)) { e in
-                    XCTAssertTrue("\(e)".contains("expected a numeric dataset"), "\(e)")
-                }
-                continue
-            }
             let copy = try HDF5File(inProcessImage: try HDF5CleanCopy.image(of: source), name: name)
             let objects = try source.descendants()
             XCTAssertEqual(try copy.descendants(), objects, name)
@@ -42,7 +35,14 @@ final class HDF5IsolationTests: XCTestCase {
                 }
             }
             for dataset in objects where dataset.kind == .dataset {
-                XCTAssertEqual(try copy.readArray(dataset.name), try source.readArray(dataset.name), "\(name) \(dataset.name)")
+                guard let array = try? source.readArray(dataset.name) else {
+                    // Strings, uint64 past Int64.max: a stand-in that is refused the same way.
+                    XCTAssertThrowsError(try copy.readArray(dataset.name)) { e in
+                        XCTAssertTrue("\(e)".contains(dataset.name), "\(e)")
+                    }
+                    continue
+                }
+                XCTAssertEqual(try copy.readArray(dataset.name), array, "\(name) \(dataset.name)")
             }
         }
     }

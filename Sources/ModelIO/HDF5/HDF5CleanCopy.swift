@@ -7,7 +7,8 @@ import Foundation
 /// Every group is created anew; every dataset is read whole (`readArray`, so every refusal of
 /// the in-process reader applies: external storage, unverifiable filters, unsupported types,
 /// the memory budget) and written contiguous with the same dtype (bfloat16 widened to float32,
-/// as every reader sees it anyway); every attribute is read and written again: strings as
+/// as every reader sees it anyway; uint64 as int64); datasets of other types (strings,
+/// compound, ...) become opaque stand-ins that readers refuse as they refuse the original; every attribute is read and written again: strings as
 /// strings (fixed or variable length kept, scalar or 1-D), floats as float64, integers and
 /// bools as int64, empty attributes as float64 of shape (0,) (Keras's empty list). Attributes
 /// of other types (compound, reference, ...) are left out: no reader reads them, and one that
@@ -30,7 +31,13 @@ enum HDF5CleanCopy {
     /// float32, float64 and int64 (nearly every weight and data set) go straight through;
     /// other types through `NumpyArray`, which keeps their dtype.
     private static func copyDataset(_ path: String, from source: HDF5File, to copy: HDF5File) throws {
-        switch try source.datasetInfo(path).dtype {
+        let dtype = try source.datasetInfo(path).dtype
+        if dtype == .uint64, let (shape, values) = try? source.readInts(path) {
+            // uint64 that fits becomes int64; values past Int64.max get the stand-in below.
+            try copy.write(ints: values, shape: shape, to: path, as: .int64)
+            return
+        }
+        switch dtype {
         case .float32:
             let (shape, values) = try source.readFloats(path)
             try copy.write(floats: values, shape: shape, to: path, as: .float32)
@@ -40,10 +47,25 @@ enum HDF5CleanCopy {
         case .int64:
             let (shape, values) = try source.readInts(path)
             try copy.write(ints: values, shape: shape, to: path, as: .int64)
+        case .string, .unsupported, .uint64:
+            // Not copied, but not dropped either (a state dict would silently lose a key): a
+            // stand-in whose type names what was found, so a reader that reads this dataset
+            // refuses it as it would in-process, and one that does not is not stopped by it.
+            let found = "\(try source.datasetInfo(path).dtype)"
+            try HDF5Lock.run {
+                let type = H5Tcreate(H5T_OPAQUE, 1)
+                if type < 0 { throw copy.failure(.io, at: path, "cannot make a stand-in type") }
+                defer { H5Tclose(type) }
+                _ = H5Tset_tag(type, unreadableTag + found)
+                H5Dclose(try copy.createDataset(at: path, type: type, shape: [], layout: .contiguous, elementSize: 1))
+            }
         default:
             try copy.write(array: try source.readArray(path), to: path)
         }
     }
+
+    /// The opaque tag prefix of a stand-in dataset (see `copyDataset`).
+    static let unreadableTag = "bss-unreadable "
 
     private enum AttributeForm {
         case strings(HDF5StringForm, scalar: Bool)
