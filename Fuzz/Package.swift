@@ -6,7 +6,7 @@ import PackageDescription
 // `scripts/fuzz-smoke` (it passes --sanitize=fuzzer --sanitize=address and -enable-testing,
 // which `@testable import` in the harnesses needs). Seed corpora: Fuzz/corpus/<harness>/.
 let harnesses = ["fuzz-npy", "fuzz-npz", "fuzz-safetensors", "fuzz-keras-config", "fuzz-arch-spec",
-                 "fuzz-run-config", "fuzz-idx", "fuzz-cifar", "fuzz-image"]
+                 "fuzz-run-config", "fuzz-idx", "fuzz-cifar", "fuzz-image", "fuzz-onnx"]
 
 let package = Package(
     name: "bss-fuzz",

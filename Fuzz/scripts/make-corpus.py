@@ -100,3 +100,9 @@ for i, (rel, size) in enumerate([("folder/cat/0.png", (16, 40)), ("folder/dog/a.
     with open(os.path.join(IMAGES, rel), "rb") as f:
         out("fuzz-image", f"{i}-{os.path.basename(rel)}", bytes(size) + f.read())
 
+# ONNX: the small committed models (resnet8.onnx, 300 KB, is left out: large seeds slow every
+# execution) and the refusal fixtures.
+for name in ["handmade", "opset17", "ops", "digits-teacher",
+             "bad-cyclic", "bad-external", "bad-missing-initializer", "bad-unsupported"]:
+    with open(os.path.join(fixtures, "onnx", name + ".onnx"), "rb") as f:
+        out("fuzz-onnx", name + ".onnx", f.read())

@@ -49,7 +49,7 @@ public enum InputFile {
         return ModelIOError(.notFound, file: label ?? path, "no such file")
     }
 
-    private static func describe(_ type: mode_t) -> String {
+    static func describe(_ type: mode_t) -> String {
         switch type {
         case S_IFDIR: return "a directory"
         case S_IFIFO: return "a named pipe (FIFO); only regular files are read"
@@ -60,3 +60,91 @@ public enum InputFile {
         }
     }
 }
+
+extension InputFile {
+    /// An input file opened read-only and checked through its own descriptor, so the file that
+    /// was checked is the file that is read (no window for a swap between `stat` and `open`).
+    /// `close()` it when done.
+    public struct Opened {
+        /// The read-only descriptor (close-on-exec).
+        public let fd: Int32
+        /// The file's size, identity and modification time at `fstat`.
+        public let size: UInt64
+        public let device: UInt64
+        public let inode: UInt64
+        public let modified: timespec
+
+        public func close() { closeDescriptor(fd) }
+
+        /// A path naming this descriptor's file, for libraries that only take paths (libhdf5):
+        /// opening it opens the same file, not whatever the name points at now.
+        public var descriptorPath: String {
+            #if os(Linux)
+            "/proc/self/fd/\(fd)"
+            #else
+            "/dev/fd/\(fd)"
+            #endif
+        }
+    }
+
+    /// Opens `url` read-only and refuses anything but a regular file, judged by `fstat` on the
+    /// opened descriptor. Opened non-blocking, so opening a FIFO cannot hang; the flag is
+    /// meaningless for regular files, which are the only ones kept.
+    public static func open(_ url: URL, name: String? = nil) throws -> Opened {
+        let path = url.path
+        let label = name ?? path
+        let fd = openDescriptor(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { throw notFound(path: path, label: label) }
+            throw ModelIOError(.io, file: label, "cannot read: \(String(cString: strerror(code)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            closeDescriptor(fd)
+            throw ModelIOError(.io, file: label, "cannot read: \(String(cString: strerror(code)))")
+        }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            closeDescriptor(fd)
+            throw ModelIOError(.io, file: label, "expected a regular file, found \(describe(type))")
+        }
+        return Opened(fd: fd, size: UInt64(info.st_size), device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                      modified: info.st_mtim)
+    }
+
+    /// The whole file read through one descriptor (see `open`). Read, not memory-mapped: a
+    /// mapped file that someone truncates meanwhile kills the process with SIGBUS.
+    public static func readAll(_ url: URL, name: String? = nil) throws -> Data {
+        let label = name ?? url.path
+        let file = try open(url, name: label)
+        defer { file.close() }
+        return try readAll(fd: file.fd, sizeHint: file.size, label: label)
+    }
+
+    /// Everything from `fd`'s current offset to its end.
+    static func readAll(fd: Int32, sizeHint: UInt64, label: String) throws -> Data {
+        var data = Data(count: Int(clamping: sizeHint))
+        var filled = 0
+        while true {
+            if filled == data.count { data.count += max(1 << 16, data.count / 2) }
+            let got = data.withUnsafeMutableBytes { raw in
+                readDescriptor(fd, raw.baseAddress! + filled, raw.count - filled)
+            }
+            if got < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw ModelIOError(.io, file: label, "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        data.count = filled
+        return data
+    }
+}
+
+// The system calls under names that `InputFile.open`/`Opened.close` do not shadow.
+private func openDescriptor(_ path: String, _ flags: Int32) -> Int32 { open(path, flags) }
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+private func readDescriptor(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { read(fd, buffer, count) }

@@ -7,15 +7,28 @@ import Foundation
 /// budget, so a few-megabyte "bomb" that would inflate to gigabytes is refused with a
 /// one-line error instead of exhausting memory. Decompression also stops at the budget.
 ///
-/// Default: half of physical memory. The CLI may lower or raise it (e.g. `--max-memory`);
+/// Default: half of physical memory, and at most a quarter of the address-space limit when
+/// one is set (`ulimit -v`: a reader holds a few copies of what a file declares, and an
+/// allocation past the limit would abort the process). The CLI may lower or raise it (e.g. `--max-memory`);
 /// set it before reading files. Thread-safe.
 public enum MemoryBudget {
+    #if os(Linux)
+    private static let RLIMIT_AS_RESOURCE = __rlimit_resource_t(RLIMIT_AS.rawValue)
+    #else
+    private static let RLIMIT_AS_RESOURCE = RLIMIT_AS
+    #endif
+
     private static let lock = NSLock()
     nonisolated(unsafe) private static var current: Int = defaultBytes
 
-    /// Half of the machine's physical memory.
+    /// Half of the machine's physical memory, at most a quarter of `RLIMIT_AS`.
     public static var defaultBytes: Int {
-        Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
+        var bytes = ProcessInfo.processInfo.physicalMemory / 2
+        var limit = rlimit()
+        if getrlimit(RLIMIT_AS_RESOURCE, &limit) == 0, limit.rlim_cur != rlim_t.max {
+            bytes = min(bytes, UInt64(limit.rlim_cur) / 4)
+        }
+        return Int(clamping: max(bytes, 1 << 20))
     }
 
     /// The budget in bytes (positive).

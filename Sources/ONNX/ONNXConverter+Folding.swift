@@ -81,7 +81,7 @@ extension ONNXConverter {
             out = ONNXTensor(shape: [v.count], values: v)
         case "ConstantOfShape":
             let shape = try int(x, "shape")
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) <= 1 << 20 else {
+            guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape), count <= 1 << 20 else {
                 throw ModelIOError(.unsupported, file: file, location: loc, "shape \(shape) is not a small constant")
             }
             var fill = 0.0
@@ -95,11 +95,12 @@ extension ONNXConverter {
             var shape = try int(ins[1], "shape")
             for (i, d) in shape.enumerated() where d == 0 && i < x.shape.count { shape[i] = x.shape[i] }
             if let m = shape.firstIndex(of: -1) {
-                let rest = shape.enumerated().filter { $0.offset != m }.map(\.element).reduce(1, *)
+                let rest = checkedProduct(shape.enumerated().filter { $0.offset != m }.map(\.element)) ?? 0
                 guard rest > 0, x.count % rest == 0 else { throw ModelIOError(.malformed, file: file, location: loc, "cannot reshape \(x.shape) to \(shape)") }
                 shape[m] = x.count / rest
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == x.count else {
+            // Products checked for overflow: the shape is the file's (a fuzzed Reshape trapped here).
+            guard shape.allSatisfy({ $0 >= 0 }), checkedProduct(shape) == x.count else {
                 throw ModelIOError(.malformed, file: file, location: loc, "cannot reshape \(x.shape) to \(shape)")
             }
             out = ONNXTensor(shape: shape, values: x.values)
@@ -213,4 +214,15 @@ extension ONNXConverter {
     func attrString(_ n: Onnx_NodeProto, _ name: String, default d: String) -> String {
         n.attribute.first(where: { $0.name == name }).map { String(decoding: $0.s, as: UTF8.self) } ?? d
     }
+}
+
+/// The product of `values`, or nil when it overflows `Int`.
+func checkedProduct(_ values: [Int]) -> Int? {
+    var product = 1
+    for v in values {
+        let (p, overflow) = product.multipliedReportingOverflow(by: v)
+        if overflow { return nil }
+        product = p
+    }
+    return product
 }

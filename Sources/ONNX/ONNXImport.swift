@@ -77,8 +77,7 @@ public enum ONNXImport {
 extension InputFile {
     /// The whole file, with the CLI's one-line errors for missing or unreadable files.
     static func read(_ url: URL, path: String) throws -> Data {
-        try checkRegular(url, name: path)
-        do { return try Data(contentsOf: url) } catch {
+        do { return try readAll(url, name: path) } catch let e as ModelIOError { throw e } catch {
             throw ModelIOError(.io, file: path, "cannot read the file: \(error.localizedDescription)")
         }
     }

@@ -22,6 +22,18 @@ struct BSSCommand: ParsableCommand {
     /// Runs the command; user errors (any `UserFacingError`, bad flags included) become one line
     /// on stderr and exit status 1. Ctrl-C stops cleanly (`Interrupt`).
     static func main() {
+        // The hidden reader child of HDF5Isolation: libhdf5 reads untrusted HDF5 files in a
+        // process of their own, so a crash inside the library cannot take bss down.
+        if CommandLine.arguments.dropFirst().first == HDF5Isolation.childArgument {
+            HDF5Isolation.childMain(Array(CommandLine.arguments.dropFirst(2)))
+        }
+        if ProcessInfo.processInfo.environment["BSS_HDF5_IN_PROCESS"] != "1" {
+            #if os(Linux)
+            HDF5Isolation.enable(executable: "/proc/self/exe")
+            #else
+            HDF5Isolation.enable(executable: Bundle.main.executablePath)
+            #endif
+        }
         Interrupt.install()
         ONNXImport.register()   // `.onnx` wherever a model file is accepted (ModelLoader+Formats.swift)
         ONNXWriter.register(producerVersion: version)   // `.onnx` outputs of convert and distill (ModelWriterRegistry)

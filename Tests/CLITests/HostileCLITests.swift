@@ -97,6 +97,33 @@ final class HostileCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
+    /// One flipped bit makes libhdf5 1.10.8 segfault (Fixtures/scripts/make-hdf5-crash.py):
+    /// the CLI reads HDF5 in a child process, so every verb fails with one line naming the
+    /// file and writes nothing; in-process (BSS_HDF5_IN_PROCESS=1) the same file kills bss.
+    func testLibHDF5CrashIsOneLineNamingTheFile() throws {
+        let crash = fixture("hostile/libhdf5-crash.h5")
+        let expected = ["libhdf5-crash.h5", "corrupted HDF5 file: the HDF5 library crashed reading it"]
+        assertCleanFailure(try runBSS(["inspect", crash]), mentions: expected)
+        assertCleanFailure(try runBSS(["convert", crash, path("out.npz")]), mentions: expected)
+        assertCleanFailure(try runBSS(["predict", fixture("keras/sequential-mlp.h5"), "--data", crash, "--out", path("p.npz")]),
+                           mentions: expected)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+        let inProcess = try runBSS(["inspect", crash], environment: ["BSS_HDF5_IN_PROCESS": "1", "SWIFT_BACKTRACE": "enable=no"])
+        XCTAssertNotEqual(inProcess.status, 0)
+        if inProcess.status == 1 { print("note: this libhdf5 no longer crashes on \(crash)") }
+    }
+
+    /// The isolated reader hands back a clean copy that reads exactly as the file itself.
+    func testIsolatedHDF5ReadsAsInProcess() throws {
+        for model in ["keras/sequential-mlp.h5", "keras/functional-cnn.keras", "keras/keras-layers.h5"] {
+            let args = ["inspect", fixture(model)]
+            let isolated = try runBSS(args)
+            let inProcess = try runBSS(args, environment: ["BSS_HDF5_IN_PROCESS": "1"])
+            XCTAssertEqual(isolated.status, 0, isolated.stderr)
+            XCTAssertEqual(isolated.stdout, inProcess.stdout, model)
+        }
+    }
+
     /// NAME_MAX is 255 bytes; a 254-byte output name must work (its temporary file too).
     func testLongestLegalOutputName() throws {
         let name = String(repeating: "n", count: 250) + ".npz"

@@ -83,7 +83,10 @@ public enum HDF5DType: Hashable, Sendable, CustomStringConvertible {
         case H5T_ENUM:
             return isBoolEnum(type) ? .bool : .unsupported("enum")
         case H5T_OPAQUE:
-            if size == 2 && (bfloat16Marked || opaqueTag(type).contains("bfloat16")) { return .bfloat16 }
+            let tag = opaqueTag(type)
+            if size == 2 && (bfloat16Marked || tag.contains("bfloat16")) { return .bfloat16 }
+            // HDF5CleanCopy's stand-in for a dataset it could not copy: its type as found.
+            if tag.hasPrefix(HDF5CleanCopy.unreadableTag) { return .unsupported(String(tag.dropFirst(HDF5CleanCopy.unreadableTag.count))) }
             return .unsupported("opaque\(size * 8)")
         case H5T_STRING:
             return .string

@@ -23,7 +23,8 @@ import Foundation
 /// Limits: missing, non-HDF5 and truncated files are refused cleanly, but libhdf5 1.10.8 itself
 /// is not hardened against *bit-flipped* metadata: fuzzing found segfaults inside the library
 /// (`H5HG_read` for variable-length strings with a corrupt global heap, attribute iteration
-/// over corrupt attribute messages). Import untrusted files in a separate process.
+/// over corrupt attribute messages). Untrusted files are therefore read in a separate process
+/// when `HDF5Isolation` is on (the CLI's default; see HDF5Isolation.swift).
 public final class HDF5File: @unchecked Sendable {
     /// The file as the user named it (or the label given to an in-memory image); used in errors.
     public let name: String
@@ -37,16 +38,31 @@ public final class HDF5File: @unchecked Sendable {
     /// Opens an existing file on disk read-only.
     /// Throws `.notFound` if it does not exist, `.malformed` with "not an HDF5 file" if it
     /// lacks the HDF5 signature and "truncated or corrupt HDF5 file" if HDF5 cannot open it.
-    public init(reading url: URL) throws {
+    ///
+    /// The file is opened once and checked through that descriptor (`InputFile.open`); libhdf5
+    /// opens the descriptor's file, not the name again. With `HDF5Isolation` on (the CLI's
+    /// default) libhdf5 reads it in a child process and this opens the clean copy it returns.
+    public convenience init(reading url: URL) throws {
         let name = url.relativePath
+        let file = try InputFile.open(url, name: name)
+        defer { file.close() }
+        try HDF5Signature.check(file, name: name)
+        if HDF5Isolation.isOn {
+            try self.init(inProcessImage: try HDF5Isolation.cleanImage(of: file, name: name), name: name)
+        } else {
+            try self.init(descriptorOf: file, name: name)
+        }
+    }
+
+    /// Opens the file behind `file`'s descriptor read-only, in this process.
+    init(descriptorOf file: InputFile.Opened, name: String) throws {
         self.name = name
         isWritable = false
         isInMemory = false
-        try HDF5Signature.check(fileAt: url, name: name)
         fileID = try HDF5Lock.run {
             let fapl = try Self.fileAccessList(name: name, image: nil)
             defer { H5Pclose(fapl) }
-            let id = H5Fopen(url.path, sh5_acc_rdonly(), fapl)
+            let id = H5Fopen(file.descriptorPath, sh5_acc_rdonly(), fapl)
             if id < 0 { throw Self.openFailure(name: name, hdf5: HDF5Lock.takeErrorMessage()) }
             try Self.requireSelfContained(id, name: name)
             return id
@@ -76,12 +92,23 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Opens the bytes of an HDF5 file (for example `model.weights.h5` inside a `.keras` zip)
-    /// read-only, without a temporary file. `name` labels the image in errors.
-    public init(image: Data, name: String) throws {
+    /// read-only. `name` labels the image in errors. With `HDF5Isolation` on, libhdf5 reads the
+    /// bytes in a child process first (as for files) and this opens the clean copy.
+    public convenience init(image: Data, name: String) throws {
+        try HDF5Signature.check(image: image, name: name)
+        if HDF5Isolation.isOn {
+            try self.init(inProcessImage: try HDF5Isolation.cleanImage(of: image, name: name), name: name)
+        } else {
+            try self.init(inProcessImage: image, name: name)
+        }
+    }
+
+    /// Opens `image` in memory, in this process, without a temporary file (in the reader child
+    /// too: there the bytes are untrusted, and a crash only ends the child).
+    init(inProcessImage image: Data, name: String) throws {
         self.name = name
         isWritable = false
         isInMemory = true
-        try HDF5Signature.check(image: image, name: name)
         fileID = try HDF5Lock.run {
             let fapl = try Self.fileAccessList(name: name, image: image)
             defer { H5Pclose(fapl) }

@@ -21,23 +21,14 @@ enum HDF5Signature {
         return offsets
     }
 
-    /// Throws `.notFound`, `.io` or `.malformed` ("not an HDF5 file") for the file at `url`.
-    static func check(fileAt url: URL, name: String) throws {
-        // Only regular files: libhdf5 would block on a FIFO (see InputFile).
-        try InputFile.checkRegular(url, name: name)
-        let handle: FileHandle
-        do { handle = try FileHandle(forReadingFrom: url) } catch {
-            throw ModelIOError(.io, file: name, "cannot open for reading (\(error.localizedDescription))")
-        }
-        defer { try? handle.close() }
-        do {
-            let size = Int(try handle.seekToEnd())
-            for offset in candidateOffsets(size: size) {
-                try handle.seek(toOffset: UInt64(offset))
-                if let head = try handle.read(upToCount: bytes.count), Array(head) == bytes { return }
-            }
-        } catch {
-            throw ModelIOError(.io, file: name, "cannot read (\(error.localizedDescription))")
+    /// Throws `.io` or `.malformed` ("not an HDF5 file") for the opened file (`InputFile.open`,
+    /// which already refused anything but a regular file: libhdf5 would block on a FIFO).
+    static func check(_ file: InputFile.Opened, name: String) throws {
+        var head = [UInt8](repeating: 0, count: bytes.count)
+        for offset in candidateOffsets(size: Int(clamping: file.size)) {
+            let got = head.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, off_t(offset)) }
+            if got < 0 { throw ModelIOError(.io, file: name, "cannot read: \(String(cString: strerror(errno)))") }
+            if got == bytes.count, head == bytes { return }
         }
         throw ModelIOError(.malformed, file: name, "not an HDF5 file (no HDF5 signature)")
     }

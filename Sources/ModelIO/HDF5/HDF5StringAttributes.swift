@@ -127,7 +127,7 @@ extension HDF5File {
         }
     }
 
-    private func readStrings(_ attribute: hid_t, name: String, path: String) throws -> [String] {
+    func readStrings(_ attribute: hid_t, name: String, path: String) throws -> [String] {
         let fileType = H5Aget_type(attribute)
         if fileType < 0 { throw failure(.malformed, at: path, "cannot read the type of attribute '\(name)'") }
         defer { H5Tclose(fileType) }
@@ -187,7 +187,7 @@ extension HDF5File {
 
     /// Writes `values` as one attribute in `form`; `fixedSize` is the fixed item length
     /// (defaults to the longest string, at least 1 because HDF5 forbids empty string types).
-    private func writeStrings(_ values: [String], name: String, at path: String, form: HDF5StringForm,
+    func writeStrings(_ values: [String], name: String, at path: String, form: HDF5StringForm,
                               scalar: Bool, fixedSize: Int?) throws {
         let type = H5Tcopy(sh5_c_s1())
         if type < 0 { throw failure(.io, at: path, "cannot make a string type") }

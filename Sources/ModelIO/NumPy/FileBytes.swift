@@ -7,12 +7,8 @@ enum FileBytes {
     /// `name` labels the file in errors (default: its path).
     static func read(_ url: URL, name: String? = nil) throws -> Data {
         let label = name ?? url.path
-        try InputFile.checkRegular(url, name: label)
-        do {
-            // Mapping avoids a second copy of large data sets; the decoders copy what they keep.
-            return try Data(contentsOf: url, options: .mappedIfSafe)
-        } catch {
-            throw ModelIOError(.io, file: label, "cannot read: \(error.localizedDescription)")
-        }
+        // Checked and read through one descriptor (InputFile.open), never mapped: a mapped
+        // file truncated by someone else meanwhile would kill the process with SIGBUS.
+        return try InputFile.readAll(url, name: label)
     }
 }
