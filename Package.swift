@@ -24,7 +24,10 @@ let package = Package(
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
-        .target(name: "NN", dependencies: ["Tensor"]),
+        // oneDNN convolutions, loaded with dlopen (Sources/CDNNL): builds and runs without it,
+        // Conv2D then takes its OpenBLAS path (docs/design.md, "Convolution backends").
+        .target(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "NN", dependencies: ["Tensor", "CDNNL"]),
         .target(name: "ModelIO", dependencies: ["NN", "Tensor", "CHDF5", "CImageCodecs",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed

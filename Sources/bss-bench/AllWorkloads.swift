@@ -19,6 +19,7 @@ func allWorkloads() throws -> [Workload] {
                                    parameterGradients: false)
         return 128 })
     list += extraWorkloads(teacher: teacher, x: x, labels: labels)
+    list += try zooWorkloads()
     return list
 }
 

@@ -35,6 +35,9 @@ func say(_ s: String) {
 
 let status = BLAS.status
 say("bss-bench: \(threads) threads, OpenBLAS \(status.coreName) (\(status.choice)), load average \(loadAverage())")
+let convBackend = ConvBackend.current == .oneDNN ? "oneDNN: \(ConvBackend.oneDNNMessage)"
+    : "OpenBLAS im2col + sgemm" + (ConvBackend.oneDNNAvailable ? " (BSS_CONV=openblas)" : " (\(ConvBackend.oneDNNMessage))")
+say("convolutions: \(convBackend)")
 let ourSgemm = BLAS.sgemmRate()
 say(String(format: "sgemm 1024^3: %.1f GFLOP/s", ourSgemm))
 
@@ -101,7 +104,7 @@ if json {
         cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
     }
     var doc: [String: Any] = ["threads": threads, "reps": reps, "warmup": warmup, "cpu": cpu,
-                              "openblas_core": status.coreName, "openblas_choice": status.choice,
+                              "openblas_core": status.coreName, "openblas_choice": status.choice, "conv_backend": convBackend,
                               "sgemm_gflops": ourSgemm, "workloads": rows, "load_average_after": loadAverage()]
     if let torchSgemm { doc["torch_sgemm_gflops"] = torchSgemm }
     if let v = torch["torch_version"] { doc["torch_version"] = v }
