@@ -59,6 +59,7 @@ FN(dnnl_memory_desc_equal);
 FN(dnnl_memory_desc_get_size);
 FN(dnnl_memory_create);
 FN(dnnl_memory_destroy);
+FN(dnnl_memory_set_data_handle);
 FN(dnnl_dilated_convolution_forward_desc_init);
 FN(dnnl_dilated_convolution_backward_data_desc_init);
 FN(dnnl_dilated_convolution_backward_weights_desc_init);
@@ -167,18 +168,18 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias) {
     switch (kind) {
     case FWD_TRAINING: case FWD_INFERENCE:
         pd = fpd; fpd = NULL;
-        e->slots[0] = (slot){DNNL_ARG_SRC, 0, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), NULL, 0};
-        e->slots[1] = (slot){DNNL_ARG_WEIGHTS, 0, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), NULL, 0};
-        e->slots[2] = (slot){DNNL_ARG_DST, 1, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), NULL, 0};
+        e->slots[0] = (slot){DNNL_ARG_SRC, 0, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), NULL, 0, {0}};
+        e->slots[1] = (slot){DNNL_ARG_WEIGHTS, 0, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), NULL, 0, {0}};
+        e->slots[2] = (slot){DNNL_ARG_DST, 1, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), NULL, 0, {0}};
         break;
     case BWD_DATA:
         good = ok(p_dnnl_dilated_convolution_backward_data_desc_init(&op, dnnl_convolution_direct, &asrc, &awei, &adst,
                                                                      strides, dil, pl, pr))
             && ok(p_dnnl_primitive_desc_create(&pd, &op, user_scratchpad, engine, fpd));
         if (good) {
-            e->slots[0] = (slot){DNNL_ARG_DIFF_DST, 0, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), NULL, 0};
-            e->slots[1] = (slot){DNNL_ARG_WEIGHTS, 0, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), NULL, 0};
-            e->slots[2] = (slot){DNNL_ARG_DIFF_SRC, 1, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), NULL, 0};
+            e->slots[0] = (slot){DNNL_ARG_DIFF_DST, 0, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), NULL, 0, {0}};
+            e->slots[1] = (slot){DNNL_ARG_WEIGHTS, 0, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), NULL, 0, {0}};
+            e->slots[2] = (slot){DNNL_ARG_DIFF_SRC, 1, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), NULL, 0, {0}};
         }
         break;
     case BWD_WEIGHTS:
@@ -186,9 +187,9 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias) {
                                                                         bias ? &mbias : NULL, &adst, strides, dil, pl, pr))
             && ok(p_dnnl_primitive_desc_create(&pd, &op, user_scratchpad, engine, fpd));
         if (good) {
-            e->slots[0] = (slot){DNNL_ARG_SRC, 0, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), NULL, 0};
-            e->slots[1] = (slot){DNNL_ARG_DIFF_DST, 0, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), NULL, 0};
-            e->slots[2] = (slot){DNNL_ARG_DIFF_WEIGHTS, 1, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), NULL, 0};
+            e->slots[0] = (slot){DNNL_ARG_SRC, 0, 1, usrc, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), NULL, 0, {0}};
+            e->slots[1] = (slot){DNNL_ARG_DIFF_DST, 0, 1, udst, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), NULL, 0, {0}};
+            e->slots[2] = (slot){DNNL_ARG_DIFF_WEIGHTS, 1, 0, uwei, *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), NULL, 0, {0}};
         }
         break;
     }
@@ -258,12 +259,9 @@ static int run(entry *e, float *user[3], const size_t stride[3], int count, floa
             good = exec2(&e->slots[i], um[i], pm[i]);
     for (int b = 0; b < count && good; b++) {
         if (b > 0) {
-            // (the memory objects of batched slots move to the next mini-batch)
+            // (the memory objects of batched slots move on to the next sample)
             for (int i = 0; i < 3 && good; i++) {
-                if (!e->slots[i].batched) continue;
-                p_dnnl_memory_destroy(um[i]);
-                um[i] = NULL;
-                good = ok(p_dnnl_memory_create(&um[i], &e->slots[i].user, engine, user[i] + (size_t)b * stride[i]));
+                if (e->slots[i].batched) good = ok(p_dnnl_memory_set_data_handle(um[i], user[i] + (size_t)b * stride[i]));
             }
         }
         for (int i = 0; i < 3 && good; i++)
@@ -382,7 +380,7 @@ int bss_dnnl_load(void) {
 #define LOAD(name) do { p_##name = (__typeof__(name) *)dlsym(h, #name); if (!p_##name) missing = 1; } while (0)
     LOAD(dnnl_version); LOAD(dnnl_engine_create); LOAD(dnnl_stream_create); LOAD(dnnl_stream_wait);
     LOAD(dnnl_memory_desc_init_by_tag); LOAD(dnnl_memory_desc_equal); LOAD(dnnl_memory_desc_get_size);
-    LOAD(dnnl_memory_create); LOAD(dnnl_memory_destroy); LOAD(dnnl_dilated_convolution_forward_desc_init);
+    LOAD(dnnl_memory_create); LOAD(dnnl_memory_destroy); LOAD(dnnl_memory_set_data_handle); LOAD(dnnl_dilated_convolution_forward_desc_init);
     LOAD(dnnl_dilated_convolution_backward_data_desc_init); LOAD(dnnl_dilated_convolution_backward_weights_desc_init);
     LOAD(dnnl_primitive_desc_create); LOAD(dnnl_primitive_desc_destroy); LOAD(dnnl_primitive_desc_query_md);
     LOAD(dnnl_primitive_create); LOAD(dnnl_primitive_execute); LOAD(dnnl_reorder_primitive_desc_create);

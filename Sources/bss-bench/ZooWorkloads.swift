@@ -26,3 +26,5 @@ func zooWorkloads() throws -> [Workload] {
         _ = bench.run(generateBSS: true); return 0 })
     return list
 }
+
+let zooWorkloadNames: Set<String> = ["torchvision-resnet18", "torchvision-mobilenet_v2", "distill-step-wrn"]

@@ -44,7 +44,7 @@ say(String(format: "sgemm 1024^3: %.1f GFLOP/s", ourSgemm))
 var results: [String: Measurement] = [:]
 var gemmRates: [String: Double] = [:]
 var details: [String: String] = [:]
-for w in try allWorkloads() where only == nil || only == w.name {
+for w in try allWorkloads(only: only) where only == nil || only == w.name {
     BLAS.profiling = true
     BLAS.resetProfile()
     let r = try measure(w, warmup: warmup, reps: reps)
