@@ -80,7 +80,9 @@ for name in results.keys.sorted() {
     say("| \(name) | \(String(format: "%.3f s", r.best)) | \(tBest.map { String(format: "%.3f s", $0) } ?? "–") | "
         + "\(ratio.map { String(format: "%.2f", $0) } ?? "–") | \(String(format: "%.0f MB", Double(r.workingBytes) / 1e6)) | "
         + "\(tMem.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "–") | "
-        + String(format: "%.0f GFLOP/s (%.0f%% of sgemm)", rate, 100 * rate / ourSgemm) + " |")
+        + (ConvBackend.current == .oneDNN ? "– (convolutions in oneDNN; sgemm calls only: "
+           + String(format: "%.0f GFLOP/s)", rate)
+           : String(format: "%.0f GFLOP/s (%.0f%% of sgemm)", rate, 100 * rate / ourSgemm)) + " |")
     var row: [String: Any] = ["name": name, "detail": details[name] ?? "", "best_s": r.best, "median_s": r.median,
                               "items": r.items, "working_bytes": r.workingBytes, "gemm_gflops": rate]
     if let tBest { row["torch_best_s"] = tBest; row["ratio"] = r.best / tBest }
