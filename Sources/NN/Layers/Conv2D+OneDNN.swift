@@ -47,8 +47,11 @@ extension Conv2D {
                        dh: Int32(dilation.0), dw: Int32(dilation.1))
     }
 
-    /// Whether this call goes to oneDNN (grouped convolutions stay on the OpenBLAS path).
-    var usesOneDNN: Bool { groups == 1 && ConvBackend.current == .oneDNN }
+    /// Whether a call of geometry `g` goes to oneDNN. Grouped convolutions stay on the OpenBLAS
+    /// path, and so do pointwise ones (1x1, stride 1, no padding): there they are one plain sgemm
+    /// per sample without im2col, while oneDNN adds two reorders per sample, which cost more than
+    /// they save on small images (MobileNetV2 at 64x64 ran slower with them on oneDNN).
+    func usesOneDNN(_ g: ConvGeometry) -> Bool { groups == 1 && !g.isPointwise && ConvBackend.current == .oneDNN }
 
     /// y = conv(x) + b through oneDNN, per worker chunk; nil when oneDNN refused the shape
     /// (the caller then takes the OpenBLAS path).

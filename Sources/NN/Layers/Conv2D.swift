@@ -15,7 +15,7 @@ import Tensor
 /// Defaults: stride (1, 1), no padding, dilation (1, 1), one group, with bias.
 ///
 /// Computation: through oneDNN when it is installed (`ConvBackend`, `Conv2D+OneDNN.swift`,
-/// ungrouped convolutions only); otherwise, and with `BSS_CONV=openblas`, per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
+/// ungrouped, non-pointwise convolutions only); otherwise, and with `BSS_CONV=openblas`, per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
 /// `y_n,g [O_g, P] = W_g [O_g, K] · col` (sgemm; `W_g` is a contiguous block of rows of the
 /// OIHW weight); samples run in parallel (`Parallel`, OpenBLAS single-threaded meanwhile), each
 /// worker with its own column buffer, reused across calls.
@@ -135,7 +135,7 @@ public final class Conv2D: Layer {
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
         geometry = g
         lastInference = mode == .inference
-        if usesOneDNN, let y = forwardOneDNN(x, g, perSample: lastInference) { return y }
+        if usesOneDNN(g), let y = forwardOneDNN(x, g, perSample: lastInference) { return y }
         // Per group: og output channels, k column rows; the group's input is `gin` floats.
         let n = x.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
         let gin = g.channels * g.height * g.width
@@ -189,7 +189,7 @@ public final class Conv2D: Layer {
         let gin = g.channels * g.height * g.width
         precondition(gradOutput.shape == [n, o, g.outHeight, g.outWidth],
                      "Conv2D gradient \(gradOutput.shape) does not match output [\(n), \(o), \(g.outHeight), \(g.outWidth)]")
-        if usesOneDNN, let dx = backwardOneDNN(gradOutput, input: input, g, perSample: lastInference,
+        if usesOneDNN(g), let dx = backwardOneDNN(gradOutput, input: input, g, perSample: lastInference,
                                                parameterGradients: parameterGradients, partials: partials) {
             return [dx]
         }
