@@ -33,7 +33,10 @@ let package = Package(
         // The one error family users see (UserFacingError, ErrorKind); depends on nothing.
         .target(name: "Diagnostics"),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Diagnostics"]),
-        .target(name: "NN", dependencies: ["Tensor", "Diagnostics"]),
+        // oneDNN convolutions, loaded with dlopen (Sources/CDNNL): builds and runs without it,
+        // Conv2D then takes its OpenBLAS path (docs/design.md, "Convolution backends").
+        .target(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "NN", dependencies: ["Tensor", "CDNNL", "Diagnostics"]),
         .target(name: "ModelIO", dependencies: ["Diagnostics", "NN", "Tensor", "CHDF5", "CImageCodecs", "CZlibShim", "CLibCrypto",
                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed

@@ -2,7 +2,8 @@
 
 Usage:  python3 bench/torch_bench.py [--threads 2] [--reps 5] [--warmup 2] [--only NAME]
                                     [--memory-format nchw|channels_last|best]
-NAME in: sgemm, inference, margin_grad, bss, distill_step, distill_step_fixed_bss
+NAME in: sgemm, inference, margin_grad, bss, distill_step, distill_step_fixed_bss, tv_resnet18,
+         tv_mobilenet_v2, wrn_distill_step
 
 Workloads (float32, CPU, torch.set_num_threads(--threads); each: --warmup untimed runs, then
 --reps timed runs; best (min) and median reported, and the peak working memory (peak resident
@@ -23,6 +24,10 @@ VmHWM, as bss-bench measures itself); wall clock via time.perf_counter):
                           forward on them (training mode), loss CE + alpha*KD + beta*KD (T=3,
                           alpha 4, beta 2), backward, SGD step (lr 0.1, momentum 0.9, wd 1e-4)
   distill_step_fixed_bss  the same step with the 64 BSS inputs given (no BSS generation)
+  tv_resnet18, tv_mobilenet_v2   torchvision's models (weights=None, 1000 classes), batch 64 x
+                          3x64x64, eval mode, inference_mode
+  wrn_distill_step        distill_step with RepDistiller's WRN-40-2 teacher and WRN-16-2 student
+                          (100 classes; written out below from the architecture, as bss's preset)
 --memory-format channels_last converts models and inputs to torch.channels_last (NHWC), which is
 often faster for PyTorch's oneDNN convolutions on CPU; `best` runs every workload in both formats
 and keeps the faster (what bss-bench asks for, so the comparison does not flatter bss). Inference
@@ -120,6 +125,46 @@ def make_models():
     return teacher, student, x, y, g
 
 
+class WRNBlock(torch.nn.Module):
+    """Pre-activation block: BN-ReLU -> conv3x3(stride) -> BN-ReLU -> conv3x3, plus the input
+    (or a 1x1 conv of the pre-activated input where the width changes)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        nn = torch.nn
+        self.bn1, self.bn2 = nn.BatchNorm2d(cin), nn.BatchNorm2d(cout)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.short = None if cin == cout else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        return out + (x if self.short is None else self.short(pre))
+
+
+class WRN(torch.nn.Module):
+    """WRN-depth-k for 32x32 inputs (depth 6n+4; widths 16, 16k, 32k, 64k), as bss's
+    repdistiller-wrn preset."""
+
+    def __init__(self, depth, k, classes=100):
+        super().__init__()
+        n, w = (depth - 4) // 6, [16, 16 * k, 32 * k, 64 * k]
+        self.conv1 = torch.nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        blocks, cin = [], 16
+        for stage in range(1, 4):
+            for i in range(n):
+                blocks.append(WRNBlock(cin, w[stage], 2 if stage > 1 and i == 0 else 1))
+                cin = w[stage]
+        self.blocks = torch.nn.Sequential(*blocks)
+        self.bn = torch.nn.BatchNorm2d(cin)
+        self.fc = torch.nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.blocks(self.conv1(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
 def sample_targets(t_logits, y, gen):
     p = F.softmax(t_logits, 1).clone()
     p.scatter_(1, y[:, None], 0.0)
@@ -138,7 +183,8 @@ def main():
     if a.channels_last:
         a.memory_format = "channels_last"
     torch.set_num_threads(a.threads)
-    names = ["sgemm", "inference", "margin_grad", "bss", "distill_step", "distill_step_fixed_bss"]
+    names = ["sgemm", "inference", "margin_grad", "bss", "distill_step", "distill_step_fixed_bss",
+             "tv_resnet18", "tv_mobilenet_v2", "wrn_distill_step"]
     if a.only is not None and a.only not in names:
         ap.error(f"--only must be one of {names}")
     run = [n for n in names if a.only in (None, n)]
@@ -208,44 +254,83 @@ def run_workloads(a, run, fmt, res):
                          steps_hist=torch.bincount(r["steps"].long(), minlength=11).tolist())
 
     if "distill_step" in run or "distill_step_fixed_bss" in run:
-        opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-        fixed = {}
-
-        def step(generate):
-            s_out = student(x)
-            with torch.no_grad():
-                t_out = teacher(x)
-            loss = F.cross_entropy(s_out, y) + ALPHA * kd(s_out, t_out)
-            if generate:
-                pt, ps = F.softmax(t_out, 1), F.softmax(s_out.detach(), 1)
-                idx = (t_out.argmax(1) == y).nonzero()[:, 0]
-                d = (pt[idx] - ps[idx]) ** 2
-                score = d.sum(1) - d.gather(1, y[idx][:, None])[:, 0]
-                idx = idx[score.argsort(descending=True)[:N_BSS]]
-                k = sample_targets(t_out[idx], y[idx], g)
-                xb = br.bss_paper(teacher, x[idx], y[idx], k, eta=1.0, eps=1e-4, max_steps=10)["x"]
-                fixed["x"] = xb
-            else:
-                xb = fixed["x"]
-            with torch.no_grad():
-                t_b = teacher(xb)
-            s_b = student(xb)
-            loss = loss + BETA * kd(s_b, t_b)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
+        step = make_step(teacher, student, x, y, g)
         if "distill_step" in run:
             med, ts = timeit(lambda: step(True), a.reps, a.warmup)
             W["distill_step"] = entry(med, ts, steps_per_s=1 / min(ts), batch=BATCH, bss=N_BSS,
                                       teacher="heo2019-resnet26", student="heo2019-resnet8")
         if "distill_step_fixed_bss" in run:
-            if "x" not in fixed:
-                step(True)
+            step(True)
             med, ts = timeit(lambda: step(False), a.reps, a.warmup)
             W["distill_step_fixed_bss"] = entry(med, ts, steps_per_s=1 / min(ts), batch=BATCH, bss=N_BSS,
                                                 teacher="heo2019-resnet26", student="heo2019-resnet8")
+
+    for name, make in [("tv_resnet18", "resnet18"), ("tv_mobilenet_v2", "mobilenet_v2")]:
+        if name not in run:
+            continue
+        import torchvision
+        torch.manual_seed(0)
+        m = getattr(torchvision.models, make)(weights=None).eval()
+        x64 = tm.smooth_inputs(64, (3, 64, 64), g)
+        if fmt == "channels_last":
+            m, x64 = m.to(memory_format=torch.channels_last), x64.contiguous(memory_format=torch.channels_last)
+
+        def tv_inf():
+            with torch.inference_mode():
+                m(x64)
+        med, ts = timeit(tv_inf, a.reps, a.warmup)
+        W[name] = entry(med, ts, images_per_s=64 / min(ts), batch=64, model=f"torchvision-{make}@64")
+
+    if "wrn_distill_step" in run:
+        torch.manual_seed(2)
+        wt, ws = WRN(40, 2), WRN(16, 2)
+        tm.calibrate_random_model(wt, wt.fc, tm.smooth_inputs(64, (3, 32, 32), g), g, spread=1.5)
+        tm.calibrate_random_model(ws, ws.fc, tm.smooth_inputs(64, (3, 32, 32), g), g, spread=1.0)
+        wt.eval()
+        ws.train()
+        xw = tm.smooth_inputs(BATCH, (3, 32, 32), g)
+        if fmt == "channels_last":
+            wt, ws = wt.to(memory_format=torch.channels_last), ws.to(memory_format=torch.channels_last)
+            xw = xw.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            yw = wt(xw).argmax(1)
+        step = make_step(wt, ws, xw, yw, g)
+        med, ts = timeit(lambda: step(True), a.reps, a.warmup)
+        W["wrn_distill_step"] = entry(med, ts, steps_per_s=1 / min(ts), batch=BATCH, bss=N_BSS,
+                                      teacher="repdistiller-wrn_40_2", student="repdistiller-wrn_16_2")
     return W
+
+
+def make_step(teacher, student, x, y, g):
+    """One distillation step (see the module doc), with BSS generation or with the last BSS."""
+    opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    fixed = {}
+
+    def step(generate):
+        s_out = student(x)
+        with torch.no_grad():
+            t_out = teacher(x)
+        loss = F.cross_entropy(s_out, y) + ALPHA * kd(s_out, t_out)
+        if generate:
+            pt, ps = F.softmax(t_out, 1), F.softmax(s_out.detach(), 1)
+            idx = (t_out.argmax(1) == y).nonzero()[:, 0]
+            d = (pt[idx] - ps[idx]) ** 2
+            score = d.sum(1) - d.gather(1, y[idx][:, None])[:, 0]
+            idx = idx[score.argsort(descending=True)[:N_BSS]]
+            k = sample_targets(t_out[idx], y[idx], g)
+            xb = br.bss_paper(teacher, x[idx], y[idx], k, eta=1.0, eps=1e-4, max_steps=10)["x"]
+            fixed["x"] = xb
+        else:
+            xb = fixed["x"]
+        with torch.no_grad():
+            t_b = teacher(xb)
+        s_b = student(xb)
+        loss = loss + BETA * kd(s_b, t_b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
 
 
 if __name__ == "__main__":

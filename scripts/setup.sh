@@ -8,8 +8,10 @@
 #   libjpeg62-turbo-dev, libpng-dev   JPEG/PNG decoding for image-folder data sets
 #   openmpi-bin, libopenmpi-dev       mpirun and Open MPI's libmpi, for running on several
 #                    processes or machines (docs/mpi.md; libmpi is loaded only under mpirun)
+#   libdnnl-dev      oneDNN 2.x, the convolution library (loaded at run time; Conv2D falls back
+#                    to OpenBLAS without it; docs/design.md, "Convolution backends")
 set -euo pipefail
-needed=(libopenblas-dev libhdf5-dev zlib1g-dev libssl-dev pkg-config libjpeg62-turbo-dev libpng-dev openmpi-bin libopenmpi-dev)
+needed=(libopenblas-dev libhdf5-dev zlib1g-dev libssl-dev pkg-config libjpeg62-turbo-dev libpng-dev openmpi-bin libopenmpi-dev libdnnl-dev)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

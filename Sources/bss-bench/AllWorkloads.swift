@@ -4,8 +4,9 @@ import NN
 import Tensor
 import Boundary
 
-/// The benchmark's workloads (heo2019-resnet26 at batch 128 unless stated).
-func allWorkloads() throws -> [Workload] {
+/// The benchmark's workloads (heo2019-resnet26 at batch 128 unless stated); the zoo models are
+/// built only when a zoo workload is asked for (or all are).
+func allWorkloads(only: String? = nil) throws -> [Workload] {
     let teacher = try benchModel("heo2019-resnet26", seed: 1)
     let x = benchInputs(128, seed: 2)
     var list: [Workload] = []
@@ -19,6 +20,7 @@ func allWorkloads() throws -> [Workload] {
                                    parameterGradients: false)
         return 128 })
     list += extraWorkloads(teacher: teacher, x: x, labels: labels)
+    if only == nil || zooWorkloadNames.contains(only!) { list += try zooWorkloads() }
     return list
 }
 

@@ -34,7 +34,9 @@ func runTorchBench(threads: Int, reps: Int, warmup: Int, only: String?) -> [Stri
 /// Our workload name → bench/torch_bench.py's name.
 func torchName(_ ours: String) -> String? {
     ["resnet26-inference": "inference", "resnet26-margin-grad": "margin_grad", "bss-resnet26": "bss",
-     "distill-step": "distill_step", "distill-step-fixed-bss": "distill_step_fixed_bss"][ours]
+     "distill-step": "distill_step", "distill-step-fixed-bss": "distill_step_fixed_bss",
+     "torchvision-resnet18": "tv_resnet18", "torchvision-mobilenet_v2": "tv_mobilenet_v2",
+     "distill-step-wrn": "wrn_distill_step"][ours]
 }
 
 /// PyTorch's entry for our workload `name` in the script's JSON.

@@ -37,9 +37,9 @@ func measure(_ w: Workload, warmup: Int, reps: Int) throws -> Measurement {
 }
 
 /// Inputs shaped like normalised CIFAR images (smooth, zero-mean), deterministic.
-func benchInputs(_ n: Int, seed: UInt64) -> Tensor {
+func benchInputs(_ n: Int, seed: UInt64, size: Int = 32) -> Tensor {
     var g = SeededGenerator(seed: seed)
-    var x = Tensor(shape: [n, 3, 32, 32])
+    var x = Tensor(shape: [n, 3, size, size])
     for i in 0..<x.count { x.data[i] = g.nextNormal() }
     return x
 }

@@ -14,7 +14,8 @@ import Tensor
 /// [outChannels]` when `bias` is true. Both start at zero; initialisation and import happen elsewhere.
 /// Defaults: stride (1, 1), no padding, dilation (1, 1), one group, with bias.
 ///
-/// Computation: per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
+/// Computation: through oneDNN when it is installed (`ConvBackend`, `Conv2D+OneDNN.swift`,
+/// ungrouped, non-pointwise convolutions only); otherwise, and with `BSS_CONV=openblas`, per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
 /// `y_n,g [O_g, P] = W_g [O_g, K] · col` (sgemm; `W_g` is a contiguous block of rows of the
 /// OIHW weight); samples run in parallel (`Parallel`, OpenBLAS single-threaded meanwhile), each
 /// worker with its own column buffer, reused across calls.
@@ -64,6 +65,9 @@ public final class Conv2D: Layer {
 
     // Geometry of one group of the last forward call, read by backward.
     private var geometry: ConvGeometry?
+    // Whether the last forward was in inference mode: backward then keeps each sample's input
+    // gradient independent of the batch (oneDNN path: one primitive per sample).
+    private var lastInference = false
     // Per-worker scratch: column matrices [K, P] and partial dW/db sums, sized for `geometry`.
     private let cols = ScratchBuffer()
     private let partials = ScratchBuffer()
@@ -130,6 +134,8 @@ public final class Conv2D: Layer {
         let g = geometry(channels: inChannels / groups, height: x.shape[2], width: x.shape[3])
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
         geometry = g
+        lastInference = mode == .inference
+        if usesOneDNN(g), let y = forwardOneDNN(x, g, perSample: lastInference) { return y }
         // Per group: og output channels, k column rows; the group's input is `gin` floats.
         let n = x.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
         let gin = g.channels * g.height * g.width
@@ -183,6 +189,10 @@ public final class Conv2D: Layer {
         let gin = g.channels * g.height * g.width
         precondition(gradOutput.shape == [n, o, g.outHeight, g.outWidth],
                      "Conv2D gradient \(gradOutput.shape) does not match output [\(n), \(o), \(g.outHeight), \(g.outWidth)]")
+        if usesOneDNN(g), let dx = backwardOneDNN(gradOutput, input: input, g, perSample: lastInference,
+                                               parameterGradients: parameterGradients, partials: partials) {
+            return [dx]
+        }
         let inPer = input.sampleCount, chunks = Parallel.chunkCount(n)
         let block = Conv2D.columnBlock(rows: og, inner: k, columns: p)
         let colBase = g.isPointwise ? nil : cols.pointer(count: chunks * k * p)
