@@ -1,3 +1,4 @@
+import BenchSupport
 import Distill
 import Foundation
 import ModelIO

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import NN
 import Tensor
 
 /// `bss doctor`: what this machine gives the engine (BLAS kernels, threads), with the sgemm
@@ -42,6 +43,8 @@ struct Doctor: ParsableCommand {
         say("OpenBLAS core:  \(s.coreName) (\(describe(s)))")
         say("BLAS threads:   1 per worker (the engine runs one product per sample on its own workers)")
         say("kernel threads: \(Parallel.threads)")
+        say("convolutions:   " + (ConvBackend.current == .oneDNN ? "oneDNN (\(ConvBackend.oneDNNMessage))"
+            : "OpenBLAS im2col + sgemm" + (ConvBackend.oneDNNAvailable ? " (BSS_CONV=openblas)" : " (oneDNN: \(ConvBackend.oneDNNMessage))")))
         if let note = s.note { say("note:           \(note)") }
         if let world {
             say("MPI library:    \(world.library) (\(world.version))")

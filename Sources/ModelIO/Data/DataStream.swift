@@ -87,15 +87,17 @@ extension DataLoader {
                                        description: "one image", format: .imageFolder))
         }
         func stream(count: Int, chunks: Int, description: String, names: [String]?, images: Bool,
-                    _ chunk: @escaping (Int) throws -> RawData) -> DataStream {
-            DataStream(file: path, description: description, count: count, classNames: names, fromImageFiles: images,
+                    _ chunk: @escaping (Int) throws -> RawData) throws -> DataStream {
+            // An empty set is refused here, as the whole-set read refuses it (DataLoader).
+            guard count > 0 else { throw ModelIOError(.mismatch, file: path, location: "x", "the data set is empty") }
+            return DataStream(file: path, description: description, count: count, classNames: names, fromImageFiles: images,
                        chunkCount: chunks, chunk: chunk, stored: stored, preprocessing: preprocessing)
         }
         switch source {
         case .images(let list)?:
             try checkApplicable(options, format: list.format, description: list.description, file: path)
             let n = list.items.count
-            return stream(count: n, chunks: (n + chunkSize - 1) / chunkSize, description: list.description,
+            return try stream(count: n, chunks: (n + chunkSize - 1) / chunkSize, description: list.description,
                           names: list.classNames, images: true) { i in
                 try list.assemble((i * chunkSize)..<min(n, (i + 1) * chunkSize), options: options, channels: channels)
             }
@@ -113,7 +115,7 @@ extension DataLoader {
             var side: Int?
             let description = (urls.count == 1 ? "ImageNet .npz batch" : "ImageNet .npz batches (\(urls.map(\.lastPathComponent).joined(separator: ", ")))")
                 + ", labels 1-1000 made 0-based, read one file at a time"
-            return stream(count: total, chunks: plan.count, description: description, names: nil, images: false) { i in
+            return try stream(count: total, chunks: plan.count, description: description, names: nil, images: false) { i in
                 let (f, rows) = plan[i]
                 if current?.file != f {
                     current = nil   // release the previous file first
@@ -130,12 +132,12 @@ extension DataLoader {
             }
         case .arrays(let raw)?:
             try checkApplicable(options, format: raw.format, description: raw.description, file: path)
-            return stream(count: raw.x.batch, chunks: 1, description: raw.description, names: raw.classNames,
+            return try stream(count: raw.x.batch, chunks: 1, description: raw.description, names: raw.classNames,
                           images: false) { _ in raw }
         case nil:
             let raw = try read(path, options: options)
             let images = raw.format == .imageFolder || raw.format == .tinyImageNet
-            return stream(count: raw.x.batch, chunks: 1, description: raw.description, names: raw.classNames, images: images) { _ in raw }
+            return try stream(count: raw.x.batch, chunks: 1, description: raw.description, names: raw.classNames, images: images) { _ in raw }
         }
     }
 }
