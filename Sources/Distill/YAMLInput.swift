@@ -73,6 +73,11 @@ enum YAMLInput {
                     }
                     nodeEnded()
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    // A list or mapping as a key (`? [a]`, `? {a: 1}`) is no name, and Yams' dictionary
+                    // traps when two such keys compare equal (found by Fuzz/fuzz-run-config).
+                    if let top = stack.last, top.isMapping, top.expectsKey {
+                        throw fail(line, "keys must be names (letters, digits, '_', '-'), found a \(event.type == YAML_MAPPING_START_EVENT ? "mapping" : "list")")
+                    }
                     guard stack.count < maxDepth else {
                         throw fail(line, "nesting deeper than \(maxDepth) levels")
                     }

@@ -32,6 +32,10 @@ extension RunConfigFuzzRegressionTests {
         let cases: [[UInt8]] = [
             [0x0d, 0x0d, 0x3f, 0x64, 0x22, 0x3a, 0x20, 0x23, 0xf1, 0x0d, 0x0d, 0x3f, 0x0d, 0x20, 0x3f, 0x0d, 0x20, 0x0d, 0x23, 0x2a, 0xbb],
             Array("~: 1\nnull: 2\n".utf8), Array("1: a\n01: b\n".utf8),
+            // A list as a key, then an unterminated flow mapping (crash-4d82dede…): lists and
+            // mappings as keys are refused before Yams builds its dictionary.
+            Array("?\n  - pochs:pochs - {a!\n".utf8), Array("? [a]\n: 1\n? [a]\n: 2\n".utf8),
+            Array("? {a: 1}\n: 1\n".utf8),
         ]
         for bytes in cases {
             try Data(bytes).write(to: url)
