@@ -42,11 +42,15 @@ struct DataOptions: ParsableArguments {
     var reading: DataReadOptions { input.reading }
 
     func load(for model: Model) throws -> DataSet {
+        let shape = model.graph.inputShape
+        var options = input.reading.options
+        options.channels = shape.count == 3 ? shape[0] : nil   // image files take the model's colour mode
         let ds = try DataLoader.load(data, stored: input.dataLayout ?? model.inputLayout, preprocessing: try input.preprocessing(),
-                                     options: input.reading.options)
-            .conformed(to: model.graph.inputShape, layout: model.inputLayout)
-        try ds.validate(inputShape: model.graph.inputShape, classes: model.classes)
+                                     options: options)
+            .conformed(to: shape, layout: model.inputLayout)
+        try ds.validate(inputShape: shape, classes: model.classes)
         noteSkipped(ds.skippedImages, file: data)
+        noteGrayConverted(ds.grayConverted, file: data)
         return ds
     }
 }
@@ -67,7 +71,9 @@ extension DataOptions {
         let shape = model.graph.inputShape
         var labels: [Int]? = []
         var done = 0
+        var grayConverted = 0
         let skipped = try stream.forEachChunk { chunk in
+            grayConverted += chunk.grayConverted
             let ds = chunk.conformed(to: shape, layout: model.inputLayout)
             try ds.validate(inputShape: shape, classes: model.classes)
             if let y = ds.y, labels != nil { labels! += y } else { labels = nil }
@@ -75,6 +81,7 @@ extension DataOptions {
             done += ds.count
         }
         noteSkipped(skipped, file: data)
+        noteGrayConverted(grayConverted, file: data)
         return labels
     }
 
@@ -116,6 +123,12 @@ struct DataReadOptions: ParsableArguments {
     var options: DataLoader.ReadOptions {
         .init(cifarLabel: label, imageSize: imageSize, classOrder: classOrder, skipBadImages: skipBadImages)
     }
+}
+
+/// Says on stderr that colour images were converted to gray for a 1-channel model.
+func noteGrayConverted(_ count: Int, file: String) {
+    guard count > 0 else { return }
+    note("bss: note: converted \(count) colour image\(count == 1 ? "" : "s") of \(file) to gray for the model's 1-channel input, as Pillow's convert(\"L\") does (ITU-R 601-2 luma)")
 }
 
 /// The stderr note for images `--skip-bad-images` left out of `file`.

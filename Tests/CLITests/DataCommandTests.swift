@@ -76,6 +76,30 @@ final class DataCommandTests: XCTestCase {
         assertCleanFailure(try runBSS(["data", "inspect", fixture("images/bad/truncated.jpg")]), mentions: ["truncated.jpg", "Premature end"])
     }
 
+    func testColourImagesAreConvertedToGrayForAOneChannelModel() throws {
+        // The digits CNN reads 1x8x8: the colour images of images/folder become gray as
+        // Pillow's convert("L") makes them, then 8x8 (Fixtures/images/expected-convert.npz).
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ex = try Npz.readDictionary(URL(fileURLWithPath: fixture("images/expected-convert.npz")))
+        let arrays = dir.appendingPathComponent("gray.npz")
+        try Npz.write([("x", try XCTUnwrap(ex["folder_L8_x"])), ("y", try XCTUnwrap(ex["folder_L_y"]))], to: arrays)
+        let model = fixture("digits/teacher-cnn.keras")
+        var logits: [[Float]] = []
+        for (i, d) in [["--data", fixture("images/folder"), "--image-size", "8,8"], ["--data", arrays.path, "--data-layout", "nchw"]].enumerated() {
+            let out = dir.appendingPathComponent("logits\(i).npz").path
+            let p = try runBSS(["predict", model] + d + ["--out", out])
+            XCTAssertEqual(p.status, 0, p.stderr)
+            if i == 0 { XCTAssertTrue(p.stderr.contains("converted 5 colour images") && p.stderr.contains("convert(\"L\")"), p.stderr) }
+            logits.append(try XCTUnwrap(Npz.readDictionary(URL(fileURLWithPath: out))["logits"]).floats())
+        }
+        XCTAssertFalse(logits[0].isEmpty)
+        XCTAssertEqual(logits[0], logits[1])
+        let e = try runBSS(["eval", model, "--data", fixture("images/folder"), "--image-size", "8,8"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stderr.contains("converted 5 colour images"), e.stderr)
+    }
+
     func testImageSizeSkipAndClassOrderFlags() throws {
         // A 40x50 image for a 3x32x32 model: the error says what to pass.
         assertCleanFailure(try runBSS(["eval", data("tiny-c100.npz"), "--arch", data("tiny-c100.json"), "--data", fixture("images/resize/folder")]),

@@ -47,6 +47,8 @@ public enum DataLoader {
         public var format: DataFormat
         /// Image files left out by `--skip-bad-images` (paths as given), in reading order.
         public var skippedImages: [String] = []
+        /// Colour images converted to gray for a 1-channel model (`ImageColour`).
+        public var grayConverted = 0
         /// How Tiny ImageNet's labels were numbered (nil for other formats).
         public var classOrder: ClassOrder?
 
@@ -123,7 +125,8 @@ public enum DataLoader {
         case "h5", "hdf5": return try DataHDF5.read(url)
         case "png", "jpg", "jpeg":
             return try ImageFolder.assemble([.init(url: url, label: nil)], classNames: nil, file: path,
-                                            description: "one image", format: .imageFolder, options: options)
+                                            description: "one image", format: .imageFolder, options: options,
+                                            channels: options.channels)
         case "bin":
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let variant = try CIFARBinary.variant(of: path, size: size, labelGiven: options.cifarLabel != nil)
@@ -148,7 +151,7 @@ public enum DataLoader {
         // a 600 MB CIFAR training set.
         var raw = raw
         let fromImages = raw.format == .imageFolder || raw.format == .tinyImageNet
-        let skipped = raw.skippedImages
+        let skipped = raw.skippedImages, grayConverted = raw.grayConverted
         var x = raw.x
         raw.x = Tensor(shape: [0])
         guard x.rank >= 2 else {
@@ -178,6 +181,7 @@ public enum DataLoader {
         var data = DataSet(x: x, y: labels, file: file, storedLayout: stored)
         data.fromImageFiles = fromImages
         data.skippedImages = skipped
+        data.grayConverted = grayConverted
         return data
     }
 

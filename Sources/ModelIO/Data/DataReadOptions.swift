@@ -36,11 +36,16 @@ extension DataLoader {
         /// `--skip-bad-images`: images that cannot be decoded are left out (and counted)
         /// instead of being an error.
         public var skipBadImages: Bool
+        /// The model's input channels (1 or 3), set by the verbs that read data for a model
+        /// (not a flag): image files are converted to it as Pillow's `convert("L")` /
+        /// `convert("RGB")` do (`ImageColour`). nil: no model, colour modes as stored.
+        public var channels: Int?
 
         public init(cifarLabel: CIFARLabel? = nil, imageSize: ImageSize? = nil, classOrder: ClassOrder? = nil,
-                    skipBadImages: Bool = false) {
+                    skipBadImages: Bool = false, channels: Int? = nil) {
             self.cifarLabel = cifarLabel; self.imageSize = imageSize
             self.classOrder = classOrder; self.skipBadImages = skipBadImages
+            self.channels = channels
         }
 
         /// Parses `--label`.

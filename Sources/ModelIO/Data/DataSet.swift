@@ -15,6 +15,9 @@ public struct DataSet {
     public var fromImageFiles = false
     /// Image files `--skip-bad-images` left out (paths as given), for the caller to report.
     public var skippedImages: [String] = []
+    /// Colour images converted to gray for a 1-channel model (Pillow's `convert("L")`), for
+    /// the caller to report.
+    public var grayConverted = 0
 
     public init(x: Tensor, y: [Int]?, file: String, storedLayout: DataLayout = .nchw) {
         self.x = x; self.y = y; self.file = file; self.storedLayout = storedLayout

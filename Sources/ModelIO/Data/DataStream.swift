@@ -6,7 +6,8 @@ import Foundation
 ///
 /// - image files (folders, Tiny ImageNet, one image): listed up front, decoded `chunkSize`
 ///   at a time; `channels` (the model's) fixes the channel count, so every chunk has the same
-///   shape (grayscale repeated into RGB for a 3-channel model); without `--image-size`, every
+///   shape (grayscale repeated into RGB for a 3-channel model, colour converted to gray for a
+///   1-channel one, `ImageColour`); without `--image-size`, every
 ///   image must have the first one's size;
 /// - downsampled ImageNet `.npz` batches: one file in memory at a time (as uint8), converted
 ///   to floats `chunkSize` rows at a time;

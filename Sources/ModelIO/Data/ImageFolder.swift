@@ -12,9 +12,11 @@ import Tensor
 /// Every image must have the same width and height unless `--image-size` resizes them all
 /// (`ImageResize`); a file that cannot be decoded is an error, or left out with
 /// `--skip-bad-images`. Files whose extension is not an image's (`notes.txt`, Tiny ImageNet's
-/// `*_boxes.txt`) are ignored, as torchvision's `ImageFolder` does. Grayscale images
-/// give one channel; if any image is colour, grayscale ones are repeated into R, G and B
-/// (what Pillow's `convert("RGB")` does). Samples come out NCHW with values 0–255.
+/// `*_boxes.txt`) are ignored, as torchvision's `ImageFolder` does. Colour modes follow the
+/// model's input channels when known (`ImageColour`): for a 1-channel model colour images
+/// become gray (Pillow's `convert("L")`), for a 3-channel one gray images are repeated into
+/// R, G and B (`convert("RGB")`); without a model, grayscale images give one channel unless
+/// any image is colour. Samples come out NCHW with values 0–255.
 enum ImageFolder {
     struct Item {
         var url: URL
@@ -82,7 +84,8 @@ enum ImageFolder {
     /// image to `options.imageSize` when given; with `options.skipBadImages` an image that
     /// cannot be decoded is left out and listed in `skippedImages`.
     /// `channels`: the channel count to produce (a model's), or nil for 3 when any image is
-    /// colour, else 1. Asked for 1, a colour image is an error (bss does not convert RGB to gray).
+    /// colour, else 1. Asked for 1, colour images are converted to gray (Pillow's
+    /// `convert("L")`) before resizing, and counted in `grayConverted`.
     static func assemble(_ items: [Item], classNames: [String]?, file: String, description: String,
                          format: DataLoader.DataFormat, options: DataLoader.ReadOptions,
                          channels: Int? = nil, emptyAllowed: Bool = false) throws -> DataLoader.RawData {
@@ -91,6 +94,7 @@ enum ImageFolder {
         var kept: [Item] = []
         var skipped: [String] = []
         var firstError: Error?
+        var grayConverted = 0
         decoded.reserveCapacity(items.count)
         for item in items {
             var image: DecodedImage
@@ -101,15 +105,16 @@ enum ImageFolder {
                 firstError = firstError ?? error
                 continue
             }
+            // Convert first, then resize: the order of `Image.open(f).convert("L").resize(…)`.
+            if channels == 1 && image.channels == 3 {
+                image = ImageColour.gray(image)
+                grayConverted += 1
+            }
             if let size = options.imageSize {
                 image = ImageResize.resize(image, height: size.height, width: size.width)
             } else if let d = decoded.first, d.width != image.width || d.height != image.height {
                 throw ModelIOError(.mismatch, file: item.url.relativePath,
                                    "\(image.width)x\(image.height) pixels (WxH), but \(kept[0].url.relativePath) has \(d.width)x\(d.height); pass --image-size H,W to resize every image (bilinear, as Pillow)")
-            }
-            if channels == 1 && image.channels == 3 {
-                throw ModelIOError(.mismatch, file: item.url.relativePath,
-                                   "an RGB image, but the model reads 1-channel (grayscale) images; bss does not convert colour to gray (convert the images first)")
             }
             decoded.append(image)
             kept.append(item)
@@ -120,6 +125,7 @@ enum ImageFolder {
             var raw = DataLoader.RawData(x: Tensor(shape: [0, channels ?? 1, 1, 1]), xIsInteger: true, y: items[0].label == nil ? nil : [],
                                          layout: .nchw, description: description, classNames: classNames, format: format)
             raw.skippedImages = skipped
+            raw.grayConverted = grayConverted
             return raw
         }
         guard let first = decoded.first else { throw firstError ?? ModelIOError(.notFound, file: file, "no images") }
@@ -140,6 +146,9 @@ enum ImageFolder {
         let labels = kept[0].label == nil ? nil : kept.map { $0.label ?? 0 }
         var what = description
         if c == 3 && decoded.contains(where: { $0.channels == 1 }) { what += ", grayscale images repeated into RGB" }
+        if grayConverted > 0 {
+            what += ", \(grayConverted) colour image\(grayConverted == 1 ? "" : "s") converted to gray (Pillow's convert(\"L\"))"
+        }
         if let size = options.imageSize { what += ", resized to \(size.height)x\(size.width) (HxW, bilinear as Pillow)" }
         if !skipped.isEmpty {
             let listed = skipped.prefix(skippedListed).joined(separator: ", ") + (skipped.count > skippedListed ? ", …" : "")
@@ -148,6 +157,7 @@ enum ImageFolder {
         var raw = DataLoader.RawData(x: Tensor(shape: [decoded.count, c, h, w], data: pixels), xIsInteger: true, y: labels,
                                      layout: .nchw, description: what, classNames: classNames, format: format)
         raw.skippedImages = skipped
+        raw.grayConverted = grayConverted
         return raw
     }
 }
@@ -161,10 +171,12 @@ struct ImageList {
     var format: DataLoader.DataFormat
     var classOrder: DataLoader.ClassOrder?
 
-    /// Decodes `items[rows]` (all by default) into arrays (`ImageFolder.assemble`).
+    /// Decodes `items[rows]` (all by default) into arrays (`ImageFolder.assemble`); `channels`
+    /// nil takes `options.channels`.
     func assemble(_ rows: Range<Int>? = nil, options: DataLoader.ReadOptions, channels: Int? = nil) throws -> DataLoader.RawData {
         var raw = try ImageFolder.assemble(Array(items[rows ?? items.indices]), classNames: classNames, file: file,
-                                           description: description, format: format, options: options, channels: channels,
+                                           description: description, format: format, options: options,
+                                           channels: channels ?? options.channels,
                                            emptyAllowed: rows != nil)
         raw.classOrder = classOrder
         return raw
