@@ -29,6 +29,15 @@ final class ImageFormatColourTests: XCTestCase {
         XCTAssertEqual(one.grayConverted, 1)
     }
 
+    func testOtherChannelCountsAreRefused() throws {
+        // A 2- or 4-channel model: which image planes it wants is not ours to guess.
+        for c in [2, 4] {
+            XCTAssertThrowsError(try DataLoader.read(images("folder"), options: .init(channels: c))) { e in
+                XCTAssertTrue("\(e)".contains("\(c)-channel inputs"), "\(e)")
+            }
+        }
+    }
+
     func testGrayToRGBMatchesPillowConvertRGB() throws {
         let raw = try DataLoader.read(images("flat"), options: .init(channels: 3))
         let ex = try array("flat_RGB_x")

@@ -90,6 +90,11 @@ enum ImageFolder {
                          format: DataLoader.DataFormat, options: DataLoader.ReadOptions,
                          channels: Int? = nil, emptyAllowed: Bool = false) throws -> DataLoader.RawData {
         guard !items.isEmpty else { throw ModelIOError(.notFound, file: file, "no images") }
+        // Images give gray or RGB; any other channel count would mean guessing which planes to use.
+        if let channels, channels != 1 && channels != 3 {
+            throw ModelIOError(.mismatch, file: file, location: "input",
+                               "the model reads \(channels)-channel inputs, but images give 1 (grayscale) or 3 (RGB) channels")
+        }
         var decoded: [DecodedImage] = []
         var kept: [Item] = []
         var skipped: [String] = []
