@@ -27,6 +27,15 @@ enum YAMLInput {
         return !["null", "true", "false", "yes", "no", "on", "off", "y", "n"].contains(key.lowercased())
     }
 
+    /// YAML 1.1's base-60 numbers: digits (and `_`), then one or more `:` groups, optionally
+    /// signed or with a fraction (`1:30`, `-190:20:30.15`).
+    static func isSexagesimal(_ s: String) -> Bool {
+        var body = Substring(s)
+        if body.first == "+" || body.first == "-" { body = body.dropFirst() }
+        guard let first = body.first, first.isASCII, first.isNumber, body.contains(":") else { return false }
+        return body.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "_" || $0 == ":" || $0 == ".") }
+    }
+
     static func validate(_ text: String, file: String) throws {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
@@ -57,10 +66,15 @@ enum YAMLInput {
                 case YAML_ALIAS_EVENT:
                     throw fail(line, "YAML aliases (*name) are not supported in this file")
                 case YAML_SCALAR_EVENT:
+                    let scalar = event.data.scalar
+                    let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
+                    // YAML 1.1 reads plain `1:30` as a base-60 integer, and Yams' conversion traps on
+                    // overflow (found by Fuzz/fuzz-run-config); a run config has no use for them.
+                    if scalar.style == YAML_PLAIN_SCALAR_STYLE, Self.isSexagesimal(text) {
+                        throw fail(line, "'\(text.prefix(40))' reads as a base-60 number in YAML; quote it if it is text")
+                    }
                     if let top = stack.last, top.isMapping, top.expectsKey {
-                        let scalar = event.data.scalar
-                        let key = String(decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
-                                         as: UTF8.self)
+                        let key = text
                         // Only names: Yams resolves other keys ("", "~", "null", "1", "01", "true")
                         // to values that can collide after differing as text, and its
                         // dictionary then traps (found by Fuzz/fuzz-run-config).

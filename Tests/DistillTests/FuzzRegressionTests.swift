@@ -36,6 +36,8 @@ extension RunConfigFuzzRegressionTests {
             // mappings as keys are refused before Yams builds its dictionary.
             Array("?\n  - pochs:pochs - {a!\n".utf8), Array("? [a]\n: 1\n? [a]\n: 2\n".utf8),
             Array("? {a: 1}\n: 1\n".utf8),
+            // A base-60 integer that overflows Int trapped in Yams' conversion (crash-4a2b4276…).
+            Array("6666666666666666666:01".utf8), Array("epochs: 6666666666666666666:01\n".utf8),
         ]
         for bytes in cases {
             try Data(bytes).write(to: url)
