@@ -6,7 +6,14 @@ let package = Package(
     name: "bss",
     products: [
         .executable(name: "bss", targets: ["bss"]),
-        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO", "NN", "Tensor", "Plot", "Diagnostics"]),
+        .library(name: "BSSKit", targets: ["Report", "Distill", "Boundary", "ONNX", "ModelIO",
+                                           "DataSets", "Keras", "SafeTensors", "HDF5", "NumPy", "ModelCore", "NN", "Tensor", "Plot", "Diagnostics"]),
+        // One format without the rest of bss (Fuzz/ builds each harness on just its format).
+        .library(name: "BSSModelCore", targets: ["ModelCore", "Diagnostics"]),
+        .library(name: "BSSNumPy", targets: ["NumPy"]),
+        .library(name: "BSSSafeTensors", targets: ["SafeTensors"]),
+        .library(name: "BSSKeras", targets: ["Keras"]),
+        .library(name: "BSSDataSets", targets: ["DataSets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,7 +31,7 @@ let package = Package(
         // ZIPFoundation's internal zlib module.
         .systemLibrary(name: "CZlibShim", path: "Sources/CZlibShim", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        // OpenSSL's libcrypto, for SHA-256 only (Sources/ModelIO/SHA256.swift).
+        // OpenSSL's libcrypto, for SHA-256 only (Sources/ModelCore/SHA256.swift).
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
         // JPEG/PNG decoding for image-folder data sets (C: both libraries fail by longjmp).
@@ -37,8 +44,27 @@ let package = Package(
         // Conv2D then takes its OpenBLAS path (docs/design.md, "Convolution backends").
         .target(name: "CDNNL", path: "Sources/CDNNL"),
         .target(name: "NN", dependencies: ["Tensor", "CDNNL", "Diagnostics"]),
-        .target(name: "ModelIO", dependencies: ["Diagnostics", "NN", "Tensor", "CHDF5", "CImageCodecs", "CZlibShim", "CLibCrypto",
-                                                .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Model files and data sets, one target per file format over a small core, so a format
+        // can be read, tested and fuzzed alone (docs/design.md, "Targets"). Dependencies point
+        // down: ModelIO (umbrella: dispatch by format, state dict files) -> Keras, DataSets ->
+        // HDF5, NumPy, SafeTensors -> ModelCore.
+        // ModelCore: Model, ModelIOError, file safety (InputFile, AtomicFile, OutputPath),
+        // MemoryBudget, NumpyArray (the array type every format reads into), the JSON parser,
+        // StateDict and the architecture specs, presets and GraphBuilder.
+        .target(name: "ModelCore", dependencies: ["Diagnostics", "NN", "Tensor", "CLibCrypto"]),
+        // .npy / .npz, with the zip reader that .npz and .keras archives share.
+        .target(name: "NumPy", dependencies: ["ModelCore", "CZlibShim",
+                                              .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // HDF5 through libhdf5, with the child-process isolation and clean copy (HDF5Isolation).
+        .target(name: "HDF5", dependencies: ["ModelCore", "CHDF5"]),
+        .target(name: "SafeTensors", dependencies: ["ModelCore"]),
+        // Keras .h5 / .keras import and export.
+        .target(name: "Keras", dependencies: ["ModelCore", "HDF5", "NumPy", "NN", "Tensor",
+                                              .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Data sets: npz, HDF5, IDX, CIFAR binary, image folders, ImageNet downsampled.
+        .target(name: "DataSets", dependencies: ["ModelCore", "NumPy", "HDF5", "Tensor", "CImageCodecs", "CZlibShim"]),
+        .target(name: "ModelIO", dependencies: ["ModelCore", "NumPy", "HDF5", "SafeTensors", "Keras", "DataSets",
+                                                "NN", "Tensor"]),
         // ONNX import (Sources/ONNX): the protobuf messages are generated once and committed
         // (Sources/ONNX/Generated/README.md), so builds never run protoc or its plugin.
         .target(name: "ONNX", dependencies: ["ModelIO", "NN", "Tensor",
@@ -67,7 +93,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN", "Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["Diagnostics", "TestSupport", "ModelIO", "NN", "Tensor"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["Diagnostics", "TestSupport", "ModelIO", "ModelCore", "NumPy", "HDF5",
+                                                      "SafeTensors", "Keras", "DataSets", "NN", "Tensor"]),
         .testTarget(name: "BoundaryTests", dependencies: ["TestSupport", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "DistillTests", dependencies: ["Diagnostics", "TestSupport", "BenchSupport", "Distill", "Boundary", "ModelIO", "NN", "Tensor"]),
         .testTarget(name: "ONNXTests", dependencies: ["TestSupport", "ONNX", "Boundary", "ModelIO", "NN", "Tensor"]),

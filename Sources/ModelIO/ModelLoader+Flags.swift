@@ -1,4 +1,5 @@
 import Foundation
+import ModelCore
 
 extension ModelLoader {
     /// `load(_:arch:)` for a command whose architecture option is not spelled `--arch`

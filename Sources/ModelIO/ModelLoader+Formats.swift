@@ -1,4 +1,5 @@
 import Foundation
+import ModelCore
 
 /// Model file formats read by targets above ModelIO (ONNX: Sources/ONNX), registered at start-up
 /// so ModelIO never depends upward: `ModelLoader.load` dispatches to them by file extension.

@@ -1,6 +1,8 @@
 import Foundation
 import NN
 import Tensor
+import ModelCore
+import NumPy
 
 /// Opens any model file the tool understands.
 ///
@@ -53,7 +55,7 @@ public enum ModelLoader {
         if let inputShape {
             throw ModelIOError(.unsupported, file: path, "--input-shape \(inputShape.map(String.init).joined(separator: ",")) applies to ONNX models only; this file's input shape comes from its architecture")
         }
-        // Keras files first (Keras/ModelLoader+Keras.swift): .keras, .h5 full models, and
+        // Keras files first (ModelLoader+Keras.swift): .keras, .h5 full models, and
         // Keras weight files whose --arch is a Keras model.
         if let m = try loadKeras(url, arch: arch) { return m }
         switch url.pathExtension.lowercased() {

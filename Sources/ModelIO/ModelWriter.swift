@@ -1,5 +1,9 @@
 import Foundation
 import NN
+import ModelCore
+import NumPy
+import SafeTensors
+import Keras
 
 /// Writes a model in the format its file name asks for, from any source format.
 ///

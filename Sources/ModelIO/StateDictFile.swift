@@ -1,4 +1,7 @@
 import Foundation
+import ModelCore
+import NumPy
+import SafeTensors
 
 extension StateDict {
     /// Whether `url` names a state-dict file by itself: `.npz`, `.safetensors`, or `.h5`/`.hdf5`

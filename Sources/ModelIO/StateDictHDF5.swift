@@ -1,4 +1,6 @@
 import Foundation
+import ModelCore
+import HDF5
 
 /// A PyTorch `state_dict` stored as HDF5: one dataset per key at the root, named by the key
 /// verbatim (dots kept), exactly what h5py writes for

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import NN
 import Tensor
 import TestSupport

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import DataSets
+@testable import Keras
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import NN
 import Tensor
 import TestSupport

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import DataSets
+@testable import ModelCore
 @testable import ModelIO
 import Tensor
 import TestSupport

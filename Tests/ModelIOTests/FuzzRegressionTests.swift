@@ -1,4 +1,5 @@
 import Foundation
+@testable import ModelCore
 @testable import ModelIO
 import NN
 import XCTest

@@ -1,4 +1,6 @@
 import Foundation
+@testable import HDF5
+@testable import ModelCore
 @testable import ModelIO
 import TestSupport
 import XCTest

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import HDF5
+@testable import ModelCore
 @testable import ModelIO
 
 /// The HDF5 layer against fixtures written by h5py (Fixtures/scripts/make_hdf5_fixtures.py)

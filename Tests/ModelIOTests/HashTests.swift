@@ -1,5 +1,7 @@
 import Foundation
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import TestSupport
 import XCTest
 

@@ -1,5 +1,10 @@
 import Foundation
+@testable import DataSets
+@testable import HDF5
+@testable import Keras
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import TestSupport
 import XCTest
 #if canImport(Glibc)

@@ -1,4 +1,7 @@
 import Foundation
+@testable import DataSets
+@testable import HDF5
+@testable import ModelCore
 @testable import ModelIO
 import TestSupport
 import XCTest

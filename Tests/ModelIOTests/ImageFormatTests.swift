@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import DataSets
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import Tensor
 import TestSupport
 

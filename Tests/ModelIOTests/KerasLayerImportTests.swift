@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Keras
+@testable import ModelCore
 @testable import ModelIO
 import NN
 import Tensor

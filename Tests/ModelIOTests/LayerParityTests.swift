@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+@testable import Keras
 @testable import ModelIO
+@testable import NumPy
 import NN
 import Tensor
 import TestSupport

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import Tensor
 
 /// `.npy` / `.npz` reading and writing against files numpy 2.4.6 wrote

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
+@testable import SafeTensors
 import NN
 import Tensor
 import TestSupport

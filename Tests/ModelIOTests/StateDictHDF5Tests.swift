@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import HDF5
+@testable import ModelCore
 @testable import ModelIO
+@testable import NumPy
 import NN
 import Tensor
 import TestSupport

@@ -1,6 +1,6 @@
 import Diagnostics
 import Foundation
-import ModelIO
+import ModelCore
 
 /// What every harness checks besides "no crash, no hang, no leak past the limits": a parser
 /// either succeeds or throws one user-facing error (`ModelIOError`, or `RunConfigError` for a

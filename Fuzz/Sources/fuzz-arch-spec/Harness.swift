@@ -1,5 +1,5 @@
 import FuzzSupport
-import ModelIO
+import ModelCore
 
 /// A JSON architecture spec (`--arch spec.json`): the strict JSON check, the decoder and the
 /// graph builder.

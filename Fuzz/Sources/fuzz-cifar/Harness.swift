@@ -1,5 +1,5 @@
 import FuzzSupport
-@testable import ModelIO
+@testable import DataSets
 
 /// CIFAR-10/100 binary batches: record size, label bytes, then the pixels (the first input
 /// byte picks the variant and the label; the rest is the file).

@@ -1,5 +1,5 @@
 import FuzzSupport
-@testable import ModelIO
+@testable import DataSets
 
 /// IDX files (MNIST): magic, rank, extents, data size, optionally behind gzip.
 @_cdecl("LLVMFuzzerTestOneInput")

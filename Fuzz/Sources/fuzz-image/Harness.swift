@@ -1,5 +1,5 @@
 import FuzzSupport
-@testable import ModelIO
+@testable import DataSets
 
 /// JPEG and PNG decoding (libjpeg/libpng through CImageCodecs) and bilinear resizing: the
 /// first two input bytes are a target height and width (0 = no resizing), the rest is the

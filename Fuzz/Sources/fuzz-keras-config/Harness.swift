@@ -1,5 +1,6 @@
 import FuzzSupport
-@testable import ModelIO
+@testable import Keras
+@testable import ModelCore
 
 /// A Keras `model_config` JSON (as in `.h5` attributes and `.keras` archives): the JSON
 /// reader, the config parser and the graph builder (layer translation, shapes, weights).

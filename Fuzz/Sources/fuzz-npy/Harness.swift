@@ -1,5 +1,5 @@
 import FuzzSupport
-import ModelIO
+import NumPy
 
 /// The `.npy` reader: magic, version, header dict (Python literal), dtype, shape, data.
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,5 +1,5 @@
 import FuzzSupport
-import ModelIO
+import NumPy
 
 /// `.npz` archives: the zip reader (end record, zip64, central directory, local headers,
 /// stored and deflated members, CRCs) and the `.npy` members, as `--data x.npz` reads them.

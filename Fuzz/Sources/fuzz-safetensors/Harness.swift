@@ -1,5 +1,5 @@
 import FuzzSupport
-@testable import ModelIO
+@testable import SafeTensors
 
 /// `.safetensors`: the 8-byte header length, the JSON header (strict reader), dtypes, shapes
 /// and offsets tiling the data.
