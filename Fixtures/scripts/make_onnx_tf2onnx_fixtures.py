@@ -24,8 +24,11 @@ weights=None, 32x32x3 input, 10 classes, final softmax):
    variance; the MatMul weight: sqrt(12 / fan_in); BatchNormalization scale and variance and
    per-channel Mul/Div constants: offset 1, scale 0.4, so positive; biases, means and Add/Sub
    constants: scale 0.2). tf2onnx shares one initializer between nodes when the values are equal;
-   the roles must then agree. No calibration: the logits stay of order 0.1-10 and differ clearly
-   between the two inputs (printed as "input sensitivity").
+   the roles must then agree. Then each Conv/MatMul weight's scale is multiplied by a power of two
+   (exact; `calibrate`), in node order, until that node's output has a standard deviation in
+   [0.5, 2) on the two inputs: without it the input's signal fades through EfficientNet's swish
+   and squeeze-and-excitation gates and its logits no longer depend on the input. The logits are
+   of order 1 and differ between the two inputs (printed as "input sensitivity").
    The recipe is written into the initializer's doc_string: "bss-fill scale=<S> offset=<O>"
    (Python float repr, exact round trip).
 3. onnxruntime runs the filled model on two fixed NHWC inputs; the logits (the final softmax's
