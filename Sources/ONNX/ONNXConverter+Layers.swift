@@ -204,6 +204,18 @@ extension ONNXConverter {
             note("reshape", "Reshape to [batch, -1] (x.view(x.size(0), -1), shape computation folded at import) → Flatten")
             return
         }
+        // A Reshape to the shape the activation already has is nothing: tf2onnx writes the
+        // channels-last transposes around a 1×1 map as Reshapes [N, C, 1, 1] → [-1, C, 1, 1].
+        var resolved = rest
+        if let i = resolved.firstIndex(of: -1), resolved.filter({ $0 == -1 }).count == 1 {
+            let known = resolved.filter { $0 != -1 }.reduce(1, *)
+            if known > 0, count % known == 0 { resolved[i] = count / known }
+        }
+        if resolved == s {
+            values[n.output[0]] = values[n.input[0]]
+            note("reshape-identity", "Reshape to the per-sample shape the activation already has (tf2onnx's channels-last transpose of a 1×1 map) → nothing")
+            return
+        }
         var ls = LayerSpec(name: layerName(n), type: "reshape"); ls.shape = rest
         try addLayer(ls, node: n, inputs: [x], output: n.output[0])
     }

@@ -70,19 +70,19 @@ final class ONNXConverter {
             throw ModelIOError(.unsupported, file: file, location: "graph outputs",
                                "the model has \(g.output.count) outputs (\(g.output.map(\.name).joined(separator: ", "))); exactly one (the logits or probabilities) is supported")
         }
-        // A channels-last input whose only reader transposes it to NCHW (tf2onnx's Keras models):
-        // the engine takes the transposed tensor as its input, and the data layout is NHWC.
-        let inputReaders = g.node.filter { $0.input.contains(inputs[0].name) }
-        let entry = inputReaders.count == 1 && inputReaders[0].opType == "Transpose"
-            && (try? attrInts(inputReaders[0], "perm")) == [0, 3, 1, 2] ? inputReaders[0] : nil
+        // A channels-last input read through a Transpose to NCHW (tf2onnx's Keras models,
+        // ONNXConverter+ChannelsLast.swift): the engine takes the transposed tensor as its input,
+        // and the data layout is NHWC.
+        let entry = try channelsLastEntry(g.node, input: inputs[0].name)
         let inputShape = try sampleShape(inputs[0], given: given, channelsLast: entry != nil)
         shapes = Graph(inputShape: inputShape)
         values[inputs[0].name] = .act("input", inputShape)
-        var graphNodes = g.node
+        let graphNodes = entry?.nodes ?? g.node
         if let entry {
-            values[entry.output[0]] = .act("input", inputShape)
-            graphNodes.removeAll { $0 == entry }
             note("nhwc-input", "channels-last input [N, H, W, C] transposed to NCHW by its first node → the engine's NCHW input; data is read as NHWC")
+            if entry.chain > 0 {
+                note("nhwc-chain", "Mul/Add/Sub/Div by scalars or per-channel [..., C] constants before the input's Transpose to NCHW (Keras Rescaling/Normalization) → applied after it, constants as [C, 1, 1]")
+            }
         }
 
         let nodes = try fuseGelu(try ordered(graphNodes))
