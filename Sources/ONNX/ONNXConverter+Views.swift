@@ -7,8 +7,8 @@ import ModelIO
 ///
 /// A Transpose has no engine layer of its own: its output is a `.view` of the activation it
 /// reads, resolved by the node reading it. Recognised:
-/// - `Transpose(perm 0,2,3,1)` → `Flatten` (or `Reshape [N, -1]`): `flatten` with order NHWC
-///   (tf2onnx's Keras models, and our own export of a Keras model).
+/// - `Transpose(perm 0,2,3,1)` → `Flatten` (or `Reshape [N, -1]`): `permute` [1, 2, 0] +
+///   `flatten` (tf2onnx's Keras models, and our own export of a `Permute` + `Flatten`).
 /// - `Reshape [N, g, C/g, H, W]` → `Transpose(perm 0,2,1,3,4)` → `Reshape [N, C, H, W]`:
 ///   `channel_shuffle` with g groups (ShuffleNet; what torch.onnx writes for `channel_shuffle`).
 /// Any other reader of a view is an error naming it.
@@ -39,7 +39,7 @@ extension ONNXConverter {
 
     private func expected(_ v: View) -> String {
         switch v {
-        case .nhwc: return "the input of a Flatten (NHWC flatten order)"
+        case .nhwc: return "the input of a Flatten (channels-last flatten order)"
         case .grouped: return "the input of a Transpose with perm [0, 2, 1, 3, 4] (channel shuffle)"
         case .shuffled: return "the input of a Reshape back to [N, C, H, W] (channel shuffle)"
         }
@@ -73,16 +73,23 @@ extension ONNXConverter {
         }
     }
 
-    /// Flatten of an NHWC view → `flatten` with order NHWC; false when the input is no view.
+    /// Flatten of an NHWC view → `permute` + `flatten`; false when the input is no view.
     func flattenView(_ n: Onnx_NodeProto, loc: String) throws -> Bool {
         guard case let .view(.nhwc, x, _)? = values[n.input[0]] else { return false }
         guard try attrInt(n, "axis", default: 1) == 1 else {
             throw ModelIOError(.unsupported, file: file, location: loc, "only axis 1 (keep the batch axis) is modelled")
         }
-        var ls = LayerSpec(name: layerName(n), type: "flatten"); ls.order = "nhwc"
-        try addLayer(ls, node: n, inputs: [x], output: n.output[0])
-        note("nhwc-flatten", "Transpose to channels-last then Flatten → Flatten in NHWC order")
+        try channelsLastFlatten(n, x)
         return true
+    }
+
+    /// The channels-last flatten of activation `x`: `permute` [1, 2, 0] (`[C, H, W]` →
+    /// `[H, W, C]`, node `<name>.nhwc`) then a plain `flatten` (docs/design.md, "Layout conversions").
+    private func channelsLastFlatten(_ n: Onnx_NodeProto, _ x: String) throws {
+        var p = LayerSpec(name: layerName(n) + ".nhwc", type: "permute"); p.dims = [1, 2, 0]
+        let (permuted, _) = try addLayer(p, node: n, inputs: [x])
+        try addLayer(LayerSpec(name: layerName(n), type: "flatten"), node: n, inputs: [permuted], output: n.output[0])
+        note("nhwc-flatten", "Transpose to channels-last then Flatten → Permute [1, 2, 0] + Flatten")
     }
 
     /// The Reshapes of the view patterns; false when `n` is an ordinary Reshape.
@@ -96,9 +103,7 @@ extension ONNXConverter {
             guard rest == [-1] || rest == [s.reduce(1, *)] else {
                 throw ModelIOError(.unsupported, file: file, location: loc, "a channels-last view reshaped to \(target); only a flatten ([N, -1]) is modelled")
             }
-            var ls = LayerSpec(name: layerName(n), type: "flatten"); ls.order = "nhwc"
-            try addLayer(ls, node: n, inputs: [x], output: n.output[0])
-            note("nhwc-flatten", "Transpose to channels-last then Flatten → Flatten in NHWC order")
+            try channelsLastFlatten(n, x)
             return true
         case let .view(.shuffled(g), x, s)?:
             guard rest == s || rest == [-1] + s.dropFirst() || rest == [s[0], -1, s[2]] || rest == [s[0], s[1], -1] else {

@@ -206,11 +206,15 @@ final class ONNXExportTests: XCTestCase {
         try onnxRuntimeAgrees(url, x: x, logits: m.graph.forward(x, mode: .inference, keepForBackward: false), file: #filePath, line: #line)
     }
 
-    /// Keras' Reshape (channels-last element order) has no spec type: a graph built by hand.
+    /// Keras' Reshape (channels-last element order) as the importer builds it: Permute,
+    /// Reshape, Permute back; then a channels-last flatten (Permute + Flatten).
     func testKerasReshapeMatchesOnnxRuntime() throws {
         let g = Graph(inputShape: [3, 4, 2])
-        try g.add("r1", ChannelsLastReshape(targetShape: [2, -1, 6]))
-        try g.add("r2", ChannelsLastReshape(targetShape: [24]))
+        try g.add("r1/nhwc", Permute(dims: [1, 2, 0]))
+        try g.add("r1", Reshape(shape: [2, -1, 6]))
+        try g.add("r1/nchw", Permute(dims: [2, 0, 1]))
+        try g.add("r2/nhwc", Permute(dims: [1, 2, 0]))
+        try g.add("r2", Flatten())
         try g.add("fc", Linear(inFeatures: 24, outFeatures: 3))
         var gen = SeededGenerator(seed: 2)
         initialiseLikePyTorch(g, generator: &gen)

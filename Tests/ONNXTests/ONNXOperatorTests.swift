@@ -56,12 +56,15 @@ final class ONNXOperatorTests: XCTestCase {
     func testDynamoExportedDigitsTeacherMatchesOnnxRuntime() throws { try parity("dynamo-digits-teacher", softmax: true) }
 
     /// tf2onnx's layout: an NHWC input transposed to NCHW by the first node becomes the engine's
-    /// input with data layout NHWC; the channels-last flatten before MatMul is a Flatten(nhwc).
+    /// input with data layout NHWC; the channels-last flatten before MatMul is Permute + Flatten.
     func testChannelsLastInputAsTf2onnxWritesIt() throws {
         let m = try ModelLoader.load(fixture("onnx/nhwc-input.onnx"))
         XCTAssertEqual(m.inputLayout, .nhwc)
         XCTAssertEqual(m.graph.inputShape, [2, 6, 6])
-        XCTAssertTrue(m.graph.nodes.contains { ($0.layer as? Flatten)?.order == .nhwc })
+        // The channels-last flatten is a Permute to [H, W, C] feeding a plain Flatten.
+        let f = try XCTUnwrap(m.graph.nodes.firstIndex { $0.layer is Flatten })
+        guard case let .node(p) = m.graph.nodes[f].inputs[0] else { return XCTFail("the Flatten reads the input") }
+        XCTAssertEqual((m.graph.nodes[p].layer as? Permute)?.dims, [1, 2, 0])
         let io = try Npz.readDictionary(URL(fileURLWithPath: fixture("onnx/nhwc-input-io.npz")))
         let nhwc = try io["x"]!.tensor(file: "io", key: "x"), want = try io["logits"]!.tensor(file: "io", key: "logits")
         // NHWC [4, 6, 6, 2] → NCHW, as data stored channels-last is read.
