@@ -90,6 +90,19 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(proto.metadataProps.first { $0.key == "bss.source_input_layout" }?.value, "nhwc")
     }
 
+    /// Keras' flatten order as the importer converts it: folded into Dense weights (plain
+    /// `Flatten`), `Permute` + `Flatten` before a BatchNorm, and a channels-last Reshape to an
+    /// image (`Permute`, `Reshape`, `Permute`) all write as standard ONNX and read back.
+    func testKerasFlattenOrdersRoundTrip() throws {
+        let m = try ModelLoader.load(fixture("keras/flatten-orders.keras"))
+        let (url, _, _) = try roundTrip(m)
+        let proto = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url))
+        let perms = proto.graph.node.filter { $0.opType == "Transpose" }.map { $0.attribute.first { $0.name == "perm" }?.ints ?? [] }
+        XCTAssertEqual(Set(perms), [[0, 2, 3, 1], [0, 3, 1, 2]])
+        let back = try ModelLoader.load(url.path)
+        XCTAssertEqual(back.graph.nodes.filter { $0.layer is Permute }.count, 4)
+    }
+
     func testFileHasOpset17SymbolicBatchRawDataAndProvenance() throws {
         let m = try ModelLoader.load(fixture("zoo/heo2019-resnet8.npz"), arch: "heo2019-resnet8")
         let data = try ONNXWriter.serialize(m)
