@@ -139,14 +139,14 @@ final class ONNXOperatorTests: XCTestCase {
         assertRefused(try tiny([sq], input: [1, 4], output: [4], initializers: [axes]), ["'sq'", "batch"])
     }
 
-    /// A Transpose the engine cannot express is refused naming the node that reads it.
+    /// A Transpose that moves the batch axis has no engine layer: refused naming the node.
     func testOtherTransposesAreRefused() throws {
         var m = Onnx_ModelProto()
         m.irVersion = 8
         var op = Onnx_OperatorSetIdProto(); op.version = 17
         m.opsetImport = [op]
         var t = Onnx_NodeProto(); t.opType = "Transpose"; t.name = "t"; t.input = ["input"]; t.output = ["y"]
-        var perm = Onnx_AttributeProto(); perm.name = "perm"; perm.type = .ints; perm.ints = [0, 2, 3, 1]
+        var perm = Onnx_AttributeProto(); perm.name = "perm"; perm.type = .ints; perm.ints = [1, 0, 2, 3]
         t.attribute = [perm]
         var r = Onnx_NodeProto(); r.opType = "Relu"; r.name = "r"; r.input = ["y"]; r.output = ["out"]
         m.graph.node = [t, r]
@@ -163,7 +163,7 @@ final class ONNXOperatorTests: XCTestCase {
         try m.serializedData().write(to: url)
         XCTAssertThrowsError(try ModelLoader.load(url.path)) { e in
             let text = "\(e)"
-            XCTAssertTrue(text.contains("'r'") && text.contains("channels-last"), text)
+            XCTAssertTrue(text.contains("'t'") && text.contains("batch axis first"), text)
         }
     }
 }
