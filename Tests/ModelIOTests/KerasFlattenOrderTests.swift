@@ -173,6 +173,10 @@ final class KerasFlattenOrderTests: XCTestCase {
         let reloaded = try ModelLoader.load(again.path, arch: dir.appendingPathComponent("again.json").path)
         let x = try KerasFixtures.engineInput(try KerasFixtures.reference("keras/conv-flatten-reference.npz")["x"]!)
         XCTAssertEqual(reloaded.graph.predict(x).data, m.graph.predict(x).data)
+        // And it exports to Keras (Permute + Flatten is Keras' Flatten) with the same numbers.
+        let exported = dir.appendingPathComponent("legacy.keras")
+        try ModelWriter.write(m, to: exported)
+        try KerasFixtures.assertLogits(try KerasImport.load(exported), try KerasFixtures.reference("keras/conv-flatten-reference.npz"), "legacy → .keras")
     }
 
     /// A spec `permute` must list each sample axis once.

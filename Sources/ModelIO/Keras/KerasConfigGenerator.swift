@@ -26,8 +26,9 @@ import Tensor
 /// only (directly or through element-wise activations/dropout): the twin, imported from the
 /// generated config, then has the same plain Flatten and Dense layers, and `KerasExport`
 /// writes their kernels' rows in Keras' `(h, w, c)` order (`KerasFlattenOrder`, docs/formats.md,
-/// "Flatten order"). Anything else (ShortcutA, padded max pooling, reshapes, Permute,
-/// flattened features feeding other layers) is refused with the node named. The result is checked before anything is written: the twin,
+/// "Flatten order"). A `Permute([1, 2, 0])` read only by Flatten nodes is Keras' own Flatten.
+/// Anything else (ShortcutA, padded max pooling, reshapes, other Permutes, flattened features
+/// feeding other layers) is refused with the node named. The result is checked before anything is written: the twin,
 /// built from the generated config by the Keras importer, must compute the model's outputs.
 /// The Keras model takes NHWC input, like every Keras image model.
 enum KerasConfigGenerator {
@@ -129,6 +130,11 @@ enum KerasConfigGenerator {
                     if case let .node(j) = s { return produced[j]! }
                     return (inputName, inShape)
                 }
+                if isChannelsLastFlattenPermute(i) {
+                    // Keras' Flatten of the image is this Permute + the Flatten reading it.
+                    produced[i] = inputs[0]
+                    continue
+                }
                 try add(i, node, inputs)
             }
             let out = produced[graph.output]!.name
@@ -226,13 +232,22 @@ enum KerasConfigGenerator {
                 emit("Multiply", name, [:], inputs: inputs)
             case is Flatten:
                 emit("Flatten", name, ["data_format": "channels_last"], inputs: inputs)
-                if KerasFlattenOrder.reorders(inputs[0].1) { try checkConsumers(of: i) }
+                let afterPermute = node.inputs.first.map { if case let .node(j) = $0 { return isChannelsLastFlattenPermute(j) }; return false } ?? false
+                if KerasFlattenOrder.reorders(inputs[0].1) && !afterPermute { try checkConsumers(of: i) }
             case is ShortcutA:
                 throw fail(i, "the option-A shortcut (subsample, then zero channels appended) has no Keras layer; write a state dict (.npz or .h5) instead")
             default:
                 throw fail(i, "\(node.layer.kind) has no Keras counterpart here; write a state dict (.npz or .h5) instead")
             }
             produced[i] = (name, out)
+        }
+
+        /// A `Permute([1, 2, 0])` of an image read only by Flatten nodes: with them, Keras' own
+        /// channels-last Flatten (what the importer builds where Dense layers do not absorb it).
+        func isChannelsLastFlattenPermute(_ i: Int) -> Bool {
+            guard (graph.nodes[i].layer as? Permute)?.dims == [1, 2, 0], i != graph.output else { return false }
+            let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(.node(i)) }
+            return !readers.isEmpty && readers.allSatisfy { graph.nodes[$0].layer is Flatten }
         }
 
         /// A flatten of `[C, H, W]` is `(h, w, c)`-ordered in Keras; every path from it must reach
@@ -282,6 +297,14 @@ enum KerasConfigGenerator {
                                            "'\(p.name)' has shape \(p.value.shape), the generated Keras layer \(q.value.shape)")
                     }
                     q.value = p.value
+                }
+                // After our Permute + Flatten the columns are in Keras' order; where the twin
+                // folded that flatten into this Dense, its columns are in ours (KerasFlattenOrder).
+                if let columns = KerasFlattenOrder.columns(forLinear: j, in: twin),
+                   KerasFlattenOrder.columns(forLinear: i, in: graph) == nil, let weight = theirs.first {
+                    weight.value = Tensor(shape: weight.value.shape,
+                                          data: KerasVariables.permuteColumns(weight.value.data, rows: weight.value.shape[0],
+                                                                             columns: columns, toEngine: true))
                 }
             }
         }

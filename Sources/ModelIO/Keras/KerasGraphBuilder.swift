@@ -42,6 +42,9 @@ struct KerasBuiltModel {
 /// - A nested Sequential/Functional model is flattened into the graph: its layers become nodes
 ///   named `<outer>/<inner>` (e.g. `block/block_conv`), fed by the outer model's tensor.
 /// - An `activation=` argument becomes its own node `<layer>/<activation>` after the layer.
+/// - A Flatten (or Reshape to a vector) of an image is a plain Flatten when only Dense layers
+///   read it (`onlyDenseReads`; the readers fold the order into the kernels, `KerasFlattenOrder`),
+///   else `Permute([1, 2, 0])` + Flatten; so the graph has the engine's one layout.
 /// - A softmax at the very end (an `activation='softmax'` of the output layer, or an output
 ///   `Activation('softmax')`/`Softmax` layer) is left out, so the graph outputs logits.
 struct KerasGraphBuilder {
