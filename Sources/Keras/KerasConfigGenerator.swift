@@ -23,11 +23,13 @@ import ModelCore
 /// | Flatten | Flatten |
 /// | Dropout, Add, ZeroPad2D | Dropout, Add, ZeroPadding2D |
 ///
-/// Keras flattens channels-last, so a PyTorch-order `Flatten` of a multi-channel map feeding
-/// a Linear (directly or through element-wise activations/dropout) gets that Linear's input
-/// columns permuted to the `(h, w, c)` order (docs/formats.md, "Flatten order"). Anything else
-/// (ShortcutA, padded max pooling, reshapes, flattened features feeding other layers) is
-/// refused with the node named. The result is checked before anything is written: the twin,
+/// Keras flattens channels-last, so a `Flatten` of a multi-channel map must feed Linear layers
+/// only (directly or through element-wise activations/dropout): the twin, imported from the
+/// generated config, then has the same plain Flatten and Dense layers, and `KerasExport`
+/// writes their kernels' rows in Keras' `(h, w, c)` order (`KerasFlattenOrder`, docs/formats.md,
+/// "Flatten order"). A `Permute([1, 2, 0])` read only by Flatten nodes is Keras' own Flatten.
+/// Anything else (ShortcutA, padded max pooling, reshapes, other Permutes, flattened features
+/// feeding other layers) is refused with the node named. The result is checked before anything is written: the twin,
 /// built from the generated config by the Keras importer, must compute the model's outputs.
 /// The Keras model takes NHWC input, like every Keras image model.
 package enum KerasConfigGenerator {
@@ -76,8 +78,6 @@ package enum KerasConfigGenerator {
         var used = Set<String>()
         /// Keras layer whose output is each node's output, and that output's engine shape.
         var produced: [Int: (name: String, shape: [Int])] = [:]
-        /// Linear nodes fed by a PyTorch-order flatten of `[C, H, W]`: their columns are permuted.
-        var permuted: [Int: [Int]] = [:]
         /// Our weighted node → Keras layer name.
         var weightedNames: [Int: String] = [:]
 
@@ -130,6 +130,11 @@ package enum KerasConfigGenerator {
                 let inputs = node.inputs.map { s -> (String, [Int]) in
                     if case let .node(j) = s { return produced[j]! }
                     return (inputName, inShape)
+                }
+                if isChannelsLastFlattenPermute(i) {
+                    // Keras' Flatten of the image is this Permute + the Flatten reading it.
+                    produced[i] = inputs[0]
+                    continue
                 }
                 try add(i, node, inputs)
             }
@@ -226,12 +231,10 @@ package enum KerasConfigGenerator {
                     throw fail(i, "a per-channel vector times an image has no Keras Multiply (Keras would broadcast it over the width); write a state dict (.npz or .h5) instead")
                 }
                 emit("Multiply", name, [:], inputs: inputs)
-            case let l as Flatten:
+            case is Flatten:
                 emit("Flatten", name, ["data_format": "channels_last"], inputs: inputs)
-                let s = inputs[0].1
-                if l.order == .nchw, s.count == 3, s[0] > 1, s[1] * s[2] > 1 {
-                    try permuteConsumers(of: i, shape: s)
-                }
+                let afterPermute = node.inputs.first.map { if case let .node(j) = $0 { return isChannelsLastFlattenPermute(j) }; return false } ?? false
+                if KerasFlattenOrder.reorders(inputs[0].1) && !afterPermute { try checkConsumers(of: i) }
             case is ShortcutA:
                 throw fail(i, "the option-A shortcut (subsample, then zero channels appended) has no Keras layer; write a state dict (.npz or .h5) instead")
             default:
@@ -240,13 +243,17 @@ package enum KerasConfigGenerator {
             produced[i] = (name, out)
         }
 
-        /// A PyTorch-order flatten of `[C, H, W]` becomes Keras' `(h, w, c)` order; every path
-        /// from it must reach Linear layers through element-wise nodes only, whose columns
-        /// are then permuted (column `(h·W + w)·C + c` takes PyTorch's `c·H·W + h·W + w`).
-        mutating func permuteConsumers(of flatten: Int, shape s: [Int]) throws {
-            let (c, h, w) = (s[0], s[1], s[2])
-            var columns = [Int](repeating: 0, count: c * h * w)
-            for y in 0..<h { for x in 0..<w { for ch in 0..<c { columns[(y * w + x) * c + ch] = ch * h * w + y * w + x } } }
+        /// A `Permute([1, 2, 0])` of an image read only by Flatten nodes: with them, Keras' own
+        /// channels-last Flatten (what the importer builds where Dense layers do not absorb it).
+        func isChannelsLastFlattenPermute(_ i: Int) -> Bool {
+            guard (graph.nodes[i].layer as? Permute)?.dims == [1, 2, 0], i != graph.output else { return false }
+            let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(.node(i)) }
+            return !readers.isEmpty && readers.allSatisfy { graph.nodes[$0].layer is Flatten }
+        }
+
+        /// A flatten of `[C, H, W]` is `(h, w, c)`-ordered in Keras; every path from it must reach
+        /// Linear layers through element-wise nodes only, so the order lives in their kernels.
+        func checkConsumers(of flatten: Int) throws {
             var frontier = [flatten]
             while let current = frontier.popLast() {
                 if current == graph.output {
@@ -254,8 +261,8 @@ package enum KerasConfigGenerator {
                 }
                 for k in graph.nodes.indices where graph.nodes[k].inputs.contains(.node(current)) {
                     switch graph.nodes[k].layer {
-                    case is Linear: permuted[k] = columns
-                    case is ReLU, is Sigmoid, is Tanh, is Dropout, is Identity, is PointwiseActivation: frontier.append(k)
+                    case is Linear: continue
+                    case let l where KerasFlattenOrder.keepsFeatureOrder(l): frontier.append(k)
                     default:
                         throw fail(flatten, "its PyTorch-order features feed '\(graph.nodes[k].name)' (\(graph.nodes[k].layer.kind)); Keras flattens channels-last, so only Linear layers (after element-wise ones) can absorb the order")
                     }
@@ -273,7 +280,7 @@ package enum KerasConfigGenerator {
             return Padding2D(top: t, bottom: b, left: l, right: r)
         }
 
-        /// Our weights into the twin's nodes (found by Keras layer name), permuting where needed.
+        /// Our weights into the twin's nodes (found by Keras layer name); the twin has our layouts.
         func copyWeights(to twin: Graph) throws {
             for (i, name) in weightedNames {
                 guard let j = twin.index(of: name) else {
@@ -292,12 +299,13 @@ package enum KerasConfigGenerator {
                     }
                     q.value = p.value
                 }
-                if let columns = permuted[i], let weight = theirs.first {
-                    let (rows, n) = (weight.value.shape[0], weight.value.shape[1])
-                    var data = [Float](repeating: 0, count: rows * n)
-                    let source = graph.nodes[i].layer.parameters[0].value.data
-                    for r in 0..<rows { for k in 0..<n { data[r * n + k] = source[r * n + columns[k]] } }
-                    weight.value = Tensor(shape: [rows, n], data: data)
+                // After our Permute + Flatten the columns are in Keras' order; where the twin
+                // folded that flatten into this Dense, its columns are in ours (KerasFlattenOrder).
+                if let columns = KerasFlattenOrder.columns(forLinear: j, in: twin),
+                   KerasFlattenOrder.columns(forLinear: i, in: graph) == nil, let weight = theirs.first {
+                    weight.value = Tensor(shape: weight.value.shape,
+                                          data: KerasVariables.permuteColumns(weight.value.data, rows: weight.value.shape[0],
+                                                                             columns: columns, toEngine: true))
                 }
             }
         }

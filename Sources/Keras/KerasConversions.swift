@@ -13,7 +13,7 @@ enum KerasConversions {
         }
         var convs = 0, denses = 0
         var same: [String] = [], bnEps: [(String, String)] = [], bnMomentum = Set<String>(), constants: [String] = []
-        var flattens: [String] = [], reshapes: [String] = [], activations: [String] = [], nested: [String] = []
+        var folded: [String] = [], flattens: [String] = [], reshapes: [String] = [], activations: [String] = [], nested: [String] = []
         var denseConvs: [String] = [], normConstants: [String] = [], hardSigmoids: [String] = []
         var depthwise: [String] = [], separable: [String] = [], constantOps: [String] = []
         for n in built.notes {
@@ -23,6 +23,7 @@ enum KerasConversions {
             case let .samePadding(node, p): same.append("\(node) \(p)")
             case let .batchNorm(node, eps, m): bnEps.append((eps, node)); bnMomentum.insert(m)
             case let .batchNormConstant(node, what): constants.append("\(node): \(what)")
+            case let .flattenIntoDense(node): folded.append(node)
             case let .channelsLastFlatten(node): flattens.append(node)
             case let .channelsLastReshape(node): reshapes.append(node)
             case let .activationNode(node): activations.append(node)
@@ -54,11 +55,18 @@ enum KerasConversions {
             lines.append("BatchNormalization gamma/beta/moving_mean/moving_variance → weight/bias/running_mean/running_var; epsilon kept (\(epsText)); momentum \(momentumText) (PyTorch convention: 1 − Keras momentum)")
         }
         lines += constants.map { "BatchNormalization \($0)" }
+        if !folded.isEmpty {
+            let graph = built.graph
+            let pairs = graph.nodes.indices.compactMap { i -> String? in
+                KerasFlattenOrder.flatten(feeding: i, in: graph).map { "\(graph.nodes[$0].name) → \(graph.nodes[i].name)" }
+            }
+            lines.append("Keras flattens (h, w, c), the engine (c, h, w): plain Flatten, and the Dense kernels it feeds have their rows permuted from Keras' (h, w, c) to (c, h, w) order (exact; put back on export): " + pairs.joined(separator: ", "))
+        }
         if !flattens.isEmpty {
-            lines.append("flatten to a vector keeps Keras' (h, w, c) feature order (Flatten order nhwc): " + flattens.joined(separator: ", "))
+            lines.append("flattened features read by layers other than Dense keep Keras' (h, w, c) order: Permute [1, 2, 0] (node '<layer>/nhwc') + Flatten: " + flattens.joined(separator: ", "))
         }
         if !reshapes.isEmpty {
-            lines.append("Reshape to (h, w, c) reorders elements as Keras does on channels-last data (ChannelsLastReshape): " + reshapes.joined(separator: ", "))
+            lines.append("Reshape to (h, w, c) reorders elements as Keras does on channels-last data: Permute to (h, w, c) '<layer>/nhwc' (images), Reshape, Permute back '<layer>/nchw': " + reshapes.joined(separator: ", "))
         }
         if !denseConvs.isEmpty {
             lines.append("Dense on an image acts on each position's channels: a 1x1 Conv2D, kernel [in, out] → [out, in, 1, 1]: " + denseConvs.joined(separator: ", "))

@@ -7,8 +7,9 @@ import HDF5
 /// opens and that predicts our numbers.
 ///
 /// The configuration is the one that was read, kept verbatim (`formatPayload["keras"]`); only
-/// the weights are new, converted back to Keras' layouts (OIHW → HWIO, `[out, in]` → `[in, out]`,
-/// BatchNorm statistics under their Keras names). Because the config is Keras', the exported
+/// the weights are new, converted back to Keras' layouts (OIHW → HWIO, `[out, in]` → `[in, out]`
+/// with a Dense kernel after a Flatten put back in Keras' (h, w, c) row order, BatchNorm
+/// statistics under their Keras names). Because the config is Keras', the exported
 /// model ends in its softmax again and takes channels-last input, exactly like the original.
 ///
 /// - `.h5`: a legacy HDF5 full model as Keras 3 writes it: root attributes `model_config`,
@@ -80,7 +81,8 @@ public enum KerasExport {
             var vars: [String: (shape: [Int], values: [Float])] = [:]
             for v in w.variables {
                 let (layer, expected) = try layers(w.node(for: v))
-                guard let value = KerasVariables.kerasValue(v, of: layer, kerasClass: w.className),
+                let columns = KerasFlattenOrder.columns(forNode: w.node(for: v), in: graph)
+                guard let value = KerasVariables.kerasValue(v, of: layer, kerasClass: w.className, columns: columns),
                       let shape = KerasVariables.kerasValue(v, of: expected, kerasClass: w.className)?.shape,
                       value.shape == shape else {
                     throw ModelIOError(.mismatch, file: file, location: "\(location) weight '\(v)'",

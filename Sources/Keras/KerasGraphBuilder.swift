@@ -43,6 +43,9 @@ struct KerasBuiltModel {
 /// - A nested Sequential/Functional model is flattened into the graph: its layers become nodes
 ///   named `<outer>/<inner>` (e.g. `block/block_conv`), fed by the outer model's tensor.
 /// - An `activation=` argument becomes its own node `<layer>/<activation>` after the layer.
+/// - A Flatten (or Reshape to a vector) of an image is a plain Flatten when only Dense layers
+///   read it (`onlyDenseReads`; the readers fold the order into the kernels, `KerasFlattenOrder`),
+///   else `Permute([1, 2, 0])` + Flatten; so the graph has the engine's one layout.
 /// - A softmax at the very end (an `activation='softmax'` of the output layer, or an output
 ///   `Activation('softmax')`/`Softmax` layer) is left out, so the graph outputs logits.
 struct KerasGraphBuilder {
@@ -151,7 +154,8 @@ struct KerasGraphBuilder {
         if m.kind == .sequential {
             var current = input
             for layer in m.layers where layer.className != "InputLayer" {
-                current = try addLayer(layer, prefix: prefix, inputs: [current], trainable: active, consumed: layer.name != m.outputLayer)
+                current = try addLayer(layer, of: m, prefix: prefix, inputs: [current], trainable: active,
+                                       consumed: layer.name != m.outputLayer)
             }
             return current
         }
@@ -166,7 +170,7 @@ struct KerasGraphBuilder {
                 continue
             }
             let inputs = layer.inbound.map { sources[$0]! }
-            sources[layer.name] = try addLayer(layer, prefix: prefix, inputs: inputs, trainable: active,
+            sources[layer.name] = try addLayer(layer, of: m, prefix: prefix, inputs: inputs, trainable: active,
                                                consumed: consumers.contains(layer.name))
         }
         return sources[m.outputLayer]!
@@ -195,10 +199,36 @@ struct KerasGraphBuilder {
         return order
     }
 
-    /// Adds `layer`'s nodes; returns the source carrying its output. `consumed`: another layer
-    /// of the same model reads its output (then a final softmax cannot be split off).
-    private mutating func addLayer(_ layer: KerasLayer, prefix: [String], inputs: [Graph.Source], trainable: Bool,
-                                   consumed: Bool) throws -> Graph.Source {
+    /// Whether only Dense layers of `m` read the vector `name` outputs (`features` values),
+    /// directly or through layers whose nodes keep each feature in place
+    /// (`KerasFlattenOrder.keepsFeatureOrder`). Then a channels-last flatten folds into those
+    /// Dense kernels. Conservative: a model output, a nested model or anything unknown says no,
+    /// and the flatten is built as Permute + Flatten instead (the same numbers either way).
+    private func onlyDenseReads(_ name: String, in m: KerasModelConfig, features: Int) -> Bool {
+        guard name != m.outputLayer else { return false }
+        let readers: [KerasLayer]
+        if m.kind == .sequential {
+            let chain = m.layers.filter { $0.className != "InputLayer" }
+            guard let i = chain.firstIndex(where: { $0.name == name }), i + 1 < chain.count else { return false }
+            readers = [chain[i + 1]]
+        } else {
+            readers = m.layers.filter { $0.inbound.contains(name) }
+        }
+        return !readers.isEmpty && readers.allSatisfy { r in
+            guard r.model == nil, m.kind == .sequential || r.inbound == [name],
+                  let t = try? KerasLayerTranslator.translate(r, node: r.name, inputShapes: [[features]], file: file,
+                                                              kerasVersion: kerasVersion),
+                  let layers = try? t.ops.map({ try GraphBuilder.makeLayer($0.spec, origin: file) }),
+                  let first = layers.first else { return false }
+            if first is Linear { return true }
+            return layers.allSatisfy(KerasFlattenOrder.keepsFeatureOrder) && onlyDenseReads(r.name, in: m, features: features)
+        }
+    }
+
+    /// Adds `layer` (of model `m`)'s nodes; returns the source carrying its output. `consumed`:
+    /// another layer of the same model reads its output (then a final softmax cannot be split off).
+    private mutating func addLayer(_ layer: KerasLayer, of m: KerasModelConfig, prefix: [String], inputs: [Graph.Source],
+                                   trainable: Bool, consumed: Bool) throws -> Graph.Source {
         let path = prefix + [layer.name]
         let node = path.joined(separator: "/")
         if let inner = layer.model {
@@ -208,9 +238,13 @@ struct KerasGraphBuilder {
             notes.append(.nestedModel(node: node, className: inner.className))
             return try addModel(inner, prefix: path, input: inputs[0], trainable: trainable && layer.trainable)
         }
+        var denseOnly = false
+        if ["Flatten", "Reshape"].contains(layer.className), inputs.count == 1, KerasFlattenOrder.reorders(shape(of: inputs[0])) {
+            denseOnly = onlyDenseReads(layer.name, in: m, features: shape(of: inputs[0]).reduce(1, *))
+        }
         var t = try KerasLayerTranslator.translate(layer, node: node, inputShapes: inputs.map(shape(of:)), file: file,
-                                                   kerasVersion: kerasVersion)
-        if path == finalPath, let last = t.ops.last, last.spec?.type == "softmax" {
+                                                   kerasVersion: kerasVersion, denseOnly: denseOnly)
+        if path == finalPath, let last = t.ops.last, last.spec.type == "softmax" {
             guard !consumed else {
                 throw ModelIOError(.unsupported, file: file, location: "layer '\(node)'",
                                    "the output softmax also feeds other layers, so it cannot be split off to give logits")
@@ -233,27 +267,20 @@ struct KerasGraphBuilder {
     }
 
     private mutating func add(_ op: KerasOp, inputs: [Graph.Source]) throws -> Int {
-        let layer: Layer
-        if let spec = op.spec {
-            layer = try GraphBuilder.makeLayer(spec, origin: file)
-        } else {
-            layer = op.custom!
-            expressible = false
-        }
+        let layer = try GraphBuilder.makeLayer(op.spec, origin: file)
         let index: Int
         do {
             index = try graph.add(op.name, layer, inputs: inputs)
         } catch let e as NNError {
             throw ModelIOError(.mismatch, file: file, location: "layer '\(op.name)'", GraphBuilder.shapeMessage(e))
         }
-        if var spec = op.spec {
-            let names = inputs.map { s -> String in if case let .node(j) = s { return graph.nodes[j].name }; return "input" }
-            let previous = specLayers.last?.name ?? "input"
-            spec.inputs = names == [previous] ? nil : names
-            specLayers.append(spec)
-            // The spec format reserves "input" for the model input.
-            if op.name == "input" { expressible = false }
-        }
+        var spec = op.spec
+        let names = inputs.map { s -> String in if case let .node(j) = s { return graph.nodes[j].name }; return "input" }
+        let previous = specLayers.last?.name ?? "input"
+        spec.inputs = names == [previous] ? nil : names
+        specLayers.append(spec)
+        // The spec format reserves "input" for the model input.
+        if op.name == "input" { expressible = false }
         return index
     }
 

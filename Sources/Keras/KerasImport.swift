@@ -17,8 +17,10 @@ import HDF5
 /// The result computes Keras' numbers in NCHW: images `(H, W, C)` become `[C, H, W]`
 /// (`Model.inputLayout = .nhwc`, so data files are still read channels-last), Conv2D kernels
 /// HWIO → OIHW, Dense kernels `[in, out]` → `[out, in]`, BatchNormalization keeps its epsilon
-/// and gets PyTorch's momentum `1 − m`, `'same'` padding becomes explicit per side, Flatten keeps
-/// Keras' feature order, and a final softmax is split off so the graph outputs logits
+/// and gets PyTorch's momentum `1 − m`, `'same'` padding becomes explicit per side, a Flatten of
+/// an image becomes ours with the following Dense kernels' rows permuted into our (c, h, w)
+/// order (or a `Permute` before it where other layers read the features; `KerasFlattenOrder`),
+/// and a final softmax is split off so the graph outputs logits
 /// (`Model.softmaxSplitOff`). Node names are the Keras layer names (nested models:
 /// `<outer>/<inner>`), so state-dict keys are `<layer>.weight`, `<layer>.running_mean`, ….
 /// Every conversion is listed in `Model.conversions`; `formatPayload["keras"]` keeps the

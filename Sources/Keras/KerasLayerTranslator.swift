@@ -6,10 +6,8 @@ import ModelCore
 struct KerasOp {
     /// Graph node name.
     var name: String
-    /// The spec of the node, or nil when no spec type expresses it (a channels-last reshape).
-    var spec: LayerSpec?
-    /// A layer built without a spec (used when `spec` is nil).
-    var custom: Layer?
+    /// The spec of the node (every Keras layer we import has a spec form).
+    var spec: LayerSpec
 }
 
 /// What the importer records about a translated layer so `inspect` can list each conversion.
@@ -19,7 +17,13 @@ enum KerasNote {
     case samePadding(node: String, padding: Padding2D)
     case batchNorm(node: String, epsilon: String, momentum: String)
     case batchNormConstant(node: String, what: String)
+    /// A Flatten (or Reshape to a vector) of an image whose (h, w, c) order only Dense layers
+    /// read: a plain Flatten here, those Dense kernels' rows permuted (`KerasFlattenOrder`).
+    case flattenIntoDense(node: String)
+    /// A Flatten (or Reshape to a vector) of an image read by other layers too:
+    /// `Permute([1, 2, 0])` (node `<layer>/nhwc`) + Flatten.
     case channelsLastFlatten(node: String)
+    /// A Reshape to (h, w, c): Permute to channels-last, Reshape, Permute back.
     case channelsLastReshape(node: String)
     case activationNode(node: String)
     case nestedModel(node: String, className: String)
@@ -65,9 +69,12 @@ enum KerasLayerTranslator {
 
     /// `kerasVersion`: the `keras_version` the file records ("3.x" for `.keras` archives); it
     /// decides which `hard_sigmoid` formula a file means (see `hardSigmoidType`).
+    /// `denseOnly`: for a Flatten or Reshape to a vector, whether only Dense layers read its
+    /// output (through element-wise ones), so the order folds into their kernels (`KerasGraphBuilder`).
     static func translate(_ layer: KerasLayer, node: String, inputShapes: [[Int]], file: String,
-                          kerasVersion: String? = nil) throws -> KerasTranslation {
-        let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file, kerasVersion: kerasVersion)
+                          kerasVersion: String? = nil, denseOnly: Bool = false) throws -> KerasTranslation {
+        let t = Context(layer: layer, node: node, inputShapes: inputShapes, file: file, kerasVersion: kerasVersion,
+                        denseOnly: denseOnly)
         if !layer.constants.isEmpty { return try t.constantOperation() }
         switch layer.className {
         case "Dense": return try t.dense()
@@ -130,6 +137,7 @@ enum KerasLayerTranslator {
         let inputShapes: [[Int]]
         let file: String
         let kerasVersion: String?
+        var denseOnly = false
         var config: KerasJSON { layer.config }
 
         func unsupported(_ message: String) -> ModelIOError {
@@ -249,7 +257,7 @@ enum KerasLayerTranslator {
                 throw unsupported("softmax over the channels of an image is not supported; only over a vector")
             }
             let n = node + "/" + name
-            t.ops.append(KerasOp(name: n, spec: try activationSpec(name, node: n)))
+            t.ops.append(KerasOp(name: n, spec: try activationSpec(name, node: n) ?? LayerSpec(name: n, type: "identity")))
             t.notes.append(.activationNode(node: n))
             if name == "hard_sigmoid" { t.notes.append(.hardSigmoid(node: n, formula: try hardSigmoidType())) }
         }
@@ -385,15 +393,26 @@ enum KerasLayerTranslator {
         func flatten() throws -> KerasTranslation {
             let s = try single()
             try channelsLast()
-            var spec = LayerSpec(name: node, type: "flatten")
-            var t = KerasTranslation()
-            if s.count == 3 {
-                spec.order = "nhwc"
-                t.notes.append(.channelsLastFlatten(node: node))
-            } else if s.count != 1 {
+            guard s.count == 1 || s.count == 3 else {
                 throw unsupported("Flatten of a \(KerasLayerTranslator.kerasShape(s)) input is not supported")
             }
-            t.ops = [KerasOp(name: node, spec: spec)]
+            return channelsLastFlatten(s)
+        }
+
+        /// Keras' (h, w, c) flatten of our `[C, H, W]` sample `s` (docs/design.md, "Layout
+        /// conversions"): a plain Flatten when the orders agree or only Dense layers read it
+        /// (their kernels take the order), else `Permute([1, 2, 0])` `<layer>/nhwc` + Flatten.
+        func channelsLastFlatten(_ s: [Int]) -> KerasTranslation {
+            var t = KerasTranslation(ops: [KerasOp(name: node, spec: LayerSpec(name: node, type: "flatten"))])
+            guard KerasFlattenOrder.reorders(s) else { return t }
+            if denseOnly {
+                t.notes.append(.flattenIntoDense(node: node))
+            } else {
+                var permute = LayerSpec(name: node + "/nhwc", type: "permute")
+                permute.dims = [1, 2, 0]
+                t.ops.insert(KerasOp(name: permute.name, spec: permute), at: 0)
+                t.notes.append(.channelsLastFlatten(node: node))
+            }
             return t
         }
 
@@ -433,16 +452,22 @@ enum KerasLayerTranslator {
                 throw ModelIOError(.mismatch, file: file, location: "layer '\(layer.name)' (Reshape)",
                                    "cannot reshape \(KerasLayerTranslator.kerasShape(s)) (\(count) values) to \(target)")
             }
-            var t = KerasTranslation()
-            if target.count == 1 {
-                // To a vector: Keras' element order is the NHWC flatten order.
-                var spec = LayerSpec(name: node, type: s.count == 3 ? "flatten" : "reshape")
-                if s.count == 3 { spec.order = "nhwc"; t.notes.append(.channelsLastFlatten(node: node)) } else { spec.shape = [count] }
-                t.ops = [KerasOp(name: node, spec: spec)]
-            } else {
-                t.ops = [KerasOp(name: node, spec: nil, custom: ChannelsLastReshape(targetShape: target))]
-                t.notes.append(.channelsLastReshape(node: node))
+            // To a vector: Keras' element order is its (h, w, c) flatten order.
+            if target.count == 1 && s.count == 3 { return channelsLastFlatten(s) }
+            var reshape = LayerSpec(name: node, type: "reshape")
+            reshape.shape = target.count == 1 ? [count] : target
+            guard target.count == 3 else { return KerasTranslation(ops: [KerasOp(name: node, spec: reshape)]) }
+            // To (h', w', c'): Keras reshapes its channels-last elements, so the data goes to
+            // [H, W, C] first (images), is reshaped to [h', w', c'] and comes back as [c', h', w'].
+            var t = KerasTranslation(notes: [.channelsLastReshape(node: node)])
+            if s.count == 3 {
+                var toLast = LayerSpec(name: node + "/nhwc", type: "permute")
+                toLast.dims = [1, 2, 0]
+                t.ops.append(KerasOp(name: toLast.name, spec: toLast))
             }
+            var back = LayerSpec(name: node + "/nchw", type: "permute")
+            back.dims = [2, 0, 1]
+            t.ops += [KerasOp(name: node, spec: reshape), KerasOp(name: back.name, spec: back)]
             return t
         }
     }

@@ -11,8 +11,9 @@ extension KerasImport {
     /// as in the specs Keras imports record (`bss convert m.h5 m.npz` writes one). Layouts are
     /// converted as on import (HWIO → OIHW, `[in, out]` → `[out, in]`, gamma/beta/moving_mean/
     /// moving_variance → weight/bias/running_mean/running_var; a SeparableConv2D `<layer>`'s
-    /// depthwise kernel → node `<layer>/depthwise`); everything else (epsilon,
-    /// padding, Flatten order, input layout) is the spec's.
+    /// depthwise kernel → node `<layer>/depthwise`; a Dense kernel after a Flatten of an image:
+    /// rows from Keras' (h, w, c) to our (c, h, w) order, `KerasFlattenOrder`); everything else
+    /// (epsilon, padding, input layout) is the spec's.
     ///
     /// - Legacy files (`layer_names` at the root or under `model_weights`): a weight
     ///   `<group>/…/<layer>/<variable>[:0]` belongs to node `<group>` or `<group>/<layer>`.
@@ -90,7 +91,8 @@ extension KerasImport {
             }
             for (variable, path) in pairs {
                 let (shape, values) = try h5.readFloats(path)
-                try KerasVariables.assign(values, shape: shape, variable: variable, to: layer, file: file,
+                try KerasVariables.assign(values, shape: shape, variable: variable, to: layer,
+                                          columns: KerasFlattenOrder.columns(forNode: node.name, in: model.graph), file: file,
                                           location: "\(location) weight '\(path)'")
             }
         }

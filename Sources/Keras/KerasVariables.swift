@@ -20,8 +20,8 @@ import ModelCore
 /// | Normalization `count` | `()` int64 | not kept (only `adapt()` uses it); written back as 0 | |
 /// | Dense `kernel` on an image (a 1x1 Conv2D here) | `[in, out]` | Conv2D `weight` | `[out, in, 1, 1]` |
 ///
-/// A Dense kernel after a Flatten keeps Keras' row order: the Flatten node itself emits
-/// features in Keras' (h, w, c) order, so only the transpose is needed.
+/// A Dense kernel after a Flatten of an image has its rows in Keras' (h, w, c) flatten order;
+/// `columns` (`KerasFlattenOrder`) moves them to our (c, h, w) order on import and back on export.
 enum KerasVariables {
     /// The parameter holding `variable` of `layer` and the shape Keras stores it in.
     static func target(_ variable: String, of layer: Layer) -> (parameter: Parameter, kerasShape: [Int])? {
@@ -46,9 +46,11 @@ enum KerasVariables {
     }
 
     /// Stores Keras' `values` (row-major in `shape`) into the layer, converting the layout.
-    /// Throws `.mismatch` naming `location` when the shape disagrees with the config.
+    /// `columns`: for a Dense kernel after a Flatten, our column of each Keras row
+    /// (`KerasFlattenOrder.columns(forLinear:in:)`). Throws `.mismatch` naming `location` when
+    /// the shape disagrees with the config.
     static func assign(_ values: [Float], shape: [Int], variable: String, to layer: Layer,
-                       file: String, location: String) throws {
+                       columns: [Int]? = nil, file: String, location: String) throws {
         guard let (parameter, expected) = target(variable, of: layer) else {
             throw ModelIOError(.mismatch, file: file, location: location, "\(layer.kind) has no variable '\(variable)'")
         }
@@ -69,7 +71,9 @@ enum KerasVariables {
         }
         switch (layer, variable) {
         case (is Linear, "kernel"):
-            parameter.value = Tensor(shape: parameter.value.shape, data: transpose(values, rows: shape[0], cols: shape[1]))
+            var data = transpose(values, rows: shape[0], cols: shape[1])
+            if let columns { data = permuteColumns(data, rows: shape[1], columns: columns, toEngine: true) }
+            parameter.value = Tensor(shape: parameter.value.shape, data: data)
         case (is Conv2D, "kernel"), (is Conv2D, "pointwise_kernel"):
             parameter.value = Tensor(shape: parameter.value.shape, data: hwioToOIHW(values, shape))
         case (is Conv2D, "depthwise_kernel"):
@@ -79,8 +83,9 @@ enum KerasVariables {
         }
     }
 
-    /// The variable in Keras' layout: shape and row-major values.
-    static func kerasValue(_ variable: String, of layer: Layer, kerasClass: String? = nil) -> (shape: [Int], values: [Float])? {
+    /// The variable in Keras' layout: shape and row-major values (`columns` as in `assign`).
+    static func kerasValue(_ variable: String, of layer: Layer, kerasClass: String? = nil,
+                           columns: [Int]? = nil) -> (shape: [Int], values: [Float])? {
         if variable == "count", layer is ChannelStandardize { return ([], [0]) }
         if kerasClass == "Dense", let c = layer as? Conv2D, variable == "kernel" {
             return ([c.inChannels, c.outChannels], oihwToHWIO(c.weight.value.data, [1, 1, c.inChannels, c.outChannels]))
@@ -88,7 +93,9 @@ enum KerasVariables {
         guard let (parameter, shape) = target(variable, of: layer) else { return nil }
         let v = parameter.value.data
         switch (layer, variable) {
-        case (is Linear, "kernel"): return (shape, transpose(v, rows: shape[1], cols: shape[0]))
+        case (is Linear, "kernel"):
+            let ours = columns.map { permuteColumns(v, rows: shape[1], columns: $0, toEngine: false) } ?? v
+            return (shape, transpose(ours, rows: shape[1], cols: shape[0]))
         case (is Conv2D, "kernel"), (is Conv2D, "pointwise_kernel"): return (shape, oihwToHWIO(v, shape))
         case (is Conv2D, "depthwise_kernel"): return (shape, oihwToHWIO(v, depthwiseHWIO(shape)))
         default: return (shape, v)
@@ -97,6 +104,20 @@ enum KerasVariables {
 
     /// A depthwise kernel `[kh, kw, c, m]` seen as HWIO `[kh, kw, 1, c·m]`: output `i·m + j` reads input `i`.
     static func depthwiseHWIO(_ s: [Int]) -> [Int] { [s[0], s[1], 1, s[2] * s[3]] }
+
+    /// A `[rows, n]` weight with columns in Keras' flatten order → ours (`toEngine`), or back:
+    /// our column `columns[k]` is Keras' column `k`. A pure permutation, so exact both ways.
+    static func permuteColumns(_ v: [Float], rows: Int, columns: [Int], toEngine: Bool) -> [Float] {
+        let n = columns.count
+        precondition(v.count == rows * n, "a [\(rows), \(n)] weight has \(rows * n) values, got \(v.count)")
+        var out = [Float](repeating: 0, count: v.count)
+        for r in 0..<rows {
+            for k in 0..<n {
+                if toEngine { out[r * n + columns[k]] = v[r * n + k] } else { out[r * n + k] = v[r * n + columns[k]] }
+            }
+        }
+        return out
+    }
 
     /// `[rows, cols]` → `[cols, rows]`.
     static func transpose(_ v: [Float], rows: Int, cols: Int) -> [Float] {

@@ -48,7 +48,7 @@ enum KerasWeightReader {
                 if KerasVariables.isSkipped(slot.variable, of: layer(slot.target, graph)) { continue }
                 let (shape, values) = try h5.readFloats(join(fileGroup, name))
                 try KerasVariables.assign(values, shape: shape, variable: slot.variable, to: layer(slot.target, graph),
-                                          file: file, location: "\(location) weight '\(name)'")
+                                          columns: KerasFlattenOrder.columns(forNode: slot.target, in: graph), file: file, location: "\(location) weight '\(name)'")
             }
         }
         return LegacyNames(layerNames: layerNames, weightNames: weightNames, byPosition: !byName)
@@ -82,7 +82,7 @@ enum KerasWeightReader {
                 if KerasVariables.isSkipped(variable, of: layer(target, graph)) { continue }
                 let (shape, values) = try h5.readFloats("\(vars)/\(i)")
                 try KerasVariables.assign(values, shape: shape, variable: variable, to: layer(target, graph),
-                                          file: file, location: "\(location) weight '\(variable)' ('\(vars)/\(i)')")
+                                          columns: KerasFlattenOrder.columns(forNode: target, in: graph), file: file, location: "\(location) weight '\(variable)' ('\(vars)/\(i)')")
             }
         }
         return groups

@@ -32,7 +32,8 @@ extension ModelLoader {
             let model = Model(graph: graph, format: .kerasWeights, architectureName: arch, inputLayout: layout,
                               spec: spec, file: url.relativePath)
             try KerasImport.loadWeights(url, into: model)
-            model.conversions = ["Keras weights loaded into the spec by layer name: Conv2D kernels HWIO → OIHW, Dense kernels [in, out] → [out, in], BatchNormalization gamma/beta/moving_mean/moving_variance → weight/bias/running_mean/running_var; epsilon, padding, flatten order and input layout are the spec's"]
+            model.conversions = ["Keras weights loaded into the spec by layer name: Conv2D kernels HWIO → OIHW, Dense kernels [in, out] → [out, in] (after a Flatten of an image: rows from Keras' (h, w, c) to (c, h, w) order), BatchNormalization gamma/beta/moving_mean/moving_variance → weight/bias/running_mean/running_var; epsilon, padding and input layout are the spec's"]
+                + GraphBuilder.conversions(spec)
             return model
         default:
             return nil

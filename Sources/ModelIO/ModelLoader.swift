@@ -35,7 +35,9 @@ public enum ModelLoader {
         let (spec, origin) = try architecture(arch, classes: classes, inputSize: inputSize)
         let graph = try GraphBuilder.build(spec, origin: origin)
         let layout = spec.inputLayout.flatMap(DataLayout.init(rawValue:)) ?? .nchw
-        return Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
+        let model = Model(graph: graph, format: .architectureOnly, architectureName: arch, inputLayout: layout, spec: spec)
+        model.conversions = GraphBuilder.conversions(spec)
+        return model
     }
 
     /// Loads the model at `path`, using `arch` where the file holds weights only. `inputShape`
@@ -93,6 +95,7 @@ public enum ModelLoader {
         let model = Model(graph: graph, format: format, architectureName: arch, inputLayout: layout, spec: spec, file: file)
         try stateDict.load(into: model, file: file)
         model.conversions.append("none: PyTorch layouts (NCHW, OIHW, [out, in]) are the engine's own")
+        model.conversions += GraphBuilder.conversions(spec)
         return model
     }
 }

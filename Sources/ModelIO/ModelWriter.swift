@@ -150,7 +150,7 @@ public enum ModelWriter {
         }
         if fromKeras {
             report.conversions += model.conversions.map { "on import (Keras → engine/PyTorch conventions): " + $0 }
-            report.conversions.append("inputs stay NHWC: the spec records input_layout \"nhwc\" and Flatten order, so the state dict gives the Keras model's numbers in bss")
+            report.conversions.append("inputs stay NHWC: the spec records input_layout \"nhwc\" so data files are read as the Keras model reads them; the graph is the engine's (NCHW, plain flatten), so Dense weights after a Flatten are in PyTorch's (c, h, w) column order")
             if model.softmaxSplitOff {
                 report.conversions.append("the Keras model's final softmax is not stored: the written model outputs logits")
             }
@@ -181,14 +181,14 @@ public enum ModelWriter {
                                  + " with a generated Functional config"))
             report.conversions.append("generated a Keras config from the graph; the Keras model takes channels-last input (H, W, C) — transpose NCHW data to NHWC for Keras")
             report.conversions.append("engine layouts → Keras: Conv2D kernels OIHW → HWIO, Dense [out, in] → [in, out], BatchNorm momentum m → 1 − m (epsilon kept)")
-            if model.graph.nodes.contains(where: { ($0.layer as? Flatten)?.order == .nchw }) {
-                report.conversions.append("PyTorch-order Flatten → Keras Flatten: the following Dense kernels' rows permuted to Keras' (h, w, c) order where channels > 1")
+            if model.graph.nodes.indices.contains(where: { KerasFlattenOrder.columns(forLinear: $0, in: model.graph) != nil }) {
+                report.conversions.append("Flatten → Keras Flatten: the following Dense kernels' rows permuted from (c, h, w) to Keras' (h, w, c) order")
             }
             return report
         }
         try KerasExport.write(model, to: url)
         report.files.append((url.relativePath, url.pathExtension.lowercased() == "keras" ? "Keras 3 archive" : "Keras full model (HDF5)"))
-        report.conversions.append("engine layouts → Keras (HWIO conv kernels, [in, out] dense kernels, Keras BatchNorm momentum); the Keras configuration as read, so the file takes NHWC input and ends in its own softmax again")
+        report.conversions.append("engine layouts → Keras (HWIO conv kernels, [in, out] dense kernels with rows after a Flatten back in Keras' (h, w, c) order, Keras BatchNorm momentum); the Keras configuration as read, so the file takes NHWC input and ends in its own softmax again")
         return report
     }
 }

@@ -105,7 +105,6 @@ extension ONNXConverter {
             guard axis == 1 || axis == 1 - rank else { throw fail("concat on axis \(axis); only the channel axis (1) is modelled") }
             try addLayer(LayerSpec(name: layerName(n), type: "concat"), node: n, inputs: xs, output: out)
         case "Flatten":
-            if try flattenView(n, loc: loc) { return }
             let (_, s) = try act(0)
             guard try attrInt(n, "axis", default: 1) == 1 else { throw fail("only axis 1 (keep the batch axis) is modelled") }
             if s.count == 1 { values[out] = values[n.input[0]] } else { try simple("flatten") }

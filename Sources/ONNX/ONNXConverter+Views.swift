@@ -1,17 +1,17 @@
 import Foundation
 import ModelIO
 
-/// Layout operators on activations: Transpose and Reshape patterns the engine expresses as one
-/// layer (NHWC flatten, channel shuffle), Squeeze/Unsqueeze, ReduceMean over H and W, Split on
-/// channels, and the Erf-based GELU pattern fused to one `gelu` layer.
+/// Layout operators on activations: Transpose (a `permute` layer, or part of a channel shuffle),
+/// Squeeze/Unsqueeze, ReduceMean over H and W, Split on channels, and the Erf-based GELU
+/// pattern fused to one `gelu` layer.
 ///
-/// A Transpose has no engine layer of its own: its output is a `.view` of the activation it
-/// reads, resolved by the node reading it. Recognised:
-/// - `Transpose(perm 0,2,3,1)` → `Flatten` (or `Reshape [N, -1]`): `flatten` with order NHWC
-///   (tf2onnx's Keras models, and our own export of a Keras model).
+/// - A `Transpose` that keeps the batch axis first is a `permute` layer over the sample axes:
+///   tf2onnx's channels-last flatten `Transpose(perm 0,2,3,1)` → `Flatten` becomes `permute`
+///   [1, 2, 0] + `flatten` (docs/design.md, "Layout conversions").
 /// - `Reshape [N, g, C/g, H, W]` → `Transpose(perm 0,2,1,3,4)` → `Reshape [N, C, H, W]`:
 ///   `channel_shuffle` with g groups (ShuffleNet; what torch.onnx writes for `channel_shuffle`).
-/// Any other reader of a view is an error naming it.
+///   The intermediate tensors are `.view`s resolved by the node reading them; any other reader
+///   of a view is an error naming it.
 extension ONNXConverter {
     /// Refuses a node that reads a view it cannot resolve.
     func checkViews(_ n: Onnx_NodeProto, loc: String) throws {
@@ -19,7 +19,7 @@ extension ONNXConverter {
             guard case let .view(v, _, s)? = values[name] else { continue }
             let ok: Bool
             switch (v, n.opType) {
-            case (.nhwc, "Flatten"), (.nhwc, "Reshape"), (.grouped, "Transpose"), (.shuffled, "Reshape"): ok = i == 0
+            case (.grouped, "Transpose"), (.shuffled, "Reshape"): ok = i == 0
             default: ok = false
             }
             guard ok else {
@@ -31,7 +31,6 @@ extension ONNXConverter {
 
     private func describe(_ v: View) -> String {
         switch v {
-        case .nhwc: return "channels-last Transpose"
         case let .grouped(g): return "Reshape into \(g) channel groups"
         case let .shuffled(g): return "transpose of \(g) channel groups"
         }
@@ -39,7 +38,6 @@ extension ONNXConverter {
 
     private func expected(_ v: View) -> String {
         switch v {
-        case .nhwc: return "the input of a Flatten (NHWC flatten order)"
         case .grouped: return "the input of a Transpose with perm [0, 2, 1, 3, 4] (channel shuffle)"
         case .shuffled: return "the input of a Reshape back to [N, C, H, W] (channel shuffle)"
         }
@@ -65,24 +63,14 @@ extension ONNXConverter {
         let identity = Array(0...s.count)
         if perm == nil && s.count == 1 || perm == identity {
             values[n.output[0]] = values[n.input[0]]
-        } else if s.count == 3, perm == [0, 2, 3, 1] {
-            values[n.output[0]] = .view(.nhwc, x, s)
+        } else if let perm, perm.first == 0, perm.sorted() == identity {
+            var ls = LayerSpec(name: layerName(n), type: "permute"); ls.dims = perm.dropFirst().map { $0 - 1 }
+            try addLayer(ls, node: n, inputs: [x], output: n.output[0])
+            note("permute", "Transpose keeping the batch axis → Permute over the sample axes (tf2onnx's channels-last flatten: Permute [1, 2, 0] + Flatten)")
         } else {
             throw ModelIOError(.unsupported, file: file, location: loc,
-                               "Transpose with perm \(perm.map { "\($0)" } ?? "reversed") of a \(s) activation; channels-last before a Flatten and the channel shuffle are modelled")
+                               "Transpose with perm \(perm.map { "\($0)" } ?? "reversed") of a \(s) activation; transposes that keep the batch axis first and the channel shuffle are modelled")
         }
-    }
-
-    /// Flatten of an NHWC view → `flatten` with order NHWC; false when the input is no view.
-    func flattenView(_ n: Onnx_NodeProto, loc: String) throws -> Bool {
-        guard case let .view(.nhwc, x, _)? = values[n.input[0]] else { return false }
-        guard try attrInt(n, "axis", default: 1) == 1 else {
-            throw ModelIOError(.unsupported, file: file, location: loc, "only axis 1 (keep the batch axis) is modelled")
-        }
-        var ls = LayerSpec(name: layerName(n), type: "flatten"); ls.order = "nhwc"
-        try addLayer(ls, node: n, inputs: [x], output: n.output[0])
-        note("nhwc-flatten", "Transpose to channels-last then Flatten → Flatten in NHWC order")
-        return true
     }
 
     /// The Reshapes of the view patterns; false when `n` is an ordinary Reshape.
@@ -92,14 +80,6 @@ extension ONNXConverter {
               let rest = ONNXTensor(shape: [t.count - 1], values: Array(t.values.dropFirst())).ints else { return false }
         let target = t.values
         switch values[n.input[0]] {
-        case let .view(.nhwc, x, s)?:
-            guard rest == [-1] || rest == [s.reduce(1, *)] else {
-                throw ModelIOError(.unsupported, file: file, location: loc, "a channels-last view reshaped to \(target); only a flatten ([N, -1]) is modelled")
-            }
-            var ls = LayerSpec(name: layerName(n), type: "flatten"); ls.order = "nhwc"
-            try addLayer(ls, node: n, inputs: [x], output: n.output[0])
-            note("nhwc-flatten", "Transpose to channels-last then Flatten → Flatten in NHWC order")
-            return true
         case let .view(.shuffled(g), x, s)?:
             guard rest == s || rest == [-1] + s.dropFirst() || rest == [s[0], -1, s[2]] || rest == [s[0], s[1], -1] else {
                 throw ModelIOError(.unsupported, file: file, location: loc, "shuffled channel groups reshaped to \(target); [N, \(s[0]), \(s[1]), \(s[2])] is modelled")

@@ -16,13 +16,12 @@ final class ONNXConverter {
         case act(String, [Int])
         case const(ONNXTensor)
         /// A reshape or transpose of a layer's output with no engine layout of its own,
-        /// resolved by the node that reads it (ONNXConverter+Views.swift): the NHWC view before
-        /// a Flatten, the `[g, C/g, H, W]` channel groups and their transpose (channel shuffle).
+        /// resolved by the node that reads it (ONNXConverter+Views.swift): the `[g, C/g, H, W]`
+        /// channel groups and their transpose (channel shuffle).
         case view(View, String, [Int])
     }
 
     enum View: Equatable {
-        case nhwc
         case grouped(Int)
         case shuffled(Int)
     }

@@ -18,13 +18,12 @@ import NN
 /// | MaxPool2D, AvgPool2D | `MaxPool`, `AveragePool` (pads, ceil_mode, count_include_pad) |
 /// | GlobalAvgPool, GlobalMaxPool | `GlobalAveragePool` / `GlobalMaxPool` + `Flatten` |
 /// | AdaptiveAvgPool2D | `GlobalAveragePool` (to 1×1) or `AveragePool` (sizes that divide the input) |
-/// | Flatten | `Flatten` (NHWC order: `Transpose` first) |
+/// | Flatten, Permute | `Flatten`, `Transpose` (perm `[0] + (dims + 1)`, the batch axis first) |
 /// | Add, Multiply, Concat | `Add`, `Mul` (a per-channel operand `Unsqueeze`d to `[C, 1, 1]`), `Concat` axis 1 |
 /// | ChannelSlice | `Slice` on axis 1 |
 /// | ChannelShuffle | `Reshape` → `Transpose` → `Reshape` |
 /// | ShortcutA | `Slice` (steps s on H, W) + zero `Pad` on channels |
 /// | ZeroPad2D, Reshape | `Pad` (constant 0), `Reshape` (batch kept with 0) |
-/// | ChannelsLastReshape (Keras) | `Transpose` to NHWC → `Reshape` → `Transpose` back (3-D targets) |
 /// | Rescaling, Normalization (Keras) | `Mul` + `Add`, `Sub` + `Div` by per-channel constants |
 /// | LayerNorm | `LayerNormalization` over channels (`Transpose`d to the last axis for images) |
 /// | Upsample2D | `Resize` (nearest: asymmetric/floor; bilinear: half_pixel) |
@@ -94,12 +93,10 @@ extension ONNXGraphWriter {
             } else {
                 throw refuse(node, "adaptive pooling of \(s[1])×\(s[2]) to \(oh)×\(ow) has windows of different sizes")
             }
-        case let l as Flatten:
-            var src = x[0]
-            if l.order == .nhwc && s.count == 3 {
-                src = add("Transpose", x, unique(base + ".nhwc"), [attr("perm", ints: [0, 2, 3, 1])])
-            }
-            add("Flatten", [src], out, [attr("axis", int: 1)])
+        case is Flatten:
+            add("Flatten", x, out, [attr("axis", int: 1)])
+        case let l as Permute:
+            add("Transpose", x, out, [attr("perm", ints: [0] + l.dims.map { $0 + 1 })])
         case is Add:
             var acc = x[0]
             for k in 1..<x.count {
@@ -136,17 +133,6 @@ extension ONNXGraphWriter {
             add("Pad", [x[0], int64s(base + ".pads", [0, 0, p.top, p.left, 0, 0, p.bottom, p.right])], out, [attr("mode", string: "constant")])
         case let l as Reshape:
             add("Reshape", [x[0], int64s(base + ".shape", [0] + l.shape)], out)
-        case is ChannelsLastReshape:
-            // Keras' reshape in its channels-last element order: to NHWC, reshape, back to NCHW.
-            let o = node.outputShape
-            let src = s.count == 3 ? add("Transpose", x, unique(base + ".nhwc"), [attr("perm", ints: [0, 2, 3, 1])]) : x[0]
-            let keras = o.count == 3 ? [o[1], o[2], o[0]] : o
-            if o.count == 3 {
-                let r = add("Reshape", [src, int64s(base + ".shape", [0] + keras)], unique(base + ".reshaped"))
-                add("Transpose", [r], out, [attr("perm", ints: [0, 3, 1, 2])])
-            } else {
-                add("Reshape", [src, int64s(base + ".shape", [0] + keras)], out)
-            }
         case let l as Rescaling:
             let scaleIsOne = l.scale.allSatisfy { $0 == 1 }, offsetIsZero = l.offset.allSatisfy { $0 == 0 }
             var src = x[0]

@@ -34,6 +34,12 @@ final class KerasCommandTests: XCTestCase {
                        "total parameters: 2117"] {
             XCTAssertTrue(r.stdout.contains(needle), "'\(needle)' missing:\n\(r.stdout)")
         }
+        // Keras' flatten order: folded into the Dense it feeds, or a Permute, each named.
+        let f = try runBSS(["inspect", fixture("keras/flatten-orders.keras")])
+        XCTAssertEqual(f.status, 0, f.stderr)
+        for needle in ["fold_flat → fold_dense", "rows permuted from Keras' (h, w, c) to (c, h, w)", "Permute [1, 2, 0]", "bn_flat/nhwc"] {
+            XCTAssertTrue(f.stdout.contains(needle), "'\(needle)' missing:\n\(f.stdout)")
+        }
         let j = try runBSS(["inspect", fixture("keras/nested.keras"), "--json"])
         XCTAssertEqual(j.status, 0, j.stderr)
         let obj = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]

@@ -7,7 +7,7 @@ import TestSupport
 
 /// Shared helpers for the Keras tests.
 enum KerasFixtures {
-    static let models = ["functional-cnn", "conv-flatten", "sequential-mlp", "nested"]
+    static let models = ["functional-cnn", "conv-flatten", "sequential-mlp", "nested", "flatten-orders"]
 
     static func url(_ relative: String) -> URL { URL(fileURLWithPath: fixture(relative)) }
 

@@ -198,23 +198,22 @@ final class KerasMalformedTests: XCTestCase {
         }
     }
 
-    /// Keras' Reshape on channels-last data, checked against the NHWC element order, and its gradient.
+    /// Keras' Reshape on channels-last data: Permute to (h, w, c), Reshape, Permute back, checked
+    /// against the NHWC element order.
     func testChannelsLastReshape() throws {
-        let layer = ChannelsLastReshape(targetShape: [3, -1, 2])
-        XCTAssertEqual(try layer.outputShape(for: [[4, 3, 2]]), [2, 3, 4])   // (3, 2, 4) → (3, 4, 2)
-        var x = Tensor(shape: [1, 4, 3, 2])
-        for i in x.data.indices { x.data[i] = Float(i) }
-        let y = layer.forward([x], mode: .inference)
-        // Keras order of x: v[(h·2 + w)·4 + c] = x[c, h, w]; y[c', h', w'] = v[(h'·4 + w')·2 + c'].
-        for c in 0..<2 { for h in 0..<3 { for w in 0..<4 {
-            let k = (h * 4 + w) * 2 + c
-            let (hh, ww, cc) = (k / 8, (k / 4) % 2, k % 4)
-            XCTAssertEqual(y.data[(c * 3 + h) * 4 + w], x.data[(cc * 3 + hh) * 2 + ww])
-        } } }
-        XCTAssertThrowsError(try layer.outputShape(for: [[5, 3, 3]]))   // 45 values do not fill (3, ?, 2)
-        let report = GradientCheck.check(ChannelsLastReshape(targetShape: [6, 2, 2]),
-                                         inputs: [GradientCheck.randomTensor([2, 2, 3, 4], seed: 3)])
-        XCTAssertTrue(report.passed, "\(report)")
+        let config = KerasFixtures.functionalConfig(input: [3, 2, 4], layers: [
+            ("Reshape", "r", "\"target_shape\": [3, 4, -1]", ["in"]),
+            ("Flatten", "f", "", ["r"])], output: "f")
+        let url = dir.appendingPathComponent("reshape-only.h5")
+        try KerasFixtures.writeH5(url, config: config, groups: [("in", []), ("r", []), ("f", [])])
+        let m = try KerasImport.load(url)
+        XCTAssertEqual(m.graph.nodes.map(\.name), ["r/nhwc", "r", "r/nchw", "f/nhwc", "f"])
+        XCTAssertEqual(m.graph.nodes.map(\.layer.kind), ["Permute", "Reshape", "Permute", "Permute", "Flatten"])
+        // Keras' numbers: the output is the NHWC input's row-major elements, unchanged.
+        let nhwc = NumpyArray(float32s: (0..<24).map(Float.init), shape: [1, 3, 2, 4])
+        XCTAssertEqual(m.graph.predict(try KerasFixtures.engineInput(nhwc)).data, (0..<24).map(Float.init))
+        XCTAssertTrue(m.conversions.contains { $0.contains("Reshape to (h, w, c)") && $0.contains(": r") }, "\(m.conversions)")
+        XCTAssertTrue(m.conversions.contains { $0.contains("Permute [1, 2, 0]") && $0.contains(": f") }, "\(m.conversions)")
     }
 
     /// A Keras Reshape to (h, w, c) in a model: our numbers equal a direct NHWC computation.
@@ -226,11 +225,18 @@ final class KerasMalformedTests: XCTestCase {
         let url = dir.appendingPathComponent("reshape.h5")
         try KerasFixtures.writeH5(url, config: config, groups: [("in", []), ("r", []), ("c", [("c/kernel", [1, 1, 2, 1], [1, 10])]), ("f", [])])
         let m = try KerasImport.load(url)
-        XCTAssertNil(m.spec, "no spec type expresses a channels-last reshape")
+        let spec = try XCTUnwrap(m.spec, "Permute and Reshape have spec types")
         // NHWC input 0..11: Keras reshapes the flat (row-major NHWC) vector to (3, 2, 2), then the
         // 1x1 conv gives v[2k] + 10·v[2k+1] per position k.
         let nhwc = NumpyArray(float32s: (0..<12).map(Float.init), shape: [1, 2, 2, 3])
         let out = m.graph.predict(try KerasFixtures.engineInput(nhwc))
         XCTAssertEqual(out.data, (0..<6).map { Float(2 * $0) + 10 * Float(2 * $0 + 1) })
+        // The spec rebuilds the same graph (the conv's weights copied over).
+        let rebuilt = try GraphBuilder.build(spec, origin: "spec")
+        for (a, b) in zip(m.graph.nodes, rebuilt.nodes) {
+            XCTAssertEqual(a.layer.kind, b.layer.kind)
+            for (p, q) in zip(a.layer.parameters, b.layer.parameters) { q.value = p.value }
+        }
+        XCTAssertEqual(rebuilt.predict(try KerasFixtures.engineInput(nhwc)).data, out.data)
     }
 }

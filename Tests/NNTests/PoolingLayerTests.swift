@@ -127,26 +127,68 @@ final class PoolingLayerTests: XCTestCase {
 
     // MARK: Flatten
 
-    func testFlattenOrders() throws {
+    func testFlattenKeepsMemoryOrder() throws {
+        let x = Tensor(shape: [1, 2, 2, 3], data: (0..<12).map(Float.init))
+        let flatten = Flatten()
+        XCTAssertEqual(flatten.forward([x], mode: .inference), Tensor(shape: [1, 12], data: x.data))
+        XCTAssertEqual(try flatten.outputShape(for: [[2, 2, 3]]), [12])
+        XCTAssertEqual(try flatten.outputShape(for: [[5]]), [5])
+        let report = GradientCheck.check(flatten, inputs: [GradientCheck.randomTensor([2, 3, 2, 5], seed: 6)])
+        XCTAssertTrue(report.passed, report.description)
+    }
+
+    // MARK: Permute
+
+    /// Permute [1, 2, 0] then Flatten is a channels-last flatten: y[(3h + w)·2 + c] = x[c, h, w].
+    func testPermuteToChannelsLastThenFlatten() throws {
         // x[c, h, w] = 6c + 3h + w for C = 2, H = 2, W = 3.
         let x = Tensor(shape: [1, 2, 2, 3], data: (0..<12).map(Float.init))
-        let nchw = Flatten()
-        XCTAssertEqual(nchw.forward([x], mode: .inference), Tensor(shape: [1, 12], data: x.data))
-        // Keras channels-last order (h, w, c): y[(3h + w)·2 + c] = x[c, h, w].
-        let nhwc = Flatten(order: .nhwc)
-        let nhwc_ = LayerCall(nhwc)
-        let y = nhwc_.forward([x], mode: .inference)
-        XCTAssertEqual(y.shape, [1, 12])
-        XCTAssertEqual(y.data, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
+        let permute = Permute(dims: [1, 2, 0])
+        XCTAssertEqual(try permute.outputShape(for: [[2, 2, 3]]), [2, 3, 2])
+        let call = LayerCall(permute)
+        let y = call.forward([x], mode: .inference)
+        XCTAssertEqual(y.shape, [1, 2, 3, 2])
+        XCTAssertEqual(Flatten().forward([y], mode: .inference).data, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
         // Backward is the inverse permutation.
-        XCTAssertEqual(nhwc_.backward(y, parameterGradients: true)[0], x)
-        XCTAssertEqual(try nhwc.outputShape(for: [[2, 2, 3]]), [12])
-        XCTAssertEqual(try nchw.outputShape(for: [[5]]), [5])
-        XCTAssertTrue(shapeError(nhwc, [[12]]).contains("[C, H, W]"))
-        XCTAssertEqual(nhwc.kind, "Flatten")
-        for layer in [nchw, nhwc] {
-            let report = GradientCheck.check(layer, inputs: [GradientCheck.randomTensor([2, 3, 2, 5], seed: 6)])
-            XCTAssertTrue(report.passed, "\(layer.order): \(report.description)")
+        XCTAssertEqual(call.backward(y, parameterGradients: true)[0], x)
+        XCTAssertTrue(shapeError(permute, [[12]]).contains("3 axes"), shapeError(permute, [[12]]))
+        XCTAssertEqual(permute.kind, "Permute")
+        XCTAssertFalse(Permute.isPermutation([0, 0, 1]))
+        XCTAssertFalse(Permute.isPermutation([1, 2]))
+        XCTAssertTrue(Permute.isPermutation([0]))
+    }
+
+    /// Every element lands where the index formula says, for several ranks and orders, and
+    /// permuting back with the inverse restores the input.
+    func testPermuteMatchesIndexFormula() throws {
+        let cases: [([Int], [Int])] = [([2, 3, 4], [2, 0, 1]), ([2, 3, 4], [0, 2, 1]), ([3, 5], [1, 0]), ([2, 3, 2, 2], [3, 1, 0, 2]), ([7], [0])]
+        for (shape, dims) in cases {
+            let count = shape.reduce(1, *)
+            let x = Tensor(shape: [2] + shape, data: (0..<(2 * count)).map(Float.init))
+            let y = Permute(dims: dims).forward([x], mode: .inference)
+            let out = dims.map { shape[$0] }
+            XCTAssertEqual(y.shape, [2] + out)
+            func strides(_ s: [Int]) -> [Int] { (0..<s.count).map { a in s[(a + 1)...].reduce(1, *) } }
+            let inStride = strides(shape), outStride = strides(out)
+            for n in 0..<2 {
+                for j in 0..<count {
+                    // Output multi-index from j, then the input index with i[dims[k]] = j_k.
+                    var i = [Int](repeating: 0, count: shape.count)
+                    for k in 0..<out.count { i[dims[k]] = (j / outStride[k]) % out[k] }
+                    let source = zip(i, inStride).map { $0 * $1 }.reduce(0, +)
+                    XCTAssertEqual(y.data[n * count + j], x.data[n * count + source], "\(shape) \(dims) at \(j)")
+                }
+            }
+            var inverse = [Int](repeating: 0, count: dims.count)
+            for (k, d) in dims.enumerated() { inverse[d] = k }
+            XCTAssertEqual(Permute(dims: inverse).forward([y], mode: .inference), x, "\(dims) then its inverse")
+        }
+    }
+
+    func testPermuteGradient() throws {
+        for (shape, dims) in [([3, 2, 5], [1, 2, 0]), ([3, 2, 5], [2, 0, 1]), ([4, 3], [1, 0])] {
+            let report = GradientCheck.check(Permute(dims: dims), inputs: [GradientCheck.randomTensor([2] + shape, seed: 6)])
+            XCTAssertTrue(report.passed, "\(dims): \(report.description)")
         }
     }
 

@@ -90,6 +90,20 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(proto.metadataProps.first { $0.key == "bss.source_input_layout" }?.value, "nhwc")
     }
 
+    /// Keras' flatten order as the importer converts it: folded into Dense weights (plain
+    /// `Flatten`), `Permute` + `Flatten` before a BatchNorm, and a channels-last Reshape to an
+    /// image (`Permute`, `Reshape`, `Permute`) all write as standard ONNX and read back.
+    func testKerasFlattenOrdersRoundTrip() throws {
+        let m = try ModelLoader.load(fixture("keras/flatten-orders.keras"))
+        let (url, _, _) = try roundTrip(m)
+        let proto = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url))
+        let perms = proto.graph.node.filter { $0.opType == "Transpose" }.map { $0.attribute.first { $0.name == "perm" }?.ints ?? [] }
+        XCTAssertEqual(Set(perms), [[0, 2, 3, 1], [0, 3, 1, 2]])
+        let back = try ModelLoader.load(url.path)
+        XCTAssertEqual(back.graph.nodes.filter { $0.layer is Permute }.count, 3, "bn_flat/nhwc, to_image/nhwc, to_image/nchw")
+        XCTAssertEqual(m.graph.nodes.filter { $0.layer is Permute }.count, 3)
+    }
+
     func testFileHasOpset17SymbolicBatchRawDataAndProvenance() throws {
         let m = try ModelLoader.load(fixture("zoo/heo2019-resnet8.npz"), arch: "heo2019-resnet8")
         let data = try ONNXWriter.serialize(m)
@@ -206,11 +220,15 @@ final class ONNXExportTests: XCTestCase {
         try onnxRuntimeAgrees(url, x: x, logits: m.graph.forward(x, mode: .inference, keepForBackward: false), file: #filePath, line: #line)
     }
 
-    /// Keras' Reshape (channels-last element order) has no spec type: a graph built by hand.
+    /// Keras' Reshape (channels-last element order) as the importer builds it: Permute,
+    /// Reshape, Permute back; then a channels-last flatten (Permute + Flatten).
     func testKerasReshapeMatchesOnnxRuntime() throws {
         let g = Graph(inputShape: [3, 4, 2])
-        try g.add("r1", ChannelsLastReshape(targetShape: [2, -1, 6]))
-        try g.add("r2", ChannelsLastReshape(targetShape: [24]))
+        try g.add("r1/nhwc", Permute(dims: [1, 2, 0]))
+        try g.add("r1", Reshape(shape: [2, -1, 6]))
+        try g.add("r1/nchw", Permute(dims: [2, 0, 1]))
+        try g.add("r2/nhwc", Permute(dims: [1, 2, 0]))
+        try g.add("r2", Flatten())
         try g.add("fc", Linear(inFeatures: 24, outFeatures: 3))
         var gen = SeededGenerator(seed: 2)
         initialiseLikePyTorch(g, generator: &gen)

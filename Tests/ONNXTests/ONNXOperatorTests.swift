@@ -56,12 +56,15 @@ final class ONNXOperatorTests: XCTestCase {
     func testDynamoExportedDigitsTeacherMatchesOnnxRuntime() throws { try parity("dynamo-digits-teacher", softmax: true) }
 
     /// tf2onnx's layout: an NHWC input transposed to NCHW by the first node becomes the engine's
-    /// input with data layout NHWC; the channels-last flatten before MatMul is a Flatten(nhwc).
+    /// input with data layout NHWC; the channels-last flatten before MatMul is Permute + Flatten.
     func testChannelsLastInputAsTf2onnxWritesIt() throws {
         let m = try ModelLoader.load(fixture("onnx/nhwc-input.onnx"))
         XCTAssertEqual(m.inputLayout, .nhwc)
         XCTAssertEqual(m.graph.inputShape, [2, 6, 6])
-        XCTAssertTrue(m.graph.nodes.contains { ($0.layer as? Flatten)?.order == .nhwc })
+        // The channels-last flatten is a Permute to [H, W, C] feeding a plain Flatten.
+        let f = try XCTUnwrap(m.graph.nodes.firstIndex { $0.layer is Flatten })
+        guard case let .node(p) = m.graph.nodes[f].inputs[0] else { return XCTFail("the Flatten reads the input") }
+        XCTAssertEqual((m.graph.nodes[p].layer as? Permute)?.dims, [1, 2, 0])
         let io = try Npz.readDictionary(URL(fileURLWithPath: fixture("onnx/nhwc-input-io.npz")))
         let nhwc = try io["x"]!.tensor(file: "io", key: "x"), want = try io["logits"]!.tensor(file: "io", key: "logits")
         // NHWC [4, 6, 6, 2] → NCHW, as data stored channels-last is read.
@@ -136,14 +139,14 @@ final class ONNXOperatorTests: XCTestCase {
         assertRefused(try tiny([sq], input: [1, 4], output: [4], initializers: [axes]), ["'sq'", "batch"])
     }
 
-    /// A Transpose the engine cannot express is refused naming the node that reads it.
+    /// A Transpose that moves the batch axis has no engine layer: refused naming the node.
     func testOtherTransposesAreRefused() throws {
         var m = Onnx_ModelProto()
         m.irVersion = 8
         var op = Onnx_OperatorSetIdProto(); op.version = 17
         m.opsetImport = [op]
         var t = Onnx_NodeProto(); t.opType = "Transpose"; t.name = "t"; t.input = ["input"]; t.output = ["y"]
-        var perm = Onnx_AttributeProto(); perm.name = "perm"; perm.type = .ints; perm.ints = [0, 2, 3, 1]
+        var perm = Onnx_AttributeProto(); perm.name = "perm"; perm.type = .ints; perm.ints = [1, 0, 2, 3]
         t.attribute = [perm]
         var r = Onnx_NodeProto(); r.opType = "Relu"; r.name = "r"; r.input = ["y"]; r.output = ["out"]
         m.graph.node = [t, r]
@@ -160,7 +163,7 @@ final class ONNXOperatorTests: XCTestCase {
         try m.serializedData().write(to: url)
         XCTAssertThrowsError(try ModelLoader.load(url.path)) { e in
             let text = "\(e)"
-            XCTAssertTrue(text.contains("'r'") && text.contains("channels-last"), text)
+            XCTAssertTrue(text.contains("'t'") && text.contains("batch axis first"), text)
         }
     }
 }

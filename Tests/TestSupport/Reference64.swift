@@ -54,7 +54,7 @@ public enum Reference64 {
         case is GlobalAvgPool:
             let c = x.shape[0], plane = x.data.count / c
             return Value(data: (0..<c).map { ch in x.data[(ch * plane)..<((ch + 1) * plane)].reduce(0, +) / Double(plane) }, shape: [c])
-        case let l as Flatten where l.order == .nchw: return Value(data: x.data, shape: [x.data.count])
+        case is Flatten: return Value(data: x.data, shape: [x.data.count])
         case let l as Linear:
             let w = doubles(l.weight.value), b = l.bias.map { doubles($0.value) }
             let y = (0..<l.outFeatures).map { o in

@@ -110,7 +110,11 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     /// `slice`: the channels `[start, end)` taken.
     public var start: Int?
     public var end: Int?
+    /// `flatten`: "nchw" (the default) or, in spec files from before the engine had one
+    /// layout, "nhwc" (built as `permute` [1, 2, 0] + `flatten`; docs/architecture-spec.md).
     public var order: String?
+    /// `permute`: output sample axis `i` is input sample axis `dims[i]` (the batch axis stays first).
+    public var dims: [Int]?
     public var p: Float?
     public var shape: [Int]?
     /// `shortcut_a`: zero channels placed before the input's channels (the rest go after).
@@ -135,7 +139,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         case name, type, inputs, inFeatures = "in_features", outFeatures = "out_features",
              inChannels = "in_channels", outChannels = "out_channels", channels, kernel, stride,
              padding, dilation, groups, bias, eps, momentum, countIncludePad = "count_include_pad", ceilMode = "ceil_mode",
-             outputSize = "output_size", start, end, order, p, shape, keys,
+             outputSize = "output_size", start, end, order, dims, p, shape, keys,
              padBefore = "pad_before"
         case negativeSlope = "negative_slope", alpha, approximate, maxValue = "max_value", threshold
         case scale, offset, scaleFactor = "scale_factor", mode
@@ -174,6 +178,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         start = try c.decodeIfPresent(Int.self, forKey: .start)
         end = try c.decodeIfPresent(Int.self, forKey: .end)
         order = try c.decodeIfPresent(String.self, forKey: .order)
+        dims = try c.decodeIfPresent([Int].self, forKey: .dims)
         p = try c.decodeIfPresent(Float.self, forKey: .p)
         shape = try c.decodeIfPresent([Int].self, forKey: .shape)
         keys = try c.decodeIfPresent([String: String].self, forKey: .keys)

@@ -12,7 +12,7 @@ public enum GraphBuilder {
                                         "identity", "maxpool2d", "avgpool2d", "global_avgpool", "flatten",
                                         "add", "shortcut_a", "dropout", "zeropad2d", "reshape",
                                         "concat", "multiply", "slice", "channel_shuffle", "global_maxpool",
-                                        "adaptive_avgpool2d"]
+                                        "adaptive_avgpool2d", "permute"]
                                         + activationTypes + ["rescaling", "normalization", "layernorm", "upsample2d", "dropout2d"]
     /// The spec types of `PointwiseActivation` (GraphBuilder+Activations.swift).
     public static let activationTypes = ["relu6", "leaky_relu", "relu_keras", "elu", "selu", "gelu", "silu",
@@ -31,7 +31,8 @@ public enum GraphBuilder {
         }
         let graph = Graph(inputShape: spec.inputShape)
         var index: [String: Int] = [:]
-        for (i, ls) in spec.layers.enumerated() {
+        var previous: Graph.Source = .input
+        for ls in spec.layers {
             let loc = "layer '\(ls.name)'"
             guard index[ls.name] == nil, ls.name != "input" else {
                 throw ModelIOError(.malformed, file: origin, location: loc, "duplicate layer name")
@@ -47,12 +48,24 @@ public enum GraphBuilder {
                     return .node(j)
                 }
             } else {
-                sources = [i == 0 ? .input : .node(i - 1)]
+                sources = [previous]
             }
             try checkValues(ls, origin: origin)
-            let layer = try makeLayer(ls, origin: origin)
             do {
-                index[ls.name] = try graph.add(ls.name, layer, inputs: sources)
+                var inputs = sources
+                if let permute = legacyChannelsLastFlatten(ls) {
+                    // `flatten` with `order: "nhwc"` (spec files from before the engine had one
+                    // layout): channels-last features are a Permute to [H, W, C], then a flatten.
+                    guard index[permute.name] == nil else {
+                        throw ModelIOError(.malformed, file: origin, location: loc, "its Permute node '\(permute.name)' has the name of another layer")
+                    }
+                    let p = try graph.add(permute.name, Permute(dims: permute.dims), inputs: inputs)
+                    index[permute.name] = p
+                    inputs = [.node(p)]
+                }
+                let j = try graph.add(ls.name, try makeLayer(ls, origin: origin), inputs: inputs)
+                index[ls.name] = j
+                previous = .node(j)
             } catch let e as NNError {
                 throw ModelIOError(.mismatch, file: origin, location: loc, shapeMessage(e))
             }
@@ -69,6 +82,19 @@ public enum GraphBuilder {
                                "the output layer gives shape \(outShape), expected [\(spec.classes)] (classes)")
         }
         return graph
+    }
+
+    /// The Permute node a legacy `flatten` with `order: "nhwc"` is built with: named
+    /// `<layer>/nhwc`, dims [1, 2, 0] ([C, H, W] → [H, W, C]); nil for any other layer.
+    public static func legacyChannelsLastFlatten(_ ls: LayerSpec) -> (name: String, dims: [Int])? {
+        ls.type == "flatten" && ls.order == "nhwc" ? (ls.name + "/nhwc", [1, 2, 0]) : nil
+    }
+
+    /// The `inspect` lines for what `build` converted in `spec` (legacy `order: "nhwc"` flattens).
+    public static func conversions(_ spec: ArchitectureSpec) -> [String] {
+        let legacy = spec.layers.filter { legacyChannelsLastFlatten($0) != nil }.map(\.name)
+        guard !legacy.isEmpty else { return [] }
+        return ["spec flatten order \"nhwc\" (written before the engine had one layout) → Permute [1, 2, 0] (node '<layer>/nhwc') + Flatten, the same numbers: " + legacy.joined(separator: ", ")]
     }
 
     package static func shapeMessage(_ e: NNError) -> String {
@@ -147,13 +173,19 @@ public enum GraphBuilder {
             return ChannelSlice(start: start, end: end)
         case "channel_shuffle": return ChannelShuffle(groups: try require(ls.groups, "groups", ls, origin))
         case "flatten":
-            switch ls.order ?? "nchw" {
-            case "nchw": return Flatten(order: .nchw)
-            case "nhwc": return Flatten(order: .nhwc)
-            case let o:
+            // "nhwc" is a Permute node before this one (`build`); the flatten itself is plain.
+            guard ["nchw", "nhwc"].contains(ls.order ?? "nchw") else {
                 throw ModelIOError(.malformed, file: origin, location: "layer '\(ls.name)'",
-                                   "flatten order must be \"nchw\" or \"nhwc\", found \"\(o)\"")
+                                   "flatten order must be \"nchw\" or \"nhwc\", found \"\(ls.order ?? "")\"")
             }
+            return Flatten()
+        case "permute":
+            let dims = try require(ls.dims, "dims", ls, origin)
+            guard Permute.isPermutation(dims) else {
+                throw ModelIOError(.malformed, file: origin, location: "layer '\(ls.name)'",
+                                   "'dims' must be a permutation of the sample axes 0, 1, …, n − 1, found \(dims)")
+            }
+            return Permute(dims: dims)
         case "add": return Add()
         case "shortcut_a":
             return ShortcutA(outChannels: try require(ls.outChannels, "out_channels", ls, origin),

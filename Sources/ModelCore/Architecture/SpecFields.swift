@@ -31,6 +31,8 @@ enum SpecFields {
         case positiveInts
         /// A non-empty array of integers ≥ 1, one of which may be -1 (inferred), as `Reshape`.
         case reshapeShape
+        /// A permutation of `0..<n`: each of 0, 1, …, n − 1 once (`permute`'s `dims`).
+        case permutation
         /// A non-empty array of layer names (or `"input"`).
         case names
         /// An object mapping parameter names to state-dict keys.
@@ -117,7 +119,10 @@ enum SpecFields {
                       Field(name: "padding", kind: .padding),
                       Field(name: "count_include_pad", kind: .bool),
                       ceilMode],
+        // `order` is read for spec files written before the engine had one layout: "nhwc" is
+        // built as `permute` [1, 2, 0] + `flatten` (docs/architecture-spec.md, "flatten").
         "flatten": [Field(name: "order", kind: .oneOf(["nchw", "nhwc"]))],
+        "permute": [Field(name: "dims", kind: .permutation, required: true)],
         "shortcut_a": [Field(name: "out_channels", kind: .positiveInt, required: true),
                        Field(name: "stride", kind: .pair),
                        Field(name: "pad_before", kind: .nonNegativeInt)],

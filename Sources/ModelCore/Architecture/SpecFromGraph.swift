@@ -3,7 +3,7 @@ import NN
 extension ArchitectureSpec {
     /// The spec that rebuilds `graph` through `GraphBuilder`: one `LayerSpec` per node, in node
     /// order, each layer class mapped back to its spec type (`Linear` → `linear`, `Conv2D` →
-    /// `conv2d`, `Flatten(order: .nhwc)` → `flatten` with `order: "nhwc"`, ...). `inputs` is
+    /// `conv2d`, `Permute` → `permute` with its `dims`, ...). `inputs` is
     /// written only where a node does not simply take the previous node's output, and
     /// `output` only where the output is not the last node.
     ///
@@ -134,9 +134,11 @@ extension ArchitectureSpec {
             s.countIncludePad = l.countIncludePad
             if l.ceilMode { s.ceilMode = true }
             return s
-        case let l as Flatten:
-            var s = LayerSpec(name: name, type: "flatten")
-            s.order = l.order == .nhwc ? "nhwc" : "nchw"
+        case is Flatten:
+            return LayerSpec(name: name, type: "flatten")
+        case let l as Permute:
+            var s = LayerSpec(name: name, type: "permute")
+            s.dims = l.dims
             return s
         case let l as ShortcutA:
             var s = LayerSpec(name: name, type: "shortcut_a")

@@ -159,6 +159,9 @@ public enum SpecValidator {
             if let a = v.array, !a.isEmpty, a.allSatisfy({ ($0.int ?? 0) >= 1 || $0.int == -1 }),
                a.filter({ $0.int == -1 }).count <= 1 { return nil }
             return "expected a non-empty array of integers ≥ 1, at most one of them -1, \(found)"
+        case .permutation:
+            if let a = v.array, !a.isEmpty, a.allSatisfy({ $0.int != nil }), a.compactMap(\.int).sorted() == Array(0..<a.count) { return nil }
+            return "expected a permutation of the sample axes 0, 1, …, n − 1 (each once), \(found)"
         case .names:
             if let a = v.array, !a.isEmpty, a.allSatisfy({ $0.string != nil }) { return nil }
             return "expected a non-empty array of layer names, \(found)"

@@ -4,7 +4,7 @@ import Tensor
 ///
 /// Shapes: `[N] + s` → `[N] + shape` with `Π s = Π shape`. One entry of `shape` may be `-1`,
 /// inferred from the element count (as in `torch.reshape`). Backward restores the input shape.
-/// For Keras' NHWC flatten order use a Flatten layer with `order: nhwc`, not this.
+/// A channels-last reshape is a `Permute` around this layer (docs/design.md, "Layout conversions").
 public final class Reshape: Layer {
     /// Target per-sample shape as given (may hold one `-1`).
     public let shape: [Int]
