@@ -36,8 +36,8 @@ int bss_dnnl_load(void) {
     snprintf(message, sizeof message, "built without oneDNN 2.x headers (Debian: libdnnl-dev)");
     return 0;
 }
-int bss_dnnl_conv_forward(const bss_conv_shape *s, int p, const float *x, const float *w, const float *b, float *y) {
-    (void)s; (void)p; (void)x; (void)w; (void)b; (void)y; return -1;
+int bss_dnnl_conv_forward(const bss_conv_shape *s, int p, const float *x, const float *w, const float *b, int relu, float *y) {
+    (void)s; (void)p; (void)x; (void)w; (void)b; (void)relu; (void)y; return -1;
 }
 int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int p, const float *dy, const float *w, float *dx) {
     (void)s; (void)p; (void)dy; (void)w; (void)dx; return -1;
@@ -72,10 +72,15 @@ FN(dnnl_reorder_primitive_desc_create);
 FN(dnnl_primitive_attr_create);
 FN(dnnl_primitive_attr_destroy);
 FN(dnnl_primitive_attr_set_scratchpad_mode);
+FN(dnnl_primitive_attr_set_post_ops);
+FN(dnnl_post_ops_create);
+FN(dnnl_post_ops_destroy);
+FN(dnnl_post_ops_append_eltwise);
 static void (*p_omp_set_num_threads)(int);
 
 static dnnl_engine_t engine;
 static dnnl_primitive_attr_t user_scratchpad;  // attributes of every primitive we create
+static dnnl_primitive_attr_t relu_attr;        // the same plus a ReLU post-op (fused forward)
 static int loaded = -1;  // -1 not tried, 0 failed, 1 usable
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -95,7 +100,7 @@ typedef struct entry {
     struct entry *next;
     enum kind kind;
     bss_conv_shape shape;
-    int bias;
+    int bias, relu;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t scratch_md;
     slot slots[3];
@@ -138,7 +143,8 @@ static int make_reorder(slot *sl) {
 }
 
 // Creates the primitive of `kind` for shape `s` (mini-batch s->n). Called with `lock` held.
-static entry *create(enum kind kind, const bss_conv_shape *s, int bias) {
+// `relu` (forward kinds only): y = max(conv + b, 0) through oneDNN's eltwise post-op.
+static entry *create(enum kind kind, const bss_conv_shape *s, int bias, int relu) {
     int oh, ow;
     out_size(s, &oh, &ow);
     dnnl_dims_t src = {s->n, s->c, s->h, s->w}, wei = {s->o, s->c, s->kh, s->kw}, bd = {s->o}, dst = {s->n, s->o, oh, ow};
@@ -161,9 +167,9 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias) {
                                                          &adst, strides, dil, pl, pr)))
         return NULL;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-    if (!ok(p_dnnl_primitive_desc_create(&fpd, &fwd, user_scratchpad, engine, NULL))) return NULL;
+    if (!ok(p_dnnl_primitive_desc_create(&fpd, &fwd, relu ? relu_attr : user_scratchpad, engine, NULL))) return NULL;
     entry *e = calloc(1, sizeof *e);
-    e->kind = kind; e->shape = *s; e->bias = bias; e->bias_md = mbias;
+    e->kind = kind; e->shape = *s; e->bias = bias; e->relu = relu; e->bias_md = mbias;
     int good = 1;
     switch (kind) {
     case FWD_TRAINING: case FWD_INFERENCE:
@@ -202,14 +208,14 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias) {
     return e;
 }
 
-static entry *lookup(enum kind kind, const bss_conv_shape *s, int bias) {
+static entry *lookup(enum kind kind, const bss_conv_shape *s, int bias, int relu) {
     pthread_mutex_lock(&lock);
     entry *e = cache;
-    while (e && !(e->kind == kind && e->bias == bias && memcmp(&e->shape, s, sizeof *s) == 0)) e = e->next;
+    while (e && !(e->kind == kind && e->bias == bias && e->relu == relu && memcmp(&e->shape, s, sizeof *s) == 0)) e = e->next;
     if (!e) {
         // A shape oneDNN cannot take is remembered too (prim NULL), so it is not retried per call.
-        e = create(kind, s, bias);
-        if (!e && (e = calloc(1, sizeof *e))) { e->kind = kind; e->shape = *s; e->bias = bias; }
+        e = create(kind, s, bias, relu);
+        if (!e && (e = calloc(1, sizeof *e))) { e->kind = kind; e->shape = *s; e->bias = bias; e->relu = relu; }
         if (e) { e->next = cache; cache = e; }
     }
     pthread_mutex_unlock(&lock);
@@ -289,11 +295,12 @@ static int run(entry *e, float *user[3], const size_t stride[3], int count, floa
 static size_t in_size(const bss_conv_shape *s) { return (size_t)s->c * s->h * s->w; }
 static size_t out_floats(const bss_conv_shape *s) { int oh, ow; out_size(s, &oh, &ow); return (size_t)s->o * oh * ow; }
 
-int bss_dnnl_conv_forward(const bss_conv_shape *s, int per_sample, const float *x, const float *w, const float *b, float *y) {
+int bss_dnnl_conv_forward(const bss_conv_shape *s, int per_sample, const float *x, const float *w, const float *b,
+                          int relu, float *y) {
     if (loaded != 1) return -1;
     bss_conv_shape one = *s;
     if (per_sample) one.n = 1;
-    entry *e = lookup(per_sample ? FWD_INFERENCE : FWD_TRAINING, &one, b != NULL);
+    entry *e = lookup(per_sample ? FWD_INFERENCE : FWD_TRAINING, &one, b != NULL, relu != 0);
     if (!e) return -1;
     float *user[3] = {(float *)x, (float *)w, y};
     size_t stride[3] = {in_size(s), 0, out_floats(s)};
@@ -304,7 +311,7 @@ int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int per_sample, const f
     if (loaded != 1) return -1;
     bss_conv_shape one = *s;
     if (per_sample) one.n = 1;
-    entry *e = lookup(BWD_DATA, &one, 0);
+    entry *e = lookup(BWD_DATA, &one, 0, 0);
     if (!e) return -1;
     float *user[3] = {(float *)dy, (float *)w, dx};
     size_t stride[3] = {out_floats(s), 0, in_size(s)};
@@ -313,7 +320,7 @@ int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int per_sample, const f
 
 int bss_dnnl_conv_backward_weights(const bss_conv_shape *s, const float *x, const float *dy, float *dw, float *db) {
     if (loaded != 1) return -1;
-    entry *e = lookup(BWD_WEIGHTS, s, db != NULL);
+    entry *e = lookup(BWD_WEIGHTS, s, db != NULL, 0);
     if (!e) return -1;
     float *user[3] = {(float *)x, (float *)dy, dw};
     size_t stride[3] = {0, 0, 0};
@@ -343,7 +350,10 @@ static int self_check(void) {
         }
         ry[((n * s.o + o) * oh + i) * ow + j] = acc;
     }
-    int good = bss_dnnl_conv_forward(&s, 0, x, w, b, y) == 0;
+    // The fused ReLU post-op (per sample, as inference runs it), then the plain forward.
+    int good = bss_dnnl_conv_forward(&s, 1, x, w, b, 1, y) == 0;
+    for (size_t i = 0; good && i < ny; i++) good = fabs(y[i] - fmax(ry[i], 0)) <= 1e-4 * (1 + fabs(ry[i]));
+    good = good && bss_dnnl_conv_forward(&s, 0, x, w, b, 0, y) == 0;
     for (size_t i = 0; good && i < ny; i++) good = fabs(y[i] - ry[i]) <= 1e-4 * (1 + fabs(ry[i]));
     for (size_t i = 0; i < ny; i++) y[i] = (float)ry[i];
     for (int n = 0; n < s.n; n++) for (int o = 0; o < s.o; o++) for (int i = 0; i < oh; i++) for (int j = 0; j < ow; j++) {
@@ -366,6 +376,18 @@ static int self_check(void) {
     return good;
 }
 
+// Attributes for the fused forward: our scratchpad and one ReLU post-op (alpha 0: max(x, 0)).
+static int make_relu_attr(void) {
+    dnnl_post_ops_t ops;
+    if (!ok(p_dnnl_post_ops_create(&ops))) return 0;
+    int good = ok(p_dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f))
+        && ok(p_dnnl_primitive_attr_create(&relu_attr))
+        && ok(p_dnnl_primitive_attr_set_scratchpad_mode(relu_attr, dnnl_scratchpad_mode_user))
+        && ok(p_dnnl_primitive_attr_set_post_ops(relu_attr, ops));
+    p_dnnl_post_ops_destroy(ops);
+    return good;
+}
+
 int bss_dnnl_load(void) {
     pthread_mutex_lock(&lock);
     if (loaded >= 0) { pthread_mutex_unlock(&lock); return loaded; }
@@ -385,12 +407,15 @@ int bss_dnnl_load(void) {
     LOAD(dnnl_primitive_desc_create); LOAD(dnnl_primitive_desc_destroy); LOAD(dnnl_primitive_desc_query_md);
     LOAD(dnnl_primitive_create); LOAD(dnnl_primitive_execute); LOAD(dnnl_reorder_primitive_desc_create);
     LOAD(dnnl_primitive_attr_create); LOAD(dnnl_primitive_attr_destroy); LOAD(dnnl_primitive_attr_set_scratchpad_mode);
+    LOAD(dnnl_primitive_attr_set_post_ops); LOAD(dnnl_post_ops_create); LOAD(dnnl_post_ops_destroy);
+    LOAD(dnnl_post_ops_append_eltwise);
     p_omp_set_num_threads = (void (*)(int))dlsym(h, "omp_set_num_threads");
     const dnnl_version_t *v = missing ? NULL : p_dnnl_version();
     if (!v || v->major != DNNL_VERSION_MAJOR) {
         snprintf(message, sizeof message, "libdnnl.so.2 is not a usable oneDNN %d.x", DNNL_VERSION_MAJOR);
     } else if (!ok(p_dnnl_engine_create(&engine, dnnl_cpu, 0)) || !ok(p_dnnl_primitive_attr_create(&user_scratchpad))
-               || !ok(p_dnnl_primitive_attr_set_scratchpad_mode(user_scratchpad, dnnl_scratchpad_mode_user))) {
+               || !ok(p_dnnl_primitive_attr_set_scratchpad_mode(user_scratchpad, dnnl_scratchpad_mode_user))
+               || !make_relu_attr()) {
         snprintf(message, sizeof message, "oneDNN %d.%d.%d: no CPU engine", v->major, v->minor, v->patch);
     } else {
         loaded = 1;

@@ -34,6 +34,16 @@ public final class Graph {
     private var records: [ForwardRecord] = []
     private var recordsComplete = false
 
+    /// Whether forward runs fusable chains of nodes as one call (`FusionPlan`: BatchNorm folded
+    /// into the preceding convolution in `.inference`, BatchNorm/Add + ReLU in both modes;
+    /// docs/design.md, "Fusion"). On by default (`BSS_FUSION=off` changes the default); tests
+    /// turn it off to compare with the node-by-node path.
+    public var fuses = Graph.fusesByDefault
+    // The fusion plans per mode (made once per graph structure) and the blocks the last forward
+    // ran, by their last node.
+    private var plans: [Mode: [FusedBlock]] = [:]
+    private var fusedByTail: [Int: FusedBlock] = [:]
+
     public init(inputShape: [Int]) { self.inputShape = inputShape }
 
     /// Appends a node and returns its index. Throws if its inputs do not exist or do not fit.
@@ -56,6 +66,7 @@ public final class Graph {
             throw NNError.shape(name, msg)
         }
         nodes.append(Node(name: name, layer: layer, inputs: ins, outputShape: out))
+        plans = [:]
         return nodes.count - 1
     }
 
@@ -63,12 +74,14 @@ public final class Graph {
     public func setOutput(_ index: Int) {
         precondition(index >= 0 && index < nodes.count)
         outputOverride = index
+        plans = [:]
     }
 
     /// Removes the nodes after `index` (used to split off a trailing softmax).
     public func truncate(after index: Int) {
         nodes.removeSubrange((index + 1)...)
         if let o = outputOverride, o > index { outputOverride = nil }
+        plans = [:]
     }
 
     /// Per-sample output shape.
@@ -94,42 +107,70 @@ public final class Graph {
         precondition(Array(x.shape.dropFirst()) == inputShape,
                      "input shape \(x.shape) does not match model input \(inputShape)")
         precondition(taps.allSatisfy { $0 >= 0 && $0 <= output }, "taps \(taps) must name nodes 0...\(output)")
-        let plan = liveness
         let empty = Tensor.zeros([0])
         var values = [Tensor?](repeating: nil, count: output + 1)
         var tapped = [Int: Tensor]()
         let tapSet = Set(taps)
-        records = []
-        if keepForBackward { records.reserveCapacity(output + 1) }
-        for i in 0...output {
-            let node = nodes[i]
-            let ins = node.inputs.map { s -> Tensor in
+        records = keepForBackward ? [ForwardRecord](repeating: ForwardRecord(inputs: [], output: empty), count: output + 1) : []
+        // Fused blocks run at their last node; their other nodes are skipped.
+        let fused = fuses ? activeBlocks(mode: mode, taps: tapSet) : [:]
+        let plan = liveness(fused)
+        fusedByTail = [:]
+        for i in 0...output where plan.runsAt[i] == i {
+            let sources = fused[i]?.inputs ?? nodes[i].inputs
+            let ins = sources.map { s -> Tensor in
                 switch s { case .input: return x; case let .node(j): return values[j]! }
             }
-            let y = node.layer.forward(ins, mode: mode)
-            if keepForBackward {
-                let reads = node.layer.backwardReads
-                records.append(ForwardRecord(inputs: reads.contains(.inputs) ? ins : ins.map { _ in empty },
-                                             output: reads.contains(.output) ? y : empty,
-                                             inputShapes: ins.map(\.shape)))
+            let y: Tensor
+            if let block = fused[i] {
+                y = block.forward(ins, mode: mode)
+                if keepForBackward {
+                    records[i] = block.record(inputs: ins, output: y)
+                    fusedByTail[i] = block
+                }
+            } else {
+                let layer = nodes[i].layer
+                y = layer.forward(ins, mode: mode)
+                if keepForBackward {
+                    let reads = layer.backwardReads
+                    records[i] = ForwardRecord(inputs: reads.contains(.inputs) ? ins : ins.map { _ in empty },
+                                               output: reads.contains(.output) ? y : empty,
+                                               inputShapes: ins.map(\.shape))
+                }
             }
             if tapSet.contains(i) { tapped[i] = y }
             values[i] = y
-            // Release inputs whose last consumer this node was (the records keep what backward needs).
-            for case let .node(j) in node.inputs where plan.lastConsumer[j] == i && j != output { values[j] = nil }
+            // Release inputs whose last consumer this was (the records keep what backward needs).
+            for case let .node(j) in sources where plan.lastConsumer[j] == i && j != output { values[j] = nil }
         }
         recordsComplete = keepForBackward
         return (values[output]!, taps.map { tapped[$0]! })
     }
 
-    /// For each node, the index of the last node that reads its output (itself if none).
-    struct Liveness { var lastConsumer: [Int] }
-    private var liveness: Liveness {
+    /// The fused blocks a forward in `mode` runs, by last node: those that lie before the
+    /// output and have no tapped node or the output node inside (those activations must exist).
+    private func activeBlocks(mode: Mode, taps: Set<Int>) -> [Int: FusedBlock] {
+        if plans[mode] == nil { plans[mode] = FusionPlan.blocks(nodes, mode: mode) }
+        var active: [Int: FusedBlock] = [:]
+        for b in plans[mode]! where b.tail <= output && b.runs(in: mode) {
+            let inner = b.members.dropLast()
+            if inner.contains(output) || inner.contains(where: taps.contains) { continue }
+            active[b.tail] = b
+        }
+        return active
+    }
+
+    /// Where each node runs (`runsAt[i]`: itself, or its fused block's last node) and, for each
+    /// node, the position of the last run that reads its output (its own if none).
+    struct Liveness { var runsAt: [Int]; var lastConsumer: [Int] }
+    private func liveness(_ fused: [Int: FusedBlock]) -> Liveness {
+        var at = Array(0..<nodes.count)
+        for (t, b) in fused { for m in b.members { at[m] = t } }
         var last = Array(0..<nodes.count)
         for (i, node) in nodes.enumerated() {
-            for case let .node(j) in node.inputs { last[j] = max(last[j], i) }
+            for case let .node(j) in node.inputs { last[j] = max(last[j], at[i]) }
         }
-        return Liveness(lastConsumer: last)
+        return Liveness(runsAt: at, lastConsumer: last)
     }
 
     /// Backward pass for the last `forward` (which must have kept its records): takes
@@ -150,18 +191,26 @@ public final class Graph {
                      "Graph.backward needs a forward pass with keepForBackward first")
         var gradients = [Tensor?](repeating: nil, count: nodes.count)
         gradients[output] = gradOutput
+        let inner = Set(fusedByTail.values.flatMap { $0.members.dropLast() })
         for (k, g) in tapGradients.sorted(by: { $0.key < $1.key }) {
             precondition(k >= 0 && k <= output, "tap gradient for node \(k), outside 0...\(output)")
+            precondition(!inner.contains(k), "tap gradient for node \(k), which the forward fused away (tap it in forward)")
             if gradients[k] == nil { gradients[k] = g } else { gradients[k]!.add(g) }
         }
         var gradInput: Tensor?
         for i in stride(from: output, through: 0, by: -1) {
             guard let g = gradients[i] else { records[i] = ForwardRecord(inputs: [], output: .zeros([0])); continue }
             gradients[i] = nil
-            let node = nodes[i]
-            let gins = node.layer.backward(g, records[i], parameterGradients: parameterGradients)
+            let sources: [Source], gins: [Tensor]
+            if let block = fusedByTail[i] {
+                sources = block.inputs
+                gins = block.backward(g, records[i], parameterGradients: parameterGradients)
+            } else {
+                sources = nodes[i].inputs
+                gins = nodes[i].layer.backward(g, records[i], parameterGradients: parameterGradients)
+            }
             records[i] = ForwardRecord(inputs: [], output: .zeros([0]))
-            for (s, gi) in zip(node.inputs, gins) {
+            for (s, gi) in zip(sources, gins) {
                 switch s {
                 case .input:
                     if gradInput == nil { gradInput = gi } else { gradInput!.add(gi) }
@@ -171,6 +220,7 @@ public final class Graph {
             }
         }
         recordsComplete = false
+        fusedByTail = [:]
         let batch = gradOutput?.batch ?? tapGradients.values.first?.batch ?? 0
         return gradInput ?? Tensor.zeros([batch] + inputShape)
     }

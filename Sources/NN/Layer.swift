@@ -13,8 +13,12 @@ public enum Mode: Sendable { case inference, training }
 /// so `node name + "." + name` is the PyTorch state-dict key.
 public final class Parameter {
     public let name: String
-    /// Current value.
-    public var value: Tensor
+    /// Current value. Every write (assignment, element update, in-place pointer access) bumps
+    /// `version`, so caches derived from the value (BatchNorm folded into a convolution for
+    /// inference, docs/design.md "Inference fusion") notice any change.
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Incremented on every write to `value` (the observer runs after in-place mutations too).
+    public private(set) var version: UInt64 = 0
     /// Accumulated gradient, same shape as `value`; empty for buffers.
     public var grad: Tensor
     /// Learnable (updated by optimisers) or a buffer (state only).

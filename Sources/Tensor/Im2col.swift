@@ -53,8 +53,8 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
     /// Output positions `o` whose input index `o·stride − pad + k` lies in `0..<size`, for kernel
     /// offset `k`. Every other position reads padding. Computed once per offset so the copy
     /// loops below need no per-element bounds test.
-    @inline(__always)
-    static func valid(_ k: Int, size: Int, pad: Int, stride: Int, out: Int) -> Range<Int> {
+    @inlinable
+    public static func valid(_ k: Int, size: Int, pad: Int, stride: Int, out: Int) -> Range<Int> {
         let lo = pad - k <= 0 ? 0 : (pad - k + stride - 1) / stride
         let t = size - 1 + pad - k
         let hi = t < 0 ? 0 : min(out, t / stride + 1)

@@ -16,6 +16,16 @@ struct Workload {
 /// resident set before the first run; see `PeakMemory`).
 struct Measurement {
     var best: Double, median: Double, items: Int, workingBytes: Int
+    /// The least process CPU time (all threads, user + system) of one repetition: on a shared
+    /// machine it moves far less than wall time with the load of other processes.
+    var bestCPU: Double = 0
+}
+
+/// CPU seconds used by this process so far (all threads).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// Times `w`. The best time is the one compared with PyTorch (also its best): on a shared
@@ -25,15 +35,16 @@ func measure(_ w: Workload, warmup: Int, reps: Int) throws -> Measurement {
     PeakMemory.reset()
     var items = 0
     for _ in 0..<warmup { items = try w.run() }
-    var times: [Double] = []
+    var times: [Double] = [], cpu: [Double] = []
     for _ in 0..<max(1, reps) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
         items = try w.run()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        cpu.append(processCPUSeconds() - c0)
     }
     times.sort()
     return Measurement(best: times[0], median: times[times.count / 2], items: items,
-                       workingBytes: max(0, PeakMemory.sample().peak - before))
+                       workingBytes: max(0, PeakMemory.sample().peak - before), bestCPU: cpu.min() ?? 0)
 }
 
 /// Inputs shaped like normalised CIFAR images (smooth, zero-mean), deterministic.

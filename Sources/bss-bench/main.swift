@@ -56,8 +56,8 @@ for w in try allWorkloads(only: only) where only == nil || only == w.name {
     // convolutions, to compare with the sgemm rate above (per-sample GEMMs run concurrently on
     // the workers, so summed call times would overstate it).
     gemmRates[w.name] = Double(prof.flops) / Double(reps + warmup) / r.best / 1e9
-    say(String(format: "%-24@ best %7.3f s  median %7.3f s  working memory %6.1f MB  %@", w.name as NSString,
-               r.best, r.median, Double(r.workingBytes) / 1e6, w.detail))
+    say(String(format: "%-24@ best %7.3f s  median %7.3f s  cpu %7.3f s  working memory %6.1f MB  %@", w.name as NSString,
+               r.best, r.median, r.bestCPU, Double(r.workingBytes) / 1e6, w.detail))
 }
 
 var torch: [String: Any] = [:]
@@ -83,7 +83,7 @@ for name in results.keys.sorted() {
         + (ConvBackend.current == .oneDNN ? "– (convolutions in oneDNN; sgemm calls only: "
            + String(format: "%.0f GFLOP/s)", rate)
            : String(format: "%.0f GFLOP/s (%.0f%% of sgemm)", rate, 100 * rate / ourSgemm)) + " |")
-    var row: [String: Any] = ["name": name, "detail": details[name] ?? "", "best_s": r.best, "median_s": r.median,
+    var row: [String: Any] = ["name": name, "detail": details[name] ?? "", "best_s": r.best, "median_s": r.median, "best_cpu_s": r.bestCPU,
                               "items": r.items, "working_bytes": r.workingBytes, "gemm_gflops": rate]
     if let tBest { row["torch_best_s"] = tBest; row["ratio"] = r.best / tBest }
     if let tMem { row["torch_working_bytes"] = tMem }

@@ -85,6 +85,28 @@ final class GroupedConvTests: XCTestCase {
         }
     }
 
+    /// The direct depthwise kernel (docs/design.md, "Convolution backends") and the per-group
+    /// im2col + sgemm path agree: output, input, weight and bias gradients.
+    func testDirectDepthwiseMatchesTheGEMMPath() {
+        defer { Conv2D.directDepthwise = true }
+        var compared = 0
+        for (idx, c) in configs.enumerated() where c.groups > 1 && c.groups == c.i {
+            var results: [[[Float]]] = []
+            for direct in [true, false] {
+                Conv2D.directDepthwise = direct
+                let conv = make(c)
+                let x = GradientCheck.randomTensor([3, c.i, c.h, c.w], seed: UInt64(idx + 60))
+                let call = LayerCall(conv)
+                let y = call.forward([x], mode: .training)
+                let dx = call.backward(GradientCheck.randomTensor(y.shape, seed: 61))[0]
+                results.append([y.data, dx.data, conv.weight.grad.data, conv.bias?.grad.data ?? []])
+            }
+            for k in 0..<4 { assertAllClose(results[0][k], results[1][k], atol: 1e-5, rtol: 1e-5, "config \(idx) part \(k)") }
+            compared += 1
+        }
+        XCTAssertEqual(compared, 3)
+    }
+
     /// A sample's output does not depend on the batch or on how samples are split between workers.
     func testPerSampleResultsIndependentOfBatchAndThreads() {
         let conv = make(configs[1])

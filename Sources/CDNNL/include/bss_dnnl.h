@@ -16,11 +16,12 @@ typedef struct {
 int bss_dnnl_load(void);
 const char *bss_dnnl_message(void);
 
-/// y [n, o, oh, ow] = conv(x, w) + b (b may be NULL). `per_sample` != 0 runs one primitive of
-/// mini-batch 1 per sample, so a sample's result does not depend on the others. Returns 0 on
-/// success. All calls are single-threaded (one OpenMP thread): callers parallelise over samples.
+/// y [n, o, oh, ow] = conv(x, w) + b (b may be NULL), or max(conv(x, w) + b, 0) when `relu` != 0
+/// (oneDNN's ReLU post-op). `per_sample` != 0 runs one primitive of mini-batch 1 per sample, so a
+/// sample's result does not depend on the others. Returns 0 on success. All calls are
+/// single-threaded (one OpenMP thread): callers parallelise over samples.
 int bss_dnnl_conv_forward(const bss_conv_shape *s, int per_sample, const float *x, const float *w,
-                          const float *b, float *y);
+                          const float *b, int relu, float *y);
 /// dx [n, c, h, w] = the gradient of the convolution's input (overwritten).
 int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int per_sample, const float *dy,
                                 const float *w, float *dx);

@@ -27,33 +27,37 @@ public final class ReLU: Layer {
     }
 
     public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
-        let output = record.output
-        precondition(gradOutput.count == output.count,
-                     "backward: gradient \(gradOutput.shape) does not match output \(output.shape)")
-        let n = gradOutput.count
-        let dx = gradOutput.data.withUnsafeBufferPointer { gp in
-            output.data.withUnsafeBufferPointer { yp in
-                uninitializedFloats(n) { db in
-                    let gb = gp.baseAddress!, yb = yp.baseAddress!
-                    parallelChunks(n, work: n) { r in
-                        // Sixteen lanes at a time: the compiler leaves the select scalar and branchy.
-                        let zero = SIMD16<Float>(repeating: 0)
-                        let graw = UnsafeRawPointer(gb), yraw = UnsafeRawPointer(yb), draw = UnsafeMutableRawPointer(db)
-                        var i = r.lowerBound
-                        while i + 16 <= r.upperBound {
-                            let yv = yraw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                            let gv = graw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                            draw.storeBytes(of: zero.replacing(with: gv, where: yv .> zero), toByteOffset: i * 4,
-                                            as: SIMD16<Float>.self)
-                            i += 16
-                        }
-                        while i < r.upperBound { db[i] = yb[i] > 0 ? gb[i] : 0; i += 1 }
+        [reluGradient(gradOutput, output: record.output)]
+    }
+}
+
+/// ReLU's backward `dx = dy · [y > 0]` from its output y (also the fused blocks' mask).
+func reluGradient(_ gradOutput: Tensor, output: Tensor) -> Tensor {
+    precondition(gradOutput.count == output.count,
+                 "backward: gradient \(gradOutput.shape) does not match output \(output.shape)")
+    let n = gradOutput.count
+    let dx = gradOutput.data.withUnsafeBufferPointer { gp in
+        output.data.withUnsafeBufferPointer { yp in
+            uninitializedFloats(n) { db in
+                let gb = gp.baseAddress!, yb = yp.baseAddress!
+                parallelChunks(n, work: n) { r in
+                    // Sixteen lanes at a time: the compiler leaves the select scalar and branchy.
+                    let zero = SIMD16<Float>(repeating: 0)
+                    let graw = UnsafeRawPointer(gb), yraw = UnsafeRawPointer(yb), draw = UnsafeMutableRawPointer(db)
+                    var i = r.lowerBound
+                    while i + 16 <= r.upperBound {
+                        let yv = yraw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                        let gv = graw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                        draw.storeBytes(of: zero.replacing(with: gv, where: yv .> zero), toByteOffset: i * 4,
+                                        as: SIMD16<Float>.self)
+                        i += 16
                     }
+                    while i < r.upperBound { db[i] = yb[i] > 0 ? gb[i] : 0; i += 1 }
                 }
             }
         }
-        return [Tensor(shape: gradOutput.shape, data: dx)]
     }
+    return Tensor(shape: gradOutput.shape, data: dx)
 }
 
 /// `y = 1 / (1 + e^(−x))`; `dx = dy · y · (1 − y)`.

@@ -74,6 +74,14 @@ public final class BatchNorm: Layer {
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let x = inputs[0]                                   // [N, C, S…]
+        prepareStatistics(x, mode: mode)
+        // y = a·x + shift with a = γ/σ, shift = β − a·μ: one multiply-add per element.
+        return normalise(x, residual: nil, relu: false)
+    }
+
+    /// Sets this call's mean and 1/σ: the batch statistics (and their running update) in
+    /// training, the running ones in inference.
+    func prepareStatistics(_ x: Tensor, mode: Mode) {
         precondition(x.rank >= 2 && x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1)
         lastMode = mode
@@ -94,35 +102,6 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        // y = a·x + shift with a = γ/σ, shift = β − a·μ: one multiply-add per element.
-        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
-        weight.value.data.withUnsafeBufferPointer { g in
-            bias.value.data.withUnsafeBufferPointer { b in
-                for ch in 0..<c {
-                    let a = g[ch] * invStd[ch]
-                    scale[ch] = a
-                    shift[ch] = b[ch] - a * mean[ch]
-                }
-            }
-        }
-        let total = x.count
-        let data = x.data.withUnsafeBufferPointer { xp in
-            scale.withUnsafeBufferPointer { ap in
-                shift.withUnsafeBufferPointer { sp in
-                    uninitializedFloats(total) { yb in
-                        let xb = xp.baseAddress!
-                        parallelChunks(n * c, work: total) { planes in
-                            for pl in planes {
-                                let ch = pl % c, off = pl * s
-                                scaleShift(yb + off, xb + off, ap[ch], sp[ch], s)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let y = Tensor(shape: x.shape, data: data)
-        return y
     }
 
     /// Batch mean and biased variance (two passes, Double accumulation, so large N·H·W stay
@@ -174,12 +153,18 @@ public final class BatchNorm: Layer {
     }
 
     public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
-        let x = record.inputs[0]
+        [backwardCore(gradOutput, x: record.inputs[0], mask: nil, parameterGradients: parameterGradients)]
+    }
+
+    /// dx for the last forward, and the parameter gradients. With `mask` (the output of a fused
+    /// ReLU, `FusedNormBlock`), the gradient is `dy · [mask > 0]`, applied as it is read.
+    func backwardCore(_ gradOutput: Tensor, x: Tensor, mask: Tensor?, parameterGradients: Bool) -> Tensor {
         precondition(gradOutput.shape == x.shape, "BatchNorm backward: gradient \(gradOutput.shape), expected \(x.shape)")
         let n = x.batch, c = channels, s = x.count / max(n * c, 1), m = Float(n * s)
         let training = lastMode == .training
         if training, let reduce = statisticsReducer, let count = syncedCount {
-            return [syncedBackward(gradOutput, x, count: count, parameterGradients: parameterGradients, reduce: reduce)]
+            precondition(mask == nil, "BatchNorm: fused ReLU with a statistics reducer")
+            return syncedBackward(gradOutput, x, count: count, parameterGradients: parameterGradients, reduce: reduce)
         }
         let mean = self.mean, invStd = self.invStd
         // Σ dy and Σ dy·x̂ are needed for the training-mode dx and for the parameter gradients.
@@ -191,6 +176,7 @@ public final class BatchNorm: Layer {
         }
         let total = x.count
         let dxData = x.data.withUnsafeBufferPointer { xp in
+            withOptionalBuffer(mask?.data) { mp in
             gradOutput.data.withUnsafeBufferPointer { dy in
                 sumDyAll.withUnsafeMutableBufferPointer { sumDyP in
                     sumDyXhatAll.withUnsafeMutableBufferPointer { sumDyXhatP in
@@ -201,13 +187,33 @@ public final class BatchNorm: Layer {
                                     for ch in chans {
                                         let mu = mean[ch], inv = invStd[ch], a = scaleP[ch]
                                         var sumDy: Double = 0, sumDyXhat: Double = 0
-                                        if needSums {
+                                        if needSums, let mp {
+                                            (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, mask: mp.baseAddress!, xp.baseAddress!,
+                                                                                        channel: ch, n: n, c: c, s: s, mean: mu, invStd: inv)
+                                            sumDyP[ch] = sumDy
+                                            sumDyXhatP[ch] = sumDyXhat
+                                        } else if needSums {
                                             (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, xp.baseAddress!, channel: ch,
                                                                                         n: n, c: c, s: s, mean: mu, invStd: inv)
                                             sumDyP[ch] = sumDy
                                             sumDyXhatP[ch] = sumDyXhat
                                         }
-                                        if training {
+                                        if let mp {
+                                            // The same expressions on the masked gradient (ReLU's dy · [y > 0]).
+                                            let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
+                                            for i in 0..<n {
+                                                let off = (i * c + ch) * s
+                                                for k in 0..<s {
+                                                    let d: Float = mp[off + k] > 0 ? dy[off + k] : 0
+                                                    if training {
+                                                        let xhat = (xp[off + k] - mu) * inv
+                                                        dxp[off + k] = a * (d - meanDy - xhat * meanDyXhat)
+                                                    } else {
+                                                        dxp[off + k] = a * d
+                                                    }
+                                                }
+                                            }
+                                        } else if training {
                                             // The batch statistics depend on x: subtract their contributions.
                                             let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
                                             for i in 0..<n {
@@ -230,6 +236,7 @@ public final class BatchNorm: Layer {
                     }
                 }
             }
+            }
         }
         if parameterGradients {
             for ch in 0..<c {
@@ -237,8 +244,7 @@ public final class BatchNorm: Layer {
                 bias.grad.data[ch] += Float(sumDyAll[ch])
             }
         }
-        let dx = Tensor(shape: x.shape, data: dxData)
-        return [dx]
+        return Tensor(shape: x.shape, data: dxData)
     }
 }
 
@@ -253,6 +259,22 @@ extension BatchNorm {
             let off = (i * c + ch) * s
             for k in 0..<s {
                 let d = dy[off + k]
+                sumDy += Double(d)
+                sumDyXhat += Double(d * (x[off + k] - mu) * inv)
+            }
+        }
+        return (sumDy, sumDyXhat)
+    }
+
+    /// `gradientSums` of the masked gradient `dy · [y > 0]` (a fused ReLU's).
+    @inline(__always)
+    static func gradientSums(_ dy: UnsafePointer<Float>, mask y: UnsafePointer<Float>, _ x: UnsafePointer<Float>, channel ch: Int,
+                             n: Int, c: Int, s: Int, mean mu: Float, invStd inv: Float) -> (Double, Double) {
+        var sumDy: Double = 0, sumDyXhat: Double = 0
+        for i in 0..<n {
+            let off = (i * c + ch) * s
+            for k in 0..<s {
+                let d: Float = y[off + k] > 0 ? dy[off + k] : 0
                 sumDy += Double(d)
                 sumDyXhat += Double(d * (x[off + k] - mu) * inv)
             }

@@ -55,19 +55,20 @@ extension Conv2D {
 
     /// y = conv(x) + b through oneDNN, per worker chunk; nil when oneDNN refused the shape
     /// (the caller then takes the OpenBLAS path).
-    func forwardOneDNN(_ x: Tensor, _ g: ConvGeometry, perSample: Bool) -> Tensor? {
+    func forwardOneDNN(_ x: Tensor, _ g: ConvGeometry, weights: [Float], bias: [Float]?, relu: Bool,
+                       perSample: Bool) -> Tensor? {
         let n = x.shape[0], inPer = x.sampleCount, outPer = outChannels * g.outHeight * g.outWidth
         let chunks = Parallel.chunkCount(n)
         var status = [Int32](repeating: 0, count: chunks)
         let y = [Float](unsafeUninitializedCapacity: n * outPer) { out, initialized in
             status.withUnsafeMutableBufferPointer { st in
             x.data.withUnsafeBufferPointer { xp in
-            weight.value.data.withUnsafeBufferPointer { wp in
-            withOptionalBuffer(bias?.value.data) { bp in
+            weights.withUnsafeBufferPointer { wp in
+            withOptionalBuffer(bias) { bp in
                 Parallel.forEachChunk(n) { samples, worker in
                     var s = dnnlShape(g, n: samples.count)
                     st[worker] = bss_dnnl_conv_forward(&s, perSample ? 1 : 0, xp.baseAddress! + samples.lowerBound * inPer,
-                                                       wp.baseAddress!, bp?.baseAddress,
+                                                       wp.baseAddress!, bp?.baseAddress, relu ? 1 : 0,
                                                        out.baseAddress! + samples.lowerBound * outPer)
                 }
             }
@@ -83,7 +84,7 @@ extension Conv2D {
     /// dx through oneDNN; with `parameterGradients`, dW and db per worker chunk into partial sums
     /// added to the accumulators in chunk order. nil when oneDNN refused the shape (nothing was
     /// accumulated then).
-    func backwardOneDNN(_ dy: Tensor, input: Tensor, _ g: ConvGeometry, perSample: Bool,
+    func backwardOneDNN(_ dy: Tensor, input: Tensor, _ g: ConvGeometry, weights: [Float], perSample: Bool,
                         parameterGradients: Bool, partials: ScratchBuffer) -> Tensor? {
         let n = input.shape[0], inPer = input.sampleCount, outPer = dy.sampleCount
         let chunks = Parallel.chunkCount(n), wCount = weight.value.count, o = outChannels
@@ -94,7 +95,7 @@ extension Conv2D {
             status.withUnsafeMutableBufferPointer { st in
             input.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { gp in
-            weight.value.data.withUnsafeBufferPointer { wp in
+            weights.withUnsafeBufferPointer { wp in
                 Parallel.forEachChunk(n) { samples, worker in
                     var s = dnnlShape(g, n: samples.count)
                     let dys = gp.baseAddress! + samples.lowerBound * outPer

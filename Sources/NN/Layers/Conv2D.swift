@@ -14,8 +14,9 @@ import Tensor
 /// [outChannels]` when `bias` is true. Both start at zero; initialisation and import happen elsewhere.
 /// Defaults: stride (1, 1), no padding, dilation (1, 1), one group, with bias.
 ///
-/// Computation: through oneDNN when it is installed (`ConvBackend`, `Conv2D+OneDNN.swift`,
-/// ungrouped, non-pointwise convolutions only); otherwise, and with `BSS_CONV=openblas`, per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
+/// Computation: depthwise convolutions by a direct kernel (`Conv2D+Depthwise.swift`); through
+/// oneDNN when it is installed (`ConvBackend`, `Conv2D+OneDNN.swift`, ungrouped, non-pointwise
+/// convolutions only); otherwise, and with `BSS_CONV=openblas`, per sample and group, `col = im2col(x_n,g) [K = I_g·kh·kw, P = outH·outW]` and
 /// `y_n,g [O_g, P] = W_g [O_g, K] · col` (sgemm; `W_g` is a contiguous block of rows of the
 /// OIHW weight); samples run in parallel (`Parallel`, OpenBLAS single-threaded meanwhile), each
 /// worker with its own column buffer, reused across calls.
@@ -69,8 +70,8 @@ public final class Conv2D: Layer {
     // gradient independent of the batch (oneDNN path: one primitive per sample).
     private var lastInference = false
     // Per-worker scratch: column matrices [K, P] and partial dW/db sums, sized for `geometry`.
-    private let cols = ScratchBuffer()
-    private let partials = ScratchBuffer()
+    let cols = ScratchBuffer()
+    let partials = ScratchBuffer()
 
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true) {
@@ -129,13 +130,23 @@ public final class Conv2D: Layer {
 
     /// x `[N, I, H, W]` → y `[N, O, outH, outW]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
-        let x = inputs[0]
+        convolve(inputs[0], weights: weight.value.data, bias: bias?.value.data, relu: false, perSample: mode == .inference)
+    }
+
+    /// `y = conv(x; weights) + bias`, or `max(…, 0)` with `relu`, for weights and bias shaped
+    /// like this layer's (its own, or BatchNorm folded into them: `InferenceFusion`). Sets the
+    /// state backward reads. `perSample`: inference's batch-invariant calls (docs/design.md,
+    /// "Determinism").
+    func convolve(_ x: Tensor, weights: [Float], bias: [Float]?, relu: Bool, perSample: Bool) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D input \(x.shape), expected [N, \(inChannels), H, W]")
         let g = geometry(channels: inChannels / groups, height: x.shape[2], width: x.shape[3])
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
         geometry = g
-        lastInference = mode == .inference
-        if usesOneDNN(g), let y = forwardOneDNN(x, g, perSample: lastInference) { return y }
+        lastInference = perSample
+        if isDepthwise { return forwardDepthwise(x, g, weights: weights, bias: bias, relu: relu) }
+        if usesOneDNN(g), let y = forwardOneDNN(x, g, weights: weights, bias: bias, relu: relu, perSample: perSample) {
+            return y
+        }
         // Per group: og output channels, k column rows; the group's input is `gin` floats.
         let n = x.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
         let gin = g.channels * g.height * g.width
@@ -144,8 +155,8 @@ public final class Conv2D: Layer {
         let colBase = g.isPointwise ? nil : cols.pointer(count: chunks * k * p)
         let y = [Float](unsafeUninitializedCapacity: n * o * p) { out, initialized in
             x.data.withUnsafeBufferPointer { xp in
-            weight.value.data.withUnsafeBufferPointer { wp in
-            withOptionalBuffer(bias?.value.data) { bp in
+            weights.withUnsafeBufferPointer { wp in
+            withOptionalBuffer(bias) { bp in
                 Parallel.forEachChunk(n) { samples, worker in
                     for s in samples {
                         for gi in 0..<groups {
@@ -164,13 +175,15 @@ public final class Conv2D: Layer {
                                       c: ys + c0, ldc: p)
                             }
                         }
+                        let ys = out.baseAddress! + s * o * p
                         if let bp {
-                            let ys = out.baseAddress! + s * o * p
                             for oc in 0..<o {
                                 let row = ys + oc * p, v = bp[oc]
                                 for j in 0..<p { row[j] += v }
                             }
                         }
+                        // (the fused ReLU while the sample's output is still in cache)
+                        if relu { NN.relu(ys, ys, o * p) }
                     }
                 }
             }
@@ -183,15 +196,24 @@ public final class Conv2D: Layer {
 
     /// dy `[N, O, outH, outW]` → dx `[N, I, H, W]`; accumulates dW, db.
     public func backward(_ gradOutput: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
+        [backpropagate(gradOutput, input: record.inputs[0], weights: weight.value.data, parameterGradients: parameterGradients)]
+    }
+
+    /// The backward of the last `convolve` with `weights` (this layer's, or folded ones, which
+    /// need `parameterGradients` false). `input` is that call's input (only its shape is read
+    /// without parameter gradients).
+    func backpropagate(_ gradOutput: Tensor, input: Tensor, weights: [Float], parameterGradients: Bool) -> Tensor {
         guard let g = geometry else { preconditionFailure("Conv2D.backward before forward") }
-        let input = record.inputs[0]
         let n = input.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
         let gin = g.channels * g.height * g.width
         precondition(gradOutput.shape == [n, o, g.outHeight, g.outWidth],
                      "Conv2D gradient \(gradOutput.shape) does not match output [\(n), \(o), \(g.outHeight), \(g.outWidth)]")
-        if usesOneDNN(g), let dx = backwardOneDNN(gradOutput, input: input, g, perSample: lastInference,
+        if isDepthwise {
+            return backwardDepthwise(gradOutput, input: input, g, weights: weights, parameterGradients: parameterGradients)
+        }
+        if usesOneDNN(g), let dx = backwardOneDNN(gradOutput, input: input, g, weights: weights, perSample: lastInference,
                                                parameterGradients: parameterGradients, partials: partials) {
-            return [dx]
+            return dx
         }
         let inPer = input.sampleCount, chunks = Parallel.chunkCount(n)
         let block = Conv2D.columnBlock(rows: og, inner: k, columns: p)
@@ -204,7 +226,7 @@ public final class Conv2D: Layer {
         let dx = [Float](unsafeUninitializedCapacity: n * inPer) { dxp, initialized in
             input.data.withUnsafeBufferPointer { xp in
             gradOutput.data.withUnsafeBufferPointer { gp in
-            weight.value.data.withUnsafeBufferPointer { wp in
+            weights.withUnsafeBufferPointer { wp in
                 Parallel.forEachChunk(n) { samples, worker in
                     let col = colBase.map { $0 + worker * k * p }
                     for s in samples {
@@ -265,7 +287,7 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        return [Tensor(shape: input.shape, data: dx)]
+        return Tensor(shape: input.shape, data: dx)
     }
 }
 
