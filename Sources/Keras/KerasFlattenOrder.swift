@@ -13,7 +13,7 @@ import NN
 /// an NCHW image `[C, H, W]` (C > 1 and H·W > 1, not produced by a `Permute`) holds a Keras
 /// kernel in permuted form. Where Keras' flattened features reach anything else, the importer
 /// builds `Permute([1, 2, 0])` + Flatten instead, whose output already is in Keras' order.
-enum KerasFlattenOrder {
+package enum KerasFlattenOrder {
     /// Engine layers that act on each feature alone, so a feature order passes through them.
     static func keepsFeatureOrder(_ layer: Layer) -> Bool {
         layer is ReLU || layer is Sigmoid || layer is Tanh || layer is Identity || layer is Dropout || layer is PointwiseActivation
@@ -47,7 +47,7 @@ enum KerasFlattenOrder {
     }
 
     /// The column map (`columns`) for the Linear node `index`, or nil when its kernel needs none.
-    static func columns(forLinear index: Int, in graph: Graph) -> [Int]? {
+    package static func columns(forLinear index: Int, in graph: Graph) -> [Int]? {
         guard let f = flatten(feeding: index, in: graph) else { return nil }
         switch graph.nodes[f].inputs[0] {
         case .input: return columns(graph.inputShape)
