@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import ModelIO
+@testable import Keras
+@testable import ModelCore
+@testable import NumPy
 import NN
 import Tensor
 import TestSupport
