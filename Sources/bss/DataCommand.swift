@@ -120,7 +120,7 @@ struct DataConvert: ParsableCommand {
         // .npz: a chunk at a time (DataStreamWriter).
         let written = try DataStreamWriter.writeNpz(data, options: reading.options, to: url, layout: layout)
         noteSkipped(written.skipped, file: data)
-        report(samples: written.samples, images: written.layout, rank4: written.layout != nil, labels: written.labels,
+        report(samples: written.samples, images: written.layout, rank4: written.images, labels: written.labels,
                classNames: written.classNames, description: written.description)
     }
 

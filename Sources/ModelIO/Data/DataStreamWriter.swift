@@ -17,7 +17,7 @@ import Tensor
 /// chunk must then be), else float32 — what `DataWriter` decides for a whole set. The file
 /// is written to a temporary name and renamed when complete (`AtomicFile`).
 public enum DataStreamWriter {
-    public typealias Written = (samples: Int, labels: Int?, classNames: Int?, layout: DataLayout?, skipped: [String], description: String)
+    public typealias Written = (samples: Int, labels: Int?, classNames: Int?, layout: DataLayout?, skipped: [String], description: String, images: Bool)
 
     /// Writes the data set `path` (read with `options`, `chunkSize` samples at a time) to `url`.
     /// Without a model, image colour modes are decided per chunk; a colour chunk after gray
@@ -36,9 +36,10 @@ public enum DataStreamWriter {
 
     /// Writes `stream` to `url` (`.npz`); `layout` converts images of a format with a fixed
     /// layout (as `DataWriter.write`). Returns the samples written, labels, class names, the
-    /// layout written, the images left out and the first chunk's description.
+    /// layout written, the images left out, the first chunk's description and whether `x` holds
+    /// images (`[N, A, B, C]`).
     public static func writeNpz(_ stream: DataStream, to url: URL, layout: DataLayout? = nil, forceZip64: Bool = false) throws -> Written {
-        var result: Written = (0, nil, nil, nil, [], stream.description)
+        var result: Written = (0, nil, nil, nil, [], stream.description, false)
         try AtomicFile.write(to: url) { temporary in
             let zip = try ZipStreamWriter(url: temporary, file: url.path)
             var labels: [Int64]? = []
@@ -94,6 +95,7 @@ public enum DataStreamWriter {
             try zip.finish()
             result.samples = count
             result.layout = written
+            result.images = perSample.count == 3
         }
         return result
     }
