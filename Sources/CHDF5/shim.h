@@ -112,7 +112,9 @@ typedef struct {
     size_t count, kinds_capacity;
 } sh5_names;
 
-enum { SH5_KIND_OTHER = 0, SH5_KIND_GROUP = 1, SH5_KIND_DATASET = 2 };
+enum { SH5_KIND_OTHER = 0, SH5_KIND_GROUP = 1, SH5_KIND_DATASET = 2,
+       /// A hard link whose object this libhdf5 cannot open (a newer file format, or damage).
+       SH5_KIND_UNREADABLE = 3 };
 
 static inline void sh5_names_free(sh5_names *n) {
     if (!n) return;
@@ -161,7 +163,11 @@ static inline herr_t sh5__link_cb(hid_t group, const char *name, const H5L_info_
     (void)info;
     int kind = sh5_object_kind(group, name);
     // A dangling soft/external link cannot be opened; list it as "other" rather than fail.
-    if (kind < 0) { H5Eclear2(H5E_DEFAULT); kind = SH5_KIND_OTHER; }
+    // A hard link always names an object: one that cannot be opened is reported, not hidden.
+    if (kind < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        kind = (info != NULL && info->type == H5L_TYPE_HARD) ? SH5_KIND_UNREADABLE : SH5_KIND_OTHER;
+    }
     return sh5__names_append((sh5_names *)op, name, kind) < 0 ? -1 : 0;
 }
 
@@ -184,6 +190,19 @@ static inline herr_t sh5_list_attributes(hid_t loc, const char *obj_path, sh5_na
     hsize_t idx = 0;
     return H5Aiterate_by_name(loc, obj_path, H5_INDEX_NAME, H5_ITER_INC, &idx,
                               sh5__attr_cb, out, H5P_DEFAULT);
+}
+
+/// The superblock version of an open file (0/1: any HDF5; 2: 1.8 and later; 3: 1.10 and
+/// later, what h5py's libver="latest" writes), or -1.
+static inline int sh5_superblock_version(hid_t file) {
+    H5F_info2_t info;
+    if (H5Fget_info2(file, &info) < 0) { H5Eclear2(H5E_DEFAULT); return -1; }
+    return (int)info.super.version;
+}
+
+/// The version of the libhdf5 in use, as "1.10.8".
+static inline void sh5_library_version(unsigned *major, unsigned *minor, unsigned *release) {
+    H5get_libversion(major, minor, release);
 }
 
 // MARK: - Version differences

@@ -12,7 +12,7 @@ enum DataHDF5 {
         let file = try HDF5File(reading: url)
         defer { try? file.close() }
         guard file.kind(of: "x") == .dataset else {
-            let found = (try? file.children().map(\.name)) ?? []
+            let found = try file.children().map(\.name)   // an unopenable object says why (HDF5Group)
             throw ModelIOError(.notFound, file: file.name, location: "x",
                                "no dataset 'x' at the root (found: \(found.isEmpty ? "nothing" : found.joined(separator: ", ")))")
         }

@@ -36,6 +36,24 @@ public struct DataStream {
     /// passed on; losing every image of the set is an error).
     @discardableResult
     public func forEachChunk(_ body: (DataSet) throws -> Void) throws -> [String] {
+        try scanChunks(until: { try body($0); return false })
+    }
+
+    /// As `forEachChunk(_:)`, stopping after the chunk for which `body` returns true (the
+    /// chunks after it are not read; `bss generate --limit` stops its scan so).
+    @discardableResult
+    public func scanChunks(until body: (DataSet) throws -> Bool) throws -> [String] {
+        try forEachRawChunk { raw in
+            var ds = try DataLoader.make(raw, file: file, stored: stored, preprocessing: preprocessing)
+            ds.skippedImages = []
+            return try body(ds)
+        }
+    }
+
+    /// The chunks as read, before layout conversion and preprocessing (`bss data convert`
+    /// writes them as stored), checked as `forEachChunk` checks them; `body` returns true to stop.
+    @discardableResult
+    public func forEachRawChunk(_ body: (DataLoader.RawData) throws -> Bool) throws -> [String] {
         var shape: [Int]?
         var skipped: [String] = []
         var delivered = 0
@@ -52,15 +70,13 @@ public struct DataStream {
                                        "images of \(s[2])x\(s[1]) pixels (WxH) after others of \(shape[2])x\(shape[1]); pass --image-size H,W to resize every image (bilinear, as Pillow)")
                 }
                 if let shape, shape[0] != s[0] {
-                    throw ModelIOError(.mismatch, file: file,
+                    throw ModelIOError(.mismatch, file: file, location: "colour",
                                        "grayscale and colour images in different chunks; read the set with a model (its channel count decides) or with bss data convert")
                 }
                 shape = s
             }
-            var ds = try DataLoader.make(raw, file: file, stored: stored, preprocessing: preprocessing)
-            ds.skippedImages = []
-            try body(ds)
-            delivered += ds.count
+            delivered += raw.x.batch
+            if try body(raw) { return skipped }
         }
         if delivered == 0, let first = skipped.first {
             throw ModelIOError(.malformed, file: file, "none of the \(skipped.count) images could be decoded (--skip-bad-images left out every one; the first: \(first))")
@@ -70,15 +86,13 @@ public struct DataStream {
 }
 
 extension DataLoader {
-    /// Samples per chunk of a `DataStream` unless the caller asks for another size.
-    public static let defaultChunkSize = 2048
+    /// Samples per chunk of a `DataStream` unless the caller asks for another size: 2,048, or
+    /// `BSS_DATA_CHUNK_SIZE` from the environment (tests use it to make small sets span chunks).
+    public static let defaultChunkSize: Int = ProcessInfo.processInfo.environment["BSS_DATA_CHUNK_SIZE"]
+        .flatMap { Int($0) }.map { max(1, $0) } ?? 2048
 
-    /// `path` as a `DataStream` (see there for which formats are read a chunk at a time).
-    /// `channels`: the model's input channels for image files (nil: 3 if any image is colour).
-    public static func stream(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init(),
-                              options: ReadOptions = .init(), channels: Int? = nil,
-                              chunkSize: Int = defaultChunkSize) throws -> DataStream {
-        precondition(chunkSize > 0, "chunks hold at least one sample")
+    /// What `path` is when it can be read in parts (a folder, one image file); nil: a file read whole.
+    static func resolveSource(_ path: String, options: ReadOptions) throws -> DataFolder.Source? {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         var source: DataFolder.Source?
@@ -89,6 +103,16 @@ extension DataLoader {
             source = .images(ImageList(items: [.init(url: URL(fileURLWithPath: path), label: nil)], classNames: nil, file: path,
                                        description: "one image", format: .imageFolder))
         }
+        return source
+    }
+
+    /// `path` as a `DataStream` (see there for which formats are read a chunk at a time).
+    /// `channels`: the model's input channels for image files (nil: 3 if any image is colour).
+    public static func stream(_ path: String, stored: DataLayout, preprocessing: Preprocessing = .init(),
+                              options: ReadOptions = .init(), channels: Int? = nil,
+                              chunkSize: Int = defaultChunkSize) throws -> DataStream {
+        precondition(chunkSize > 0, "chunks hold at least one sample")
+        let source = try resolveSource(path, options: options)
         func stream(count: Int, chunks: Int, description: String, names: [String]?, images: Bool,
                     _ chunk: @escaping (Int) throws -> RawData) throws -> DataStream {
             // An empty set is refused here, as the whole-set read refuses it (DataLoader).

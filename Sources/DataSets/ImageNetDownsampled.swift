@@ -61,6 +61,24 @@ enum ImageNetDownsampled {
 
     /// The number of images in one batch file, from its (small) `labels` member alone.
     static func rowCount(_ url: URL) throws -> Int {
+        try labelArray(url).count
+    }
+
+    /// The 0-based labels of one batch file, from its (small) `labels` member alone, checked as
+    /// `decode` checks them.
+    static func labels(_ url: URL) throws -> [Int64] {
+        let file = url.relativePath
+        var labels = try labelArray(url)
+        for (i, l) in labels.enumerated() where l < 1 || l > Int64(classes) {
+            throw ModelIOError(.mismatch, file: file, location: "labels",
+                               l == 0 ? "label 0 at row \(i): the ImageNet release numbers its classes 1-1000 (a 0-based file should be saved with keys x and y)"
+                                      : "label \(l) at row \(i) is outside the release's classes 1-1000")
+        }
+        for i in labels.indices { labels[i] -= 1 }
+        return labels
+    }
+
+    private static func labelArray(_ url: URL) throws -> [Int64] {
         let file = url.relativePath
         let archive = try ZipReader(url: url, file: file, expected: "an .npz (a zip of .npy files)")
         guard let member = archive.members.first(where: { $0.name == "labels.npy" || $0.name == "labels" }) else {
@@ -69,10 +87,10 @@ enum ImageNetDownsampled {
         let head = archive.prefix(of: member, count: 1 << 16)
         try head.withUnsafeBytes { try NpyFormat.checkDeclaredSize(prefix: $0, size: member.uncompressedSize, file: file, key: "labels") }
         let labels = try NpyFormat.decode(try archive.data(of: member, location: "labels"), file: file, key: "labels")
-        guard let n = labels.shape.first else {
-            throw ModelIOError(.mismatch, file: file, location: "labels", "expected one label per image, found a scalar")
+        guard labels.shape.count == 1 || (labels.shape.count == 2 && labels.shape[1] == 1) else {
+            throw ModelIOError(.mismatch, file: file, location: "labels", "expected one label per image, found shape \(labels.shape)")
         }
-        return n
+        return try labels.int64s(file: file, key: "labels")
     }
 
     /// Checks and converts one archive's arrays.

@@ -128,26 +128,54 @@ public final class DistillRun {
         return model
     }
 
-    /// The training subset (teacher-shaped) and the validation set (student-shaped).
-    static func loadData(_ c: RunConfig, teacher: Model?, student: Model) throws -> (DataSet, DataSet?) {
+    /// The training subset (teacher-shaped) and the validation set (student-shaped). Image
+    /// files and ImageNet batches are decoded on demand into a bounded cache (`SampleSource`,
+    /// budget `SampleSource.defaultCacheBytes`), converted to each model's colour mode as
+    /// Pillow's `convert` does (`ImageColour`); other formats are read whole.
+    static func loadData(_ c: RunConfig, teacher: Model?, student: Model,
+                         cacheBytes: Int = SampleSource.defaultCacheBytes) throws -> (SampleSource, SampleSource?) {
         let inputModel = teacher ?? student
         let layout = c.dataLayout.flatMap(DataLayout.init(rawValue:)) ?? inputModel.inputLayout
         var pre = try c.normalize.map { try DataLoader.Preprocessing.normalization($0) } ?? .init()
         if let s = c.scale { pre.scale = s }
         let reading = c.readOptions
-        var train = try DataLoader.load(c.data!, stored: layout, preprocessing: pre, options: reading)
-            .conformed(to: inputModel.graph.inputShape, layout: inputModel.inputLayout)
+        // Teacher and student read the same samples: a flat model takes the other's channel count.
+        func channels(_ m: Model) -> Int? { m.graph.inputShape.count == 3 ? m.graph.inputShape[0] : nil }
+        // Training and validation share the budget when both are decoded on demand.
+        let train = try SampleSource.open(c.data!, stored: layout, preprocessing: pre, options: reading, channels: channels(inputModel) ?? channels(student),
+                                          inputShape: inputModel.graph.inputShape, layout: inputModel.inputLayout,
+                                          cacheBytes: c.val == nil ? cacheBytes : cacheBytes - cacheBytes / 4)
+        noteData(train, file: c.data!)
         if let y = train.y, c.trainFraction < 1 {
             // Labels are checked against the models later; out-of-range ones still form a class here.
             var g = RunStreams.subset(c.seed)
-            let rows = DataSelection.stratified(labels: y, fraction: c.trainFraction, generator: &g)
-            train = DataSet(x: train.x.gather(rows: rows), y: rows.map { y[$0] }, file: train.file, storedLayout: train.storedLayout)
+            train.restrict(to: DataSelection.stratified(labels: y, fraction: c.trainFraction, generator: &g))
         }
         let val = try c.val.map {
-            try DataLoader.load($0, stored: layout, preprocessing: pre, options: reading)
-                .conformed(to: student.graph.inputShape, layout: student.inputLayout)
+            try SampleSource.open($0, stored: layout, preprocessing: pre, options: reading, channels: channels(student) ?? channels(inputModel),
+                                  inputShape: student.graph.inputShape, layout: student.inputLayout, cacheBytes: cacheBytes / 4)
         }
+        if let val, let v = c.val { noteData(val, file: v) }
         return (train, val)
+    }
+
+    /// What the data verbs say on stderr about a set read for training: colour conversion,
+    /// skipped images, and the cache of sets decoded on demand.
+    static func noteData(_ s: SampleSource, file: String) {
+        var lines: [String] = []
+        if s.grayConverted > 0 {
+            lines.append("bss: note: converted \(s.grayConverted) colour image\(s.grayConverted == 1 ? "" : "s") of \(file) to gray for the model's 1-channel input, as Pillow's convert(\"L\") does (ITU-R 601-2 luma)")
+        }
+        if !s.skippedImages.isEmpty {
+            let listed = s.skippedImages.prefix(5).joined(separator: ", ") + (s.skippedImages.count > 5 ? ", …" : "")
+            lines.append("bss: note: skipped \(s.skippedImages.count) image\(s.skippedImages.count == 1 ? "" : "s") of \(file) that could not be decoded (--skip-bad-images): \(listed)")
+        }
+        if let c = s.cacheStatistics {
+            lines.append("bss: note: \(file): \(s.count) samples decoded on demand, cache \(MemoryBudget.describe(UInt64(c.bytes))) of \(MemoryBudget.describe(UInt64(c.budget))) filled after the first pass"
+                         + (c.bytes >= c.budget - c.budget / 64 ? " (full: later epochs decode again what it cannot keep; --max-memory raises it)" : ""))
+        }
+        guard !lines.isEmpty, MPIWorld.current?.isRoot ?? true else { return }
+        FileHandle.standardError.write((lines.joined(separator: "\n") + "\n").data(using: .utf8)!)
     }
 
     /// Writes the resolved config next to the output.

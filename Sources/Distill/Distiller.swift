@@ -37,10 +37,11 @@ public final class Distiller {
     public let teacher: Model?
     public let student: Model
     /// Training samples (the `train_fraction` subset) in the teacher's input shape (the
-    /// student's for `original`), with labels.
-    public let train: DataSet
+    /// student's for `original`), with labels: in memory, or decoded on demand into a bounded
+    /// cache (`SampleSource`; the same values either way).
+    public let train: SampleSource
     /// Validation samples in the student's input shape, if any.
-    public let val: DataSet?
+    public let val: SampleSource?
     public let optimizer: SGD
     public let step: DistillationStep
     public private(set) var completedEpochs = 0
@@ -55,7 +56,12 @@ public final class Distiller {
     private var teacherLogits: Tensor?
     private let labels: [Int]
 
-    public init(config: RunConfig, teacher: Model?, student: Model, train: DataSet, val: DataSet?) throws {
+    /// In-memory sets (tests, callers that loaded whole).
+    public convenience init(config: RunConfig, teacher: Model?, student: Model, train: DataSet, val: DataSet?) throws {
+        try self.init(config: config, teacher: teacher, student: student, train: SampleSource(train), val: val.map(SampleSource.init))
+    }
+
+    public init(config: RunConfig, teacher: Model?, student: Model, train: SampleSource, val: SampleSource?) throws {
         try Preflight.check(config: config, teacher: teacher, student: student, train: train, val: val)
         self.config = config
         self.teacher = config.method.usesTeacher ? teacher : nil
@@ -93,10 +99,23 @@ public final class Distiller {
 
     /// Computes the teacher's logits on every training row once (inference mode), when the
     /// inputs are not augmented; later epochs reuse them. `progress` gets rows done.
-    public func prepareTeacherLogits(progress: ((Int) -> Void)? = nil) {
+    public func prepareTeacherLogits(progress: ((Int) -> Void)? = nil) throws {
         guard let teacher, teacherLogits == nil, !config.augments else { return }
-        teacherLogits = parallel?.predict(teacher.graph, train.x, batchSize: config.evalBatchSize, progress: progress)
-            ?? teacher.graph.predict(train.x, batchSize: config.evalBatchSize, progress: progress)
+        teacherLogits = try predict(teacher.graph, train, progress: progress)
+    }
+
+    /// `graph`'s inference outputs on every row of `source`, a chunk at a time for sets decoded
+    /// on demand. Chunks are whole numbers of `evalBatchSize` rows, so the batches (and the
+    /// bits) are those of one `predict` over the whole set.
+    func predict(_ graph: Graph, _ source: SampleSource, progress: ((Int) -> Void)? = nil) throws -> Tensor {
+        let batch = max(1, config.evalBatchSize)
+        let chunk = max(1, DataLoader.defaultChunkSize / batch) * batch
+        var out: [Float] = []
+        try source.forEachChunk(size: chunk) { rows, x in
+            let p: (Int) -> Void = { done in progress?(rows.lowerBound + done) }
+            out += (parallel?.predict(graph, x, batchSize: batch, progress: p) ?? graph.predict(x, batchSize: batch, progress: p)).data
+        }
+        return Tensor(shape: [source.count] + graph.outputShape, data: out)
     }
 
     /// Trains one epoch and appends its metrics to `history`. A loss that is NaN or infinite
@@ -105,7 +124,7 @@ public final class Distiller {
     @discardableResult
     public func trainEpoch(onBatch: ((BatchProgress) -> Void)? = nil) throws -> EpochMetrics {
         precondition(completedEpochs < config.epochs, "all \(config.epochs) epochs are done")
-        prepareTeacherLogits()
+        try prepareTeacherLogits()
         let e = completedEpochs + 1
         let w = config.weights(epoch: e)
         // The Float values as their shortest decimals (0.1, not 0.10000000149011612) in the log.
@@ -120,7 +139,7 @@ public final class Distiller {
             let idx = Array(rows)
             // A fresh batch tensor per step on purpose: the student's graph keeps a reference
             // to its input for backward, so refilling one buffer would copy anyway.
-            var x = train.x.gather(rows: idx)
+            var x = try train.gather(idx)
             let y = idx.map { labels[$0] }
             augmentation.apply(&x, generator: &generator)
             var t: Tensor?
@@ -156,7 +175,7 @@ public final class Distiller {
         for k in m.features.keys { m.features[k]! /= n }
         m.kdBSS = m.bssUsed > 0 ? bssWeighted / Double(m.bssUsed) : 0
         m.trainAccuracy = Double(correct) / n
-        if let (acc, loss) = evaluate() { m.valAccuracy = acc; m.valLoss = loss }
+        if let (acc, loss) = try evaluate() { m.valAccuracy = acc; m.valLoss = loss }
         m.seconds = Date().timeIntervalSince(start)
         completedEpochs = e
         history.append(m)
@@ -185,10 +204,12 @@ public final class Distiller {
 
     /// Validation accuracy and mean cross-entropy of the student (inference mode), nil without
     /// validation data.
-    public func evaluate() -> (accuracy: Double, loss: Double)? {
+    public func evaluate() throws -> (accuracy: Double, loss: Double)? {
         guard let val, let y = val.y, val.count > 0 else { return nil }
-        if let parallel { return parallel.evaluate(student.graph, val.x, labels: y, batchSize: config.evalBatchSize) }
-        let logits = student.graph.predict(val.x, batchSize: config.evalBatchSize)
+        if let parallel, let whole = val.whole {
+            return parallel.evaluate(student.graph, whole.x, labels: y, batchSize: config.evalBatchSize)
+        }
+        let logits = try predict(student.graph, val)
         let top = argmax(rows: logits)
         let correct = zip(top, y).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
         let ce = crossEntropy(logits: logits, labels: y).loss

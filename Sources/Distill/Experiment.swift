@@ -154,7 +154,7 @@ public final class Experiment {
         })
         try run.export()
         let d = run.distiller
-        guard let val = d.val, let labels = val.y, let accuracy = d.evaluate()?.accuracy else {
+        guard let val = d.val, let labels = val.y, let accuracy = try d.evaluate()?.accuracy else {
             throw ModelIOError(.mismatch, file: self.config.test, "the test data gave no accuracy (no labels or no samples)")
         }
         var result = CellResult(method: c.method.rawValue, attack: c.attack?.rawValue, fraction: c.fraction, seed: c.seed,
@@ -164,7 +164,7 @@ public final class Experiment {
             if teacher == nil {
                 teacher = try ModelLoader.load(self.config.teacher, arch: self.config.teacherArch, archFlag: "teacher_arch")
             }
-            let s = try similarity(teacher: teacher!.graph, student: d.student.graph, x: val.x, labels: labels,
+            let s = try similarity(teacher: teacher!.graph, student: d.student.graph, x: try val.whole?.x ?? val.gather(Array(0..<val.count)), labels: labels,
                                bss: config.bssParameters, seed: c.seed)
             result.magsim = s.magsim; result.angsim = s.angsim
             result.pairsCompared = s.pairsCompared; result.pairsAttempted = s.pairsAttempted

@@ -17,7 +17,7 @@ import Tensor
 /// - the BSS search parameters are usable; the output can be written in the student's format
 ///   (extension, directory).
 public enum Preflight {
-    public static func check(config c: RunConfig, teacher: Model?, student: Model, train: DataSet, val: DataSet?) throws {
+    public static func check(config c: RunConfig, teacher: Model?, student: Model, train: SampleSource, val: SampleSource?) throws {
         let studentName = student.file ?? student.architectureName
         if c.method.usesTeacher, teacher == nil {
             throw RunConfigError(key: "teacher",

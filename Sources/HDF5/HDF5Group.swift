@@ -59,11 +59,28 @@ extension HDF5File {
             if sh5_list_links(file, Self.hdf5Path(path), &names) < 0 {
                 throw failure(.malformed, at: path, "cannot list the group's members")
             }
-            return Self.unpack(names).map { name, kind in
-                HDF5Child(name: name, kind: kind == Int32(SH5_KIND_GROUP) ? .group
-                                           : kind == Int32(SH5_KIND_DATASET) ? .dataset : .other)
+            return try Self.unpack(names).map { name, kind in
+                if kind == Int32(SH5_KIND_UNREADABLE) { throw unreadableObject(Self.join(path, name)) }
+                return HDF5Child(name: name, kind: kind == Int32(SH5_KIND_GROUP) ? .group
+                                                  : kind == Int32(SH5_KIND_DATASET) ? .dataset : .other)
             }
         }
+    }
+
+    /// The error for an object a hard link names but this libhdf5 cannot open: with a
+    /// superblock of version 2 or later, a file format newer than the library reads (h5py's
+    /// `libver="latest"` with a newer HDF5), and how to re-save the file (docs/data-formats.md).
+    func unreadableObject(_ path: String) -> ModelIOError {
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        sh5_library_version(&major, &minor, &release)
+        let superblock = (try? id()).map { sh5_superblock_version($0) } ?? -1
+        let library = "\(major).\(minor).\(release)"
+        if superblock >= 2 {
+            return ModelIOError(.unsupported, file: name, location: Self.displayPath(path),
+                                "cannot be opened by the HDF5 library bss uses (\(library)): the file was written with a newer HDF5 file format (h5py's libver=\"latest\"; superblock version \(superblock)); re-save it with h5py.File(PATH, \"w\", libver=\"earliest\") (or libver=\"v108\")")
+        }
+        return ModelIOError(.malformed, file: name, location: Self.displayPath(path),
+                            "the object cannot be opened by the HDF5 library bss uses (\(library)): the file is damaged or uses features this library lacks")
     }
 
     /// Every object below the group at `path`, depth first in name order, named by its path

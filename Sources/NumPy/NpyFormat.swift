@@ -218,10 +218,14 @@ public enum NpyFormat {
 
     /// Magic, version, length and header exactly as numpy's `_write_array_header` produces them
     /// for a C-order array; the data that follows starts at a multiple of 64.
-    static func header(for array: NumpyArray) -> [UInt8] {
-        var dict = "{'descr': '\(array.dtype.descr)', 'fortran_order': False, 'shape': \(pyTuple(array.shape)), }"
+    static func header(for array: NumpyArray) -> [UInt8] { header(descr: array.dtype.descr, shape: array.shape) }
+
+    /// The header for an array of `descr` and `shape` (the same length for any shape[0], so a
+    /// streaming writer can rewrite it in place: `DataStreamWriter`).
+    static func header(descr: String, shape: [Int]) -> [UInt8] {
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pyTuple(shape)), }"
         // numpy's GROWTH_AXIS_MAX_DIGITS padding, so appending tools can rewrite shape[0] in place.
-        if let first = array.shape.first {
+        if let first = shape.first {
             dict += String(repeating: " ", count: max(0, 21 - String(first).count))
         }
         let headerLength = dict.utf8.count + 1 // the final "\n"

@@ -115,15 +115,31 @@ struct DataConvert: ParsableCommand {
 
     func run() throws {
         safety.apply()
+        let url = URL(fileURLWithPath: out)
+        guard url.pathExtension.lowercased() == "npz" else { return try writeWhole(url) }
+        // .npz: a chunk at a time (DataStreamWriter).
+        let written = try DataStreamWriter.writeNpz(data, options: reading.options, to: url, layout: layout)
+        noteSkipped(written.skipped, file: data)
+        report(samples: written.samples, images: written.layout, rank4: written.images, labels: written.labels,
+               classNames: written.classNames, description: written.description)
+    }
+
+    /// .h5: the set read whole, then written (`DataWriter`).
+    func writeWhole(_ url: URL) throws {
         let raw = try DataLoader.read(data, options: reading.options)
         noteSkipped(raw.skippedImages, file: data)
         let shape = raw.x.shape
-        let written = try DataWriter.write(raw, to: URL(fileURLWithPath: out), layout: layout)
-        var parts = ["x \(shape[0]) samples" + (shape.count == 4 ? (written.map { " (\($0.rawValue.uppercased()))" } ?? " (as stored)") : "")]
-        if let y = raw.y { parts.append("y \(y.count) labels") }
-        if let n = raw.classNames { parts.append("class_names \(n.count)") }
-        note("wrote \(out): " + parts.joined(separator: ", ") + " (from \(raw.description))")
-        if written == .nchw && shape.count == 4 {
+        let written = try DataWriter.write(raw, to: url, layout: layout)
+        report(samples: shape[0], images: written, rank4: shape.count == 4, labels: raw.y?.count, classNames: raw.classNames?.count,
+               description: raw.description)
+    }
+
+    func report(samples: Int, images written: DataLayout?, rank4: Bool, labels: Int?, classNames: Int?, description: String) {
+        var parts = ["x \(samples) samples" + (rank4 ? (written.map { " (\($0.rawValue.uppercased()))" } ?? " (as stored)") : "")]
+        if let labels { parts.append("y \(labels) labels") }
+        if let classNames { parts.append("class_names \(classNames)") }
+        note("wrote \(out): " + parts.joined(separator: ", ") + " (from \(description))")
+        if written == .nchw && rank4 {
             note("note: images are NCHW; a Keras model reads them with `bss eval --data-layout nchw` (or convert with --layout nhwc)")
         }
     }

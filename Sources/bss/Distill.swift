@@ -189,7 +189,7 @@ struct DistillCommand: ParsableCommand {
         let d = run.distiller
         if d.teacher != nil && !run.config.augments && d.completedEpochs < run.config.epochs {
             let p = Progress(total: d.train.count, label: "teacher logits", unit: "samples")
-            d.prepareTeacherLogits { p.update($0) }
+            try d.prepareTeacherLogits { p.update($0) }
             p.finish()
         }
         var progress: Progress?

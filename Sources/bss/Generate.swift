@@ -104,29 +104,25 @@ struct Generate: ParsableCommand {
         try OutputPath.checkNotAnInput(out, inputs: [teacher, arch, data.data])
         try OutputPath.checkCanCreate(out)
         let model = try ModelLoader.load(teacher, arch: arch, archFlag: "--teacher-arch", inputShape: inputShape)
-        let ds = try data.load(for: model)
         let filter = base
-        if filter == .correct && ds.y == nil {
-            throw ModelIOError(.notFound, file: ds.file, location: "y",
-                               "--base correct needs labels (array 'y'); use --base all to start from every sample with the teacher's prediction as its class")
-        }
         if case .sampled(let k) = targetRule, k >= model.classes {
             throw UserError("--per-sample \(k) needs at least \(k + 1) classes; the teacher has \(model.classes)")
         }
         let teacherHash = try SHA256.path(teacher), dataHash = try SHA256.path(data.data)
 
-        // Base samples and pairs.
-        let scan = Progress(total: ds.count, label: "teacher", unit: "samples")
-        let bases = world.map { MPISupport.baseSamples($0, teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
-                                                       batchSize: batchSize) { scan.update($0) } }
-            ?? PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
-                                         batchSize: batchSize) { scan.update($0) }
-        scan.finish()
+        // Base samples: the teacher's predictions on the data, a chunk at a time; only the
+        // chosen base samples are kept (`scan`, docs/design.md "Bounded memory for large data sets").
+        let scan = world == nil ? try streamedScan(model, filter: filter)
+                                : try wholeScan(model, filter: filter, world: world!)
+        let bases = scan.bases
         guard !bases.rows.isEmpty else {
-            throw UserError("no base samples: the teacher classifies none of the \(ds.count) samples of \(ds.file) as labelled (try --base all)")
+            throw UserError("no base samples: the teacher classifies none of the \(scan.count) samples of \(data.data) as labelled (try --base all)")
         }
         var generator = SeededGenerator(seed: seed)
-        var pairs = PairSelection.pairs(rows: bases.rows, baseClass: bases.baseClass, logits: bases.logits, rule: targetRule,
+        // Pairs index `scan.source`, whose row i is data row `scan.sourceRows[i]` (the draws do not
+        // depend on the row numbers); the data rows go into the file.
+        let compactRows = bases.rows.map { scan.sourceRow[$0]! }
+        var pairs = PairSelection.pairs(rows: compactRows, baseClass: bases.baseClass, logits: bases.logits, rule: targetRule,
                                         generator: &generator)
 
         // The search.
@@ -146,13 +142,13 @@ struct Generate: ParsableCommand {
         let start = Date()
         let result: BSSBatchResult
         if attack.isBSS {
-            result = world.map { MPISupport.search($0, engine: engine, source: ds.x, pairs: pairs) }
-                ?? engine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
+            result = world.map { MPISupport.search($0, engine: engine, source: scan.source, pairs: pairs) }
+                ?? engine.run(source: scan.source, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass)
         } else {
-            let found = attackEngine.run(source: ds.x, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass,
+            let found = attackEngine.run(source: scan.source, rows: pairs.baseIndex, base: pairs.baseClass, target: pairs.targetClass,
                                          noiseSeed: seed)
             result = found.result
-            if attack == .deepfool { pairs.retarget(found.target, probabilities: softmax(bases.logits), rows: bases.rows) }
+            if attack == .deepfool { pairs.retarget(found.target, probabilities: softmax(bases.logits), rows: compactRows) }
         }
         let seconds = Date().timeIntervalSince(start)
         progress.finish()
@@ -163,14 +159,15 @@ struct Generate: ParsableCommand {
             tool: "bss \(BSSCommand.version)", createdBy: "bss generate",
             teacher: .init(file: teacher, sha256: teacherHash, architecture: model.architectureName, format: model.format.rawValue,
                            inputShape: model.graph.inputShape, classes: model.classes),
-            data: .init(file: ds.file, sha256: dataHash, samples: ds.count, storedLayout: ds.storedLayout.rawValue, scale: data.scale,
+            data: .init(file: data.data, sha256: dataHash, samples: scan.count, storedLayout: (data.input.dataLayout ?? model.inputLayout).rawValue, scale: data.scale,
                         normalize: data.normalize),
             inputLayout: model.inputLayout.rawValue, inputShape: model.graph.inputShape, algorithm: .init(parameters),
             selection: .init(base: filter.rawValue, limit: limit, targets: targetRule.name, perSample: perSample,
                              acceptedOnly: acceptedOnly),
             seed: seed, counts: .init(baseSamples: pairs.baseSamples, result: result), mpiWorldSize: world?.size ?? 1)
         meta.setAttack(attack, attackParameters)
-        var dataset = BSSDataset(pairs: pairs, result: result, source: ds.x, meta: meta)
+        var dataset = BSSDataset(pairs: pairs, result: result, source: scan.source, meta: meta)
+        dataset.baseIndex = dataset.baseIndex.map { scan.sourceRows[$0] }
         var report = BSSReport(result: result, baseClass: pairs.baseClass, targetClass: pairs.targetClass,
                                norms: dataset.perturbationNorm, classes: model.classes, parameters: parameters, seconds: seconds)
         // Other attacks' status codes mean what official mode's do (crossed into k / elsewhere / not).
@@ -187,13 +184,77 @@ struct Generate: ParsableCommand {
             say(jsonString(object))
         } else {
             say("teacher: \(teacher) (\(model.architectureName))")
-            say("data:    \(ds.file): \(pairs.baseSamples) base samples of \(ds.count), \(pairs.count) pairs (targets: \(targetRule.name))")
+            say("data:    \(data.data): \(pairs.baseSamples) base samples of \(scan.count), \(pairs.count) pairs (targets: \(targetRule.name))")
             if !attack.isBSS { say("attack:  " + attackSummary(attack, attackParameters)) }
             say("search:  \(parameters.mode.rawValue) mode, eta \(parameters.eta), eps \(parameters.eps), \(parameters.maxSteps) steps, "
                 + "\(parameters.stepNorm.rawValue)" + (parameters.clip.map { ", clip [\($0.lowerBound), \($0.upperBound)]" } ?? ""))
             for line in report.lines { say(line) }
         }
         note("wrote \(out): \(dataset.count) pairs\(acceptedOnly ? " (accepted only)" : "")")
+    }
+}
+
+/// The base samples a scan chose, their data rows and samples, and the set's size.
+struct BaseScan {
+    var bases: (rows: [Int], baseClass: [Int], logits: Tensor)
+    /// The chosen base samples `[B] + inputShape` (engine layout), in `sourceRows` order.
+    var source: Tensor
+    var sourceRows: [Int]
+    /// Data row -> row of `source`.
+    var sourceRow: [Int: Int]
+    /// Samples in the set (after --skip-bad-images).
+    var count: Int
+}
+
+extension Generate {
+    /// The scan a chunk at a time (`DataStream`): chunks are whole numbers of batches, so the
+    /// teacher sees the batches (and gives the bits) of one pass over the whole set. With
+    /// `--limit` it stops once enough base samples are found (unless --skip-bad-images, whose
+    /// count needs every image).
+    func streamedScan(_ model: Model, filter: BaseFilter) throws -> BaseScan {
+        let chunk = max(1, DataLoader.defaultChunkSize / max(1, batchSize)) * max(1, batchSize)
+        let stream = try data.stream(for: model, chunkSize: chunk)
+        let progress = Progress(total: stream.count, label: "teacher", unit: "samples")
+        var rows: [Int] = [], baseClass: [Int] = [], logits: [Float] = [], kept: [Float] = []
+        var seen = 0, stopped = false
+        let want = limit ?? Int.max
+        _ = try data.scanChunks(stream, for: model, until: { ds, before in
+            if filter == .correct && ds.y == nil {
+                throw ModelIOError(.notFound, file: data.data, location: "y",
+                                   "--base correct needs labels (array 'y'); use --base all to start from every sample with the teacher's prediction as its class")
+            }
+            let found = PairSelection.baseSamples(teacher: model.graph, x: ds.x, labels: ds.y, filter: filter,
+                                                  limit: want - rows.count, batchSize: batchSize) { progress.update(before + $0) }
+            rows += found.rows.map { $0 + before }
+            baseClass += found.baseClass
+            logits += found.logits.data
+            kept += ds.x.gather(rows: found.rows).data
+            seen = before + ds.count
+            stopped = rows.count >= want && !data.reading.skipBadImages
+            return stopped
+        })
+        progress.finish()
+        let per = model.graph.inputShape
+        let classes = model.graph.outputShape.reduce(1, *)
+        return BaseScan(bases: (rows, baseClass, Tensor(shape: [rows.count, classes], data: logits)),
+                        source: Tensor(shape: [rows.count] + per, data: kept), sourceRows: rows,
+                        sourceRow: Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) }),
+                        count: stopped ? stream.count : seen)
+    }
+
+    /// Under mpirun: the whole set in memory, the scan split over the ranks (docs/mpi.md).
+    func wholeScan(_ model: Model, filter: BaseFilter, world: MPIWorld) throws -> BaseScan {
+        let ds = try data.load(for: model)
+        if filter == .correct && ds.y == nil {
+            throw ModelIOError(.notFound, file: ds.file, location: "y",
+                               "--base correct needs labels (array 'y'); use --base all to start from every sample with the teacher's prediction as its class")
+        }
+        let progress = Progress(total: ds.count, label: "teacher", unit: "samples")
+        let bases = MPISupport.baseSamples(world, teacher: model.graph, x: ds.x, labels: ds.y, filter: filter, limit: limit,
+                                           batchSize: batchSize) { progress.update($0) }
+        progress.finish()
+        return BaseScan(bases: bases, source: ds.x, sourceRows: Array(0..<ds.count),
+                        sourceRow: Dictionary(uniqueKeysWithValues: (0..<ds.count).map { ($0, $0) }), count: ds.count)
     }
 }
 

@@ -58,28 +58,35 @@ struct DataOptions: ParsableArguments {
 extension DataOptions {
     /// The data as a `DataStream` for `model`: read a chunk at a time, image files decoded with
     /// the model's channel count.
-    func stream(for model: Model) throws -> DataStream {
+    func stream(for model: Model, chunkSize: Int = DataLoader.defaultChunkSize) throws -> DataStream {
         let shape = model.graph.inputShape
         return try DataLoader.stream(data, stored: input.dataLayout ?? model.inputLayout, preprocessing: try input.preprocessing(),
-                                     options: input.reading.options, channels: shape.count == 3 ? shape[0] : nil)
+                                     options: input.reading.options, channels: shape.count == 3 ? shape[0] : nil,
+                                     chunkSize: chunkSize)
     }
 
     /// Calls `body` with each chunk of `stream`, conformed and validated as `load` does, and
     /// the number of samples before it; returns the labels of all samples (nil for unlabelled
     /// data). Skipped images are noted on stderr.
     func forEachChunk(_ stream: DataStream, for model: Model, _ body: (DataSet, Int) throws -> Void) throws -> [Int]? {
+        try scanChunks(stream, for: model, until: { try body($0, $1); return false })
+    }
+
+    /// As `forEachChunk(_:for:_:)`, stopping after the chunk for which `body` returns true.
+    func scanChunks(_ stream: DataStream, for model: Model, until body: (DataSet, Int) throws -> Bool) throws -> [Int]? {
         let shape = model.graph.inputShape
         var labels: [Int]? = []
         var done = 0
         var grayConverted = 0
-        let skipped = try stream.forEachChunk { chunk in
+        let skipped = try stream.scanChunks(until: { chunk in
             grayConverted += chunk.grayConverted
             let ds = chunk.conformed(to: shape, layout: model.inputLayout)
             try ds.validate(inputShape: shape, classes: model.classes)
             if let y = ds.y, labels != nil { labels! += y } else { labels = nil }
-            try body(ds, done)
+            let stop = try body(ds, done)
             done += ds.count
-        }
+            return stop
+        })
         noteSkipped(skipped, file: data)
         noteGrayConverted(grayConverted, file: data)
         return labels

@@ -146,8 +146,13 @@ struct Similarity: ParsableCommand {
 
         // Each model reads the same file in its own layout; `aligned` maps both to its order.
         let file = data.data!
-        let raw = try DataLoader.read(file, options: data.input.reading.options)
+        // Image files take the models' colour mode (Pillow's convert("L")/convert("RGB")); the two
+        // models read the same number of values, so one channel count serves both.
+        var reading = data.input.reading.options
+        reading.channels = [inA, inB].first { $0.count == 3 }?.first
+        let raw = try DataLoader.read(file, options: reading)
         noteSkipped(raw.skippedImages, file: file)
+        noteGrayConverted(raw.grayConverted, file: file)
         let (xA, storedA) = try data.samples(raw, file: file, for: modelA)
         let (xB, storedB) = try data.samples(raw, file: file, for: modelB)
         guard let labels = xA.y else {

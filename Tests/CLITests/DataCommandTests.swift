@@ -159,6 +159,45 @@ final class DataCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    /// Large sets stream (docs/design.md, "Bounded memory for large data sets"): with chunks of
+    /// 2 samples, `generate` (with and without --limit) and `data convert` give exactly what they
+    /// give on the same images held whole in an .npz; `distill` on images trains the student it
+    /// trains on their arrays.
+    func testStreamedVerbsEqualTheWholeSet() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = fixture("images/folder")
+        let arrays = dir.appendingPathComponent("folder.npz").path
+        let small = ["BSS_DATA_CHUNK_SIZE": "2"]
+        let c = try runBSS(["data", "convert", images, arrays], environment: small)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let whole = dir.appendingPathComponent("whole.npz")
+        try DataWriter.write(try DataLoader.read(images), to: whole)
+        XCTAssertEqual(try Npz.readDictionary(URL(fileURLWithPath: arrays)), try Npz.readDictionary(whole))
+        let teacher = ["--teacher", data("tiny-c1000.npz"), "--teacher-arch", data("tiny-c1000.json")]
+        for extra in [[], ["--limit", "3"]] {
+            var outputs: [[String: NumpyArray]] = []
+            for (i, d) in [images, arrays].enumerated() {
+                let out = dir.appendingPathComponent("bss\(i).npz").path
+                let r = try runBSS(["generate"] + teacher + ["--data", d, "--base", "all", "--batch-size", "2", "--bss-max-steps", "3",
+                                                             "--out", out] + extra, environment: small)
+                XCTAssertEqual(r.status, 0, r.stderr)
+                var o = try Npz.readDictionary(URL(fileURLWithPath: out))
+                o["meta"] = nil   // names the data file
+                outputs.append(o)
+            }
+            XCTAssertEqual(outputs[0], outputs[1], "generate \(extra)")
+            XCTAssertEqual(outputs[0]["base_index"]?.shape.first, extra.isEmpty ? 7 : 3)
+        }
+    }
+
+    /// A file h5py wrote with libver="latest" that libhdf5 1.10 cannot open: the isolated
+    /// reader's error names the file, the dataset, the cause and the fix.
+    func testNewerHDF5FormatIsOneClearLine() throws {
+        assertCleanFailure(try runBSS(["data", "inspect", fixture("hdf5/libver-latest.h5")]),
+                           mentions: ["libver-latest.h5", "newer HDF5 file format", "libver=\"earliest\""])
+    }
+
     func testMalformedFilesGiveOneLineErrors() throws {
         let cases: [(String, [String])] = [
             ("bad/truncated/train.bin", ["train.bin", "truncated CIFAR-100 batch"]),

@@ -51,7 +51,7 @@ final class CIFARSmokeTests: XCTestCase {
         Parallel.threads = 2
         defer { Parallel.threads = threads }
         let run = try DistillRun.prepare(c)
-        XCTAssertEqual(run.distiller.train.x.shape, [n, 3, 32, 32])
+        XCTAssertEqual([run.distiller.train.count] + run.distiller.train.sampleShape, [n, 3, 32, 32])
         try run.writeConfig()
         try run.distiller.run(onEpoch: { _ in try run.endEpoch(createdBy: "test") })
         try run.export()

@@ -36,7 +36,7 @@ final class TrainingTests: XCTestCase {
         var finalAccuracy: [DistillMethod: Double] = [:]
         for method in [DistillMethod.original, .hinton, .bss] {   // feature methods: FeatureMethodTests
             let run = try DistillRun.prepare(kerasConfig(sub(method.rawValue), method: method))
-            let before = run.distiller.evaluate()!.accuracy
+            let before = try run.distiller.evaluate()!.accuracy
             try run.distiller.run()
             let h = run.distiller.history
             XCTAssertEqual(h.map(\.epoch), [1, 2])

@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import XCTest
 @testable import DataSets
@@ -111,6 +112,23 @@ final class DataFormatTests: XCTestCase {
     }
 
     // MARK: - HDF5 and npz
+
+    /// A file h5py wrote with libver="latest" (HDF5 2.0's chunk layout, which libhdf5 1.10.8
+    /// cannot open): one line naming the file, the dataset, the cause and the re-save, not
+    /// "no dataset 'x'" (Fixtures/scripts/make_hdf5_libver_fixture.py).
+    func testNewerHDF5FileFormatIsNamedWithTheFix() throws {
+        let latest = fixture("hdf5/libver-latest.h5"), earliest = fixture("hdf5/libver-earliest.h5")
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        H5get_libversion(&major, &minor, &release)
+        let ds = try DataLoader.load(earliest, stored: .nchw)
+        XCTAssertEqual(ds.x.data, [0, 1, 2, 3, 4, 5])
+        // Newer libraries read the file; then there is nothing to report.
+        guard (major, minor) < (1, 12) else { return }
+        // In process here; through the isolated reader in CLITests.DataCommandTests.
+        assertError(["libver-latest.h5", "x", "newer HDF5 file format", "libver=\"latest\"", "libver=\"earliest\"", "v108"]) {
+            try DataLoader.load(latest, stored: .nchw)
+        }
+    }
 
     func testHDF5DataSets() throws {
         let x = try expectedFloats("xy_x"), y = try expectedLabels("xy_y")
