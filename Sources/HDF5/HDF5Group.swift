@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import ModelCore
 
 /// What an HDF5 path points at.
 public enum HDF5ObjectKind: String, Sendable {
