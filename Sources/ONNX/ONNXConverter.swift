@@ -85,7 +85,7 @@ final class ONNXConverter {
             note("nhwc-input", "channels-last input [N, H, W, C] transposed to NCHW by its first node → the engine's NCHW input; data is read as NHWC")
         }
 
-        let nodes = try fuseGelu(try ordered(graphNodes))
+        let nodes = try fuseChannelLayerNorm(try fuseGeluTanh(try fuseGelu(try ordered(graphNodes))))
         try refuseUnsupported(nodes)
         for n in nodes { for i in n.input where !i.isEmpty { readers[i, default: 0] += 1 } }
 
