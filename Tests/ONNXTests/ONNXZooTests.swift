@@ -34,7 +34,7 @@ final class ONNXZooTests: XCTestCase {
 
     static let zoo = Result { try Zoo() }
     /// Fixtures with more pattern weights than this are imported only with BSS_ONNX_ZOO_LARGE=1.
-    static let defaultLimit = 2_500_000
+    static let defaultLimit = 3_000_000
 
     /// The pattern values of one stripped initializer (the script's docstring has the formula).
     static func pattern(name: String, count: Int, role: String) throws -> [Float] {
