@@ -15,9 +15,7 @@ extension ONNXConverter {
     func fold(_ n: Onnx_NodeProto) throws -> Bool {
         let loc = "node '\(label(n))' (\(n.opType))"
         if n.opType == "Constant" { values[n.output[0]] = .const(try constantValue(n)); return true }
-        if n.opType == "Shape", case let .act(_, s)? = values[n.input[0]] {
-            // The batch axis is symbolic: NaN (ONNXTensor).
-            let full = [Double.nan] + s.map(Double.init)
+        if n.opType == "Shape", let full = shapeValues(n.input.first) {
             let r = full.count
             var start = try attrInt(n, "start", default: 0), end = try attrInt(n, "end", default: r)
             if start < 0 { start += r }; if end < 0 { end += r }
@@ -185,6 +183,16 @@ extension ONNXConverter {
         case "value_ints": var t = ONNXTensor(shape: [a.ints.count], values: a.ints.map(Double.init)); t.integer = true; return t
         default:
             throw ModelIOError(.unsupported, file: file, location: "node '\(label(n))' (Constant)", "attribute '\(a.name)' is not supported")
+        }
+    }
+
+    /// The full shape of an activation (the batch axis symbolic: NaN, see ONNXTensor) or of a
+    /// constant (`F.pad` takes the Shape of its folded pads), for `Shape`.
+    private func shapeValues(_ name: String?) -> [Double]? {
+        switch name.flatMap({ values[$0] }) {
+        case let .act(_, s)?: return [Double.nan] + s.map(Double.init)
+        case let .const(t)?: return t.shape.map(Double.init)
+        default: return nil
         }
     }
 

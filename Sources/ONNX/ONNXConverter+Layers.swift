@@ -108,7 +108,8 @@ extension ONNXConverter {
     /// Add/Sub/Mul/Div of two activations or of an activation and a constant.
     ///
     /// - Two activations: Add/Mul of equal shapes → Add/Multiply; Mul by a `[C, 1, 1]` operand
-    ///   (squeeze-and-excitation) → Multiply; Sub a − b → Rescaling(−1) of b, then Add (exact).
+    ///   (squeeze-and-excitation) → Multiply; Sub a − b → Rescaling(−1) of b, then Add (exact);
+    ///   Div and other broadcasting shapes → Elementwise (ONNXConverter+Broadcast.swift).
     /// - A constant that is a scalar or one value per channel (`[C, 1, 1]`, `[1, C, 1, 1]`, `[C]`
     ///   for features) → Rescaling: x + c, x − c (offset −c), c − x (scale −1, offset c), x · c,
     ///   x / c (scale 1/c: within one rounding of the division, recorded as a conversion).
@@ -133,8 +134,8 @@ extension ONNXConverter {
                 try addLayer(LayerSpec(name: layerName(n), type: "multiply"), node: n, inputs: [a, b], output: out)
                 return
             }
-            throw ModelIOError(.unsupported, file: file, location: loc,
-                               "\(op) of activations of shapes \(sa) and \(sb); equal shapes (Add, Sub, Mul) and Mul by a per-channel [C, 1, 1] operand are modelled")
+            try broadcastBinary(n, loc: loc, a: (a, sa), b: (b, sb))
+            return
         }
         var ai = false
         if case .act? = values[n.input[0]] { ai = true }

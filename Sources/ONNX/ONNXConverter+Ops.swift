@@ -9,7 +9,8 @@ extension ONNXConverter {
                                         "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Concat",
                                         "Flatten", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                                         "Dropout", "Identity", "Reshape", "Slice", "Pad", "Softmax",
-                                        "Sub", "Div", "ReduceMean", "Split", "Gelu", "Transpose", "Unsqueeze", "Squeeze"]
+                                        "Sub", "Div", "ReduceMean", "Split", "Gelu", "Transpose", "Unsqueeze", "Squeeze",
+                                        "LayerNormalization", "Resize", "Selu"]
     static var supportedOps: Set<String> { layerOps.union(foldedOps) }
 
     func convertNode(_ n: Onnx_NodeProto) throws {
@@ -28,7 +29,7 @@ extension ONNXConverter {
         }
         let out = n.output.first ?? ""
         try checkViews(n, loc: loc)
-        for (k, o) in n.output.enumerated() where k > 0 && !o.isEmpty && readers[o, default: 0] > 0 && n.opType != "Split" {
+        for (k, o) in n.output.enumerated() where k > 0 && !o.isEmpty && readers[o, default: 0] > 0 && n.opType != "Split" && n.opType != "LayerNormalization" {
             throw fail("output \(k) ('\(o)') is used; only the first output is supported")
         }
         func simple(_ type: String, _ configure: (inout LayerSpec) -> Void = { _ in }) throws {
@@ -75,6 +76,9 @@ extension ONNXConverter {
             let approx = attrString(n, "approximate", default: "none")
             guard approx == "none" || approx == "tanh" else { throw fail("approximate '\(approx)'; none and tanh are modelled") }
             try simple("gelu") { $0.approximate = approx }
+        case "LayerNormalization": try layerNormalization(n, loc: loc)
+        case "Resize": try resize(n, loc: loc)
+        case "Selu": try selu(n, loc: loc)
         case "Relu": try simple("relu")
         case "Sigmoid": try simple("sigmoid")
         case "Tanh": try simple("tanh")

@@ -84,7 +84,7 @@ final class ONNXConverter {
             }
         }
 
-        let nodes = try fuseGelu(try ordered(graphNodes))
+        let nodes = try fuseChannelLayerNorm(try fuseGeluTanh(try fuseGelu(try ordered(graphNodes))))
         try refuseUnsupported(nodes)
         for n in nodes { for i in n.input where !i.isEmpty { readers[i, default: 0] += 1 } }
 

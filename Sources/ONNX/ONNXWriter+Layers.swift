@@ -20,6 +20,7 @@ import NN
 /// | AdaptiveAvgPool2D | `GlobalAveragePool` (to 1×1) or `AveragePool` (sizes that divide the input) |
 /// | Flatten, Permute | `Flatten`, `Transpose` (perm `[0] + (dims + 1)`, the batch axis first) |
 /// | Add, Multiply, Concat | `Add`, `Mul` (a per-channel operand `Unsqueeze`d to `[C, 1, 1]`), `Concat` axis 1 |
+/// | Elementwise (add, sub, mul, div with broadcasting) | `Add`, `Sub`, `Mul`, `Div` |
 /// | ChannelSlice | `Slice` on axis 1 |
 /// | ChannelShuffle | `Reshape` → `Transpose` → `Reshape` |
 /// | ShortcutA | `Slice` (steps s on H, W) + zero `Pad` on channels |
@@ -109,6 +110,9 @@ extension ONNXGraphWriter {
                 ins[k] = add("Unsqueeze", [x[k], axes], unique(base + ".unsqueeze"))
             }
             add("Mul", ins, out)
+        case let l as Elementwise:
+            // Both operands have the batch axis and equal rank: ONNX's broadcasting is the layer's.
+            add(["add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"][l.operation.rawValue]!, x, out)
         case is Concat: add("Concat", x, out, [attr("axis", int: 1)])
         case let l as ChannelSlice:
             add("Slice", [x[0], int64s(base + ".starts", [l.start]), int64s(base + ".ends", [l.end]), int64s(base + ".axes", [1])], out)

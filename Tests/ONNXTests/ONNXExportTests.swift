@@ -198,8 +198,8 @@ final class ONNXExportTests: XCTestCase {
         }
     }
 
-    /// Layers the importer does not read back, checked against onnxruntime only: SELU, the tanh
-    /// GELU, LayerNorm over channels, nearest and bilinear upsampling, Keras-order flatten, reshape.
+    /// SELU, the tanh GELU, LayerNorm over channels, nearest and bilinear upsampling, Keras-order
+    /// flatten, reshape, checked against onnxruntime (ONNXOps3Tests reads these forms back).
     func testExportOnlyLayersMatchOnnxRuntime() throws {
         let layers = """
             [{"name": "c1", "type": "conv2d", "in_channels": 3, "out_channels": 6, "kernel": 3, "padding": 1},

@@ -14,6 +14,7 @@ public enum GraphBuilder {
                                         "concat", "multiply", "slice", "channel_shuffle", "global_maxpool",
                                         "adaptive_avgpool2d", "permute"]
                                         + activationTypes + ["rescaling", "normalization", "layernorm", "upsample2d", "dropout2d"]
+                                        + Elementwise.Operation.allCases.map { "elementwise_" + $0.rawValue }
     /// The spec types of `PointwiseActivation` (GraphBuilder+Activations.swift).
     public static let activationTypes = ["relu6", "leaky_relu", "relu_keras", "elu", "selu", "gelu", "silu",
                                          "hardswish", "hardsigmoid_torch", "hardsigmoid_keras2"]
@@ -200,6 +201,10 @@ public enum GraphBuilder {
             let f = try require(try pair(ls.scaleFactor, "scale_factor", ls, origin), "scale_factor", ls, origin)
             return Upsample2D(factor: f, interpolation: ls.mode == "bilinear" ? .bilinear : .nearest)
         case "dropout2d": return ChannelDropout(p: ls.p ?? 0.5)
+        case "elementwise_add": return Elementwise(.add)
+        case "elementwise_sub": return Elementwise(.sub)
+        case "elementwise_mul": return Elementwise(.mul)
+        case "elementwise_div": return Elementwise(.div)
         case _ where activationTypes.contains(ls.type): return PointwiseActivation(try activation(ls, origin: origin))
         default:
             throw ModelIOError(.unsupported, file: origin, location: "layer '\(ls.name)'",

@@ -111,6 +111,7 @@ extension ArchitectureSpec {
         case is GlobalMaxPool: return LayerSpec(name: name, type: "global_maxpool")
         case is Concat: return LayerSpec(name: name, type: "concat")
         case is Multiply: return LayerSpec(name: name, type: "multiply")
+        case let l as Elementwise: return LayerSpec(name: name, type: "elementwise_" + l.operation.rawValue)
         case let l as ChannelSlice:
             var s = LayerSpec(name: name, type: "slice")
             s.start = l.start; s.end = l.end

@@ -52,9 +52,10 @@ public enum SpecValidator {
                 switch type {
                 case "add" where inputs.count < 2:
                     throw fail(place + ": field 'inputs'", "add needs two or more inputs, found \(inputs.count)")
-                case "multiply" where inputs.count != 2:
-                    throw fail(place + ": field 'inputs'", "multiply takes two inputs, found \(inputs.count)")
+                case "multiply" where inputs.count != 2, _ where type.hasPrefix("elementwise_") && inputs.count != 2:
+                    throw fail(place + ": field 'inputs'", "\(type) takes two inputs, found \(inputs.count)")
                 case "add", "multiply", "concat": break
+                case _ where type.hasPrefix("elementwise_"): break
                 default:
                     if inputs.count != 1 {
                         throw fail(place + ": field 'inputs'", "a \(type) layer takes one input, found \(inputs.count)")
