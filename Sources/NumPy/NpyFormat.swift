@@ -222,7 +222,7 @@ public enum NpyFormat {
 
     /// The header for an array of `descr` and `shape` (the same length for any shape[0], so a
     /// streaming writer can rewrite it in place: `DataStreamWriter`).
-    static func header(descr: String, shape: [Int]) -> [UInt8] {
+    package static func header(descr: String, shape: [Int]) -> [UInt8] {
         var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pyTuple(shape)), }"
         // numpy's GROWTH_AXIS_MAX_DIGITS padding, so appending tools can rewrite shape[0] in place.
         if let first = shape.first {

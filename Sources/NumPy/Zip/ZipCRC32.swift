@@ -5,11 +5,13 @@ import CZlibShim
 ///
 /// `ZipReader` checks members with this instead of ZIPFoundation's checksum, whose
 /// byte-at-a-time loop reads data sets at only ~45 MB/s in debug builds.
-struct ZipCRC32 {
-    private(set) var value: UInt32 = 0
+package struct ZipCRC32 {
+    package private(set) var value: UInt32 = 0
+
+    package init() {}
 
     /// Continues the checksum over `bytes` (zlib takes a 32-bit length: 1 GiB at a time).
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return }
         var c = uLong(value), i = 0
         while i < bytes.count {
