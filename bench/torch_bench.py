@@ -43,6 +43,8 @@ teacher-correctness (the student is random) and keeps the 64 with the largest di
 score; the BSS term uses all 64 final iterates (accepted or not).
 """
 import argparse
+import ctypes
+import gc
 import json
 import os
 import statistics
@@ -73,6 +75,17 @@ def _rss():
         return 0, 0
 
 
+def _release_freed_memory():
+    """Hands memory freed by earlier workloads back to the kernel (glibc's malloc_trim), so the
+    baseline is not inflated by pages the allocator keeps and the next workload would reuse
+    without the resident set growing (its working memory then read as 0)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_peak():
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -86,6 +99,7 @@ LAST_MEMORY = {"working_bytes": 0}
 
 def timeit(fn, reps, warmup):
     """Median seconds and all timings; records the workload's peak working memory."""
+    _release_freed_memory()
     before = _rss()[0]
     _reset_peak()
     for _ in range(warmup):

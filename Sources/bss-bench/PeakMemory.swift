@@ -3,8 +3,18 @@ import Foundation
 /// Peak working memory of a workload: the process's peak resident set while it ran minus its
 /// resident set just before (after libraries, models and inputs are loaded). Linux only:
 /// writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current resident set, so
-/// each workload gets its own peak. bench/torch_bench.py measures PyTorch the same way.
+/// each workload gets its own peak. Before the baseline is read, memory freed by earlier
+/// workloads is handed back to the kernel (`malloc_trim`): otherwise the allocator keeps it
+/// resident, the next workload reuses it without the resident set growing, and its working
+/// memory reads as (nearly) zero. bench/torch_bench.py measures PyTorch the same way.
 enum PeakMemory {
+    /// Returns the allocator's free pages to the kernel (glibc), so the baseline is honest.
+    static func releaseFreedMemory() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
+        #endif
+    }
+
     /// Resets the recorded peak; false where the kernel does not allow it.
     @discardableResult
     static func reset() -> Bool {

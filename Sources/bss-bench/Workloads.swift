@@ -31,6 +31,7 @@ func processCPUSeconds() -> Double {
 /// Times `w`. The best time is the one compared with PyTorch (also its best): on a shared
 /// machine it is the least disturbed; the median is reported next to it.
 func measure(_ w: Workload, warmup: Int, reps: Int) throws -> Measurement {
+    PeakMemory.releaseFreedMemory()
     let before = PeakMemory.sample().current
     PeakMemory.reset()
     var items = 0
