@@ -149,6 +149,13 @@ public enum BLAS {
         profileLock.lock(); profileFlops = 0; profileNanos = 0; profileLock.unlock()
     }
 
+    /// Adds the multiply-adds of a convolution that ran outside `sgemm` (oneDNN) to `profile`,
+    /// so the benchmark's convolution rate counts them; their time is the workload's wall time.
+    public static func recordConvolution(flops: Int) {
+        guard profiling else { return }
+        profileLock.lock(); profileFlops += flops; profileLock.unlock()
+    }
+
     static func record(flops: Int, since t0: UInt64) {
         let dt = DispatchTime.now().uptimeNanoseconds - t0
         profileLock.lock(); profileFlops += flops; profileNanos += dt; profileLock.unlock()

@@ -52,8 +52,9 @@ for w in try allWorkloads(only: only) where only == nil || only == w.name {
     BLAS.profiling = false
     results[w.name] = r
     details[w.name] = w.detail
-    // GEMM FLOPs per repetition over the best repetition's time: the rate reached inside
-    // convolutions, to compare with the sgemm rate above (per-sample GEMMs run concurrently on
+    // Convolution and GEMM FLOPs (sgemm calls and oneDNN convolutions alike) per repetition
+    // over the best repetition's wall time: the rate reached inside convolutions, to compare
+    // with the sgemm rate above (per-sample GEMMs run concurrently on
     // the workers, so summed call times would overstate it).
     gemmRates[w.name] = Double(prof.flops) / Double(reps + warmup) / r.best / 1e9
     say(String(format: "%-24@ best %7.3f s  median %7.3f s  cpu %7.3f s  working memory %6.1f MB  %@", w.name as NSString,
@@ -64,7 +65,7 @@ var torch: [String: Any] = [:]
 if withTorch, let t = runTorchBench(threads: threads, reps: reps, warmup: warmup, only: only) { torch = t }
 let torchSgemm = ((torch["workloads"] as? [String: Any])?["sgemm"] as? [String: Any])?["gflops"] as? Double
 
-say("\n| workload | bss (best) | PyTorch (best) | bss / PyTorch | bss memory | PyTorch memory | GEMM rate in workload |")
+say("\n| workload | bss (best) | PyTorch (best) | bss / PyTorch | bss memory | PyTorch memory | convolution + GEMM rate (wall) |")
 say("|---|---|---|---|---|---|---|")
 if let ts = torchSgemm {
     say(String(format: "| sgemm 1024³ | %.1f GFLOP/s | %.1f GFLOP/s | %.2f (time ratio) | | | |", ourSgemm, ts, ts / ourSgemm))
@@ -80,9 +81,7 @@ for name in results.keys.sorted() {
     say("| \(name) | \(String(format: "%.3f s", r.best)) | \(tBest.map { String(format: "%.3f s", $0) } ?? "–") | "
         + "\(ratio.map { String(format: "%.2f", $0) } ?? "–") | \(String(format: "%.0f MB", Double(r.workingBytes) / 1e6)) | "
         + "\(tMem.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "–") | "
-        + (ConvBackend.current == .oneDNN ? "– (convolutions in oneDNN; sgemm calls only: "
-           + String(format: "%.0f GFLOP/s)", rate)
-           : String(format: "%.0f GFLOP/s (%.0f%% of sgemm)", rate, 100 * rate / ourSgemm)) + " |")
+        + String(format: "%.0f GFLOP/s (%.0f%% of sgemm)", rate, 100 * rate / ourSgemm) + " |")
     var row: [String: Any] = ["name": name, "detail": details[name] ?? "", "best_s": r.best, "median_s": r.median, "best_cpu_s": r.bestCPU,
                               "items": r.items, "working_bytes": r.workingBytes, "gemm_gflops": rate]
     if let tBest { row["torch_best_s"] = tBest; row["ratio"] = r.best / tBest }

@@ -51,6 +51,12 @@ extension Conv2D {
     /// path, and so do pointwise ones (1x1, stride 1, no padding): there they are one plain sgemm
     /// per sample without im2col, while oneDNN adds two reorders per sample, which cost more than
     /// they save on small images (MobileNetV2 at 64x64 ran slower with them on oneDNN).
+    /// 2·N·O·H'·W'·C·KH·KW: the FLOPs of one pass (forward, data or weight gradient) over `n`
+    /// samples, recorded for the benchmark's convolution rate (`BLAS.profile`).
+    func gemmFLOPs(_ g: ConvGeometry, n: Int) -> Int {
+        2 * n * outChannels * g.outHeight * g.outWidth * (inChannels / groups) * kernel.0 * kernel.1
+    }
+
     func usesOneDNN(_ g: ConvGeometry) -> Bool { groups == 1 && !g.isPointwise && ConvBackend.current == .oneDNN }
 
     /// y = conv(x) + b through oneDNN, per worker chunk; nil when oneDNN refused the shape
@@ -58,6 +64,7 @@ extension Conv2D {
     func forwardOneDNN(_ x: Tensor, _ g: ConvGeometry, weights: [Float], bias: [Float]?, relu: Bool,
                        perSample: Bool) -> Tensor? {
         let n = x.shape[0], inPer = x.sampleCount, outPer = outChannels * g.outHeight * g.outWidth
+        BLAS.recordConvolution(flops: gemmFLOPs(g, n: n))
         let chunks = Parallel.chunkCount(n)
         var status = [Int32](repeating: 0, count: chunks)
         let y = [Float](unsafeUninitializedCapacity: n * outPer) { out, initialized in
@@ -87,6 +94,7 @@ extension Conv2D {
     func backwardOneDNN(_ dy: Tensor, input: Tensor, _ g: ConvGeometry, weights: [Float], perSample: Bool,
                         parameterGradients: Bool, partials: ScratchBuffer) -> Tensor? {
         let n = input.shape[0], inPer = input.sampleCount, outPer = dy.sampleCount
+        BLAS.recordConvolution(flops: gemmFLOPs(g, n: n) * (parameterGradients ? 2 : 1))
         let chunks = Parallel.chunkCount(n), wCount = weight.value.count, o = outChannels
         let partialSize = wCount + o
         let partialBase = parameterGradients ? partials.pointer(count: chunks * partialSize) : nil
