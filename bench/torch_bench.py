@@ -113,6 +113,35 @@ def timeit(fn, reps, warmup):
     return statistics.median(ts), ts
 
 
+def ort_entry(model, x, a):
+    """onnxruntime on the same model and input (inference workloads): the model exported by
+    torch.onnx.export (TorchScript exporter, opset 17, BatchNorm folded as in eval export),
+    CPU provider, intra-op threads = our thread count, all graph optimisations. None when
+    onnxruntime (or the exporter) is missing."""
+    try:
+        import io
+        import onnxruntime as ort
+        import warnings
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, x[:1].contiguous(), buf, dynamo=False, opset_version=17, input_names=["x"],
+                              output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    except Exception as e:  # noqa: BLE001 - any missing piece means no onnxruntime column
+        print(f"onnxruntime reference skipped: {e}", file=sys.stderr)
+        return None
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = torch.get_num_threads()
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
+    xn = x.contiguous().numpy()
+    med, ts = timeit(lambda: sess.run(None, {"x": xn}), a.reps, a.warmup)
+    return {"median_s": med, "best_s": min(ts), "working_bytes": LAST_MEMORY["working_bytes"],
+            "onnxruntime_version": ort.__version__}
+
+
 def entry(med, ts, **extra):
     d = {"median_s": med, "best_s": min(ts), "working_bytes": LAST_MEMORY["working_bytes"]}
     d.update(extra)
@@ -240,6 +269,8 @@ def run_workloads(a, run, fmt, res):
                 teacher(x)
         med, ts = timeit(inf, a.reps, a.warmup)
         W["inference"] = entry(med, ts, images_per_s=BATCH / min(ts), batch=BATCH, model="heo2019-resnet26")
+        if fmt == "nchw":
+            res.setdefault("onnxruntime", {})["inference"] = ort_entry(teacher, x, a)
 
     if "margin_grad" in run:
         k = sample_targets(t_logits, y, g)
@@ -294,6 +325,8 @@ def run_workloads(a, run, fmt, res):
                 m(x64)
         med, ts = timeit(tv_inf, a.reps, a.warmup)
         W[name] = entry(med, ts, images_per_s=64 / min(ts), batch=64, model=f"torchvision-{make}@64")
+        if fmt == "nchw":
+            res.setdefault("onnxruntime", {})[name] = ort_entry(m, x64, a)
 
     if "wrn_distill_step" in run:
         torch.manual_seed(2)

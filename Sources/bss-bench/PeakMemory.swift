@@ -10,9 +10,9 @@ import Foundation
 enum PeakMemory {
     /// Returns the allocator's free pages to the kernel (glibc), so the baseline is honest.
     static func releaseFreedMemory() {
-        #if canImport(Glibc)
-        _ = malloc_trim(0)
-        #endif
+        // malloc.h is not in Swift's Glibc module; look the symbol up (RTLD_DEFAULT is null).
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let sym = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(sym, to: Trim.self)(0) }
     }
 
     /// Resets the recorded peak; false where the kernel does not allow it.

@@ -44,3 +44,10 @@ func torchWorkload(_ torch: [String: Any], _ name: String) -> [String: Any]? {
     guard let t = torchName(name) else { return nil }
     return (torch["workloads"] as? [String: Any])?[t] as? [String: Any]
 }
+
+/// onnxruntime's entry for our inference workload `name` (the same model exported to ONNX and
+/// run by bench/torch_bench.py), or nil when onnxruntime was not measured.
+func onnxruntimeWorkload(_ torch: [String: Any], _ name: String) -> [String: Any]? {
+    guard let t = torchName(name) else { return nil }
+    return (torch["onnxruntime"] as? [String: Any])?[t] as? [String: Any]
+}

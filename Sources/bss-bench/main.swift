@@ -5,7 +5,8 @@ import Tensor
 
 // bss-bench: times the engine's workloads and, when PyTorch is installed, the same workloads
 // in PyTorch on the same machine with the same thread count (bench/torch_bench.py), then
-// prints the ratios and the peak working memory of both. Not a test: run it on an idle machine.
+// prints the ratios and the peak working memory of both; for the inference workloads also
+// onnxruntime running the same model exported to ONNX. Not a test: run it on an idle machine.
 //
 //   swift run -c release bss-bench [--threads N] [--reps R] [--warmup W] [--only NAME] [--no-torch] [--json]
 
@@ -87,6 +88,11 @@ for name in results.keys.sorted() {
     if let tBest { row["torch_best_s"] = tBest; row["ratio"] = r.best / tBest }
     if let tMem { row["torch_working_bytes"] = tMem }
     if let f = t?["memory_format"] as? String { row["torch_memory_format"] = f }
+    if let o = onnxruntimeWorkload(torch, name), let oBest = o["best_s"] as? Double {
+        row["onnxruntime_best_s"] = oBest
+        row["onnxruntime_ratio"] = r.best / oBest
+        if let m = o["working_bytes"] as? Int { row["onnxruntime_working_bytes"] = m }
+    }
     rows.append(row)
 }
 if let r = results["bss-resnet26"], r.items > 0,
@@ -95,6 +101,17 @@ if let r = results["bss-resnet26"], r.items > 0,
     let ours = r.best / Double(r.items), theirs = ts / Double(te)
     say(String(format: "| bss-resnet26 per evaluation | %.2f ms (%d evaluations) | %.2f ms (%d evaluations) | %.2f | | | time per per-sample forward+backward step |",
                ours * 1000, r.items, theirs * 1000, te, ours / theirs))
+}
+let ortRows = results.keys.sorted().compactMap { name -> (String, Double, Double)? in
+    guard let o = onnxruntimeWorkload(torch, name), let oBest = o["best_s"] as? Double else { return nil }
+    return (name, results[name]!.best, oBest)
+}
+if !ortRows.isEmpty {
+    say("\n| inference workload | bss (best) | onnxruntime (best) | bss / onnxruntime |")
+    say("|---|---|---|---|")
+    for (name, ours, theirs) in ortRows {
+        say(String(format: "| %@ | %.3f s | %.3f s | %.2f |", name as NSString, ours, theirs, ours / theirs))
+    }
 }
 say("\nload average after: \(loadAverage())")
 
