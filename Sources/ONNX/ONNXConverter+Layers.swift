@@ -86,6 +86,7 @@ extension ONNXConverter {
         }
         var weight = transB ? w.floats : transpose(w.floats, rows: inF, cols: outF)
         if alpha != 1 { weight = weight.map { $0 * alpha } }
+        weight = channelsLastColumns(weight, input: n.input[0], outFeatures: outF)
         var bias: [Float]?
         if let c = const(n, 2) {
             guard c.count == outF || c.count == 1 else {

@@ -63,7 +63,7 @@ extension ONNXConverter {
             var ls = LayerSpec(name: layerName(n), type: "linear")
             ls.inFeatures = inF; ls.outFeatures = outF; ls.bias = true
             let (name, _) = try addLayer(ls, node: n, inputs: [x], output: out)
-            addWeight(name, "weight", transpose(w.floats, rows: inF, cols: outF), shape: [outF, inF])
+            addWeight(name, "weight", channelsLastColumns(transpose(w.floats, rows: inF, cols: outF), input: n.input[0], outFeatures: outF), shape: [outF, inF])
             addWeight(name, "bias", [Float](repeating: 0, count: outF), shape: [outF])
             pendingBias[out] = (name, outF)
             note("matmul", "MatMul weights [in, out] → Linear [out, in]; a following Add of a constant vector becomes its bias")
@@ -79,6 +79,7 @@ extension ONNXConverter {
         case "LayerNormalization": try layerNormalization(n, loc: loc)
         case "Resize": try resize(n, loc: loc)
         case "Selu": try selu(n, loc: loc)
+        case "GatherND": try gatherPool(n, loc: loc)
         case "Relu": try simple("relu")
         case "Sigmoid": try simple("sigmoid")
         case "Tanh": try simple("tanh")

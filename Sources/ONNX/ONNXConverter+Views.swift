@@ -7,7 +7,8 @@ import ModelIO
 ///
 /// - A `Transpose` that keeps the batch axis first is a `permute` layer over the sample axes:
 ///   tf2onnx's channels-last flatten `Transpose(perm 0,2,3,1)` → `Flatten` becomes `permute`
-///   [1, 2, 0] + `flatten` (docs/design.md, "Layout conversions").
+///   [1, 2, 0] + `flatten` (docs/design.md, "Layout conversions"), unless only Gemm/MatMul read
+///   the flattened features: then the order goes into their weights (ONNXConverter+FlattenOrder.swift).
 /// - `Reshape [N, g, C/g, H, W]` → `Transpose(perm 0,2,1,3,4)` → `Reshape [N, C, H, W]`:
 ///   `channel_shuffle` with g groups (ShuffleNet; what torch.onnx writes for `channel_shuffle`).
 ///   The intermediate tensors are `.view`s resolved by the node reading them; any other reader
@@ -63,6 +64,10 @@ extension ONNXConverter {
         let identity = Array(0...s.count)
         if perm == nil && s.count == 1 || perm == identity {
             values[n.output[0]] = values[n.input[0]]
+        } else if perm == [0, 2, 3, 1], let flat = foldableChannelsLastFlatten(n, shape: s) {
+            // Read only through a flatten by dense layers: the order goes into their weights.
+            values[n.output[0]] = values[n.input[0]]
+            channelsLastFlat[flat] = s
         } else if let perm, perm.first == 0, perm.sorted() == identity {
             var ls = LayerSpec(name: layerName(n), type: "permute"); ls.dims = perm.dropFirst().map { $0 - 1 }
             try addLayer(ls, node: n, inputs: [x], output: n.output[0])

@@ -47,6 +47,15 @@ final class ONNXConverter {
     var readers: [String: Int] = [:]
     /// MatMul outputs whose Linear still has a zero bias: output name → (layer, features).
     var pendingBias: [String: (String, Int)] = [:]
+    /// GatherND nodes fused with their Transposes and ReduceMean into an adaptive average pool,
+    /// by output name (ONNXConverter+GatherPool.swift); any other GatherND is unsupported.
+    var gatherPools: [String: GatherPool] = [:]
+    /// The nodes reading each tensor, and the graph's output (for look-ahead: ONNXConverter+FlattenOrder.swift).
+    var consumers: [String: [Onnx_NodeProto]] = [:]
+    var graphOutput = ""
+    /// Flatten outputs in (c, h, w) order standing for a channels-last flatten of `[C, H, W]`:
+    /// the Linears reading them take their weight columns permuted (ONNXConverter+FlattenOrder.swift).
+    var channelsLastFlat: [String: [Int]] = [:]
     private var shapes: Graph!
     private var graphIndex: [String: Int] = [:]
     private var usedNames: Set<String> = ["input"]
@@ -84,9 +93,11 @@ final class ONNXConverter {
             }
         }
 
-        let nodes = try fuseChannelLayerNorm(try fuseGeluTanh(try fuseGelu(try ordered(graphNodes))))
+        let nodes = try fuseGatherPool(try fuseChannelLayerNorm(try fuseGeluTanh(try fuseGelu(try ordered(graphNodes)))))
         try refuseUnsupported(nodes)
+        for n in nodes { for i in Set(n.input) where !i.isEmpty { consumers[i, default: []].append(n) } }
         for n in nodes { for i in n.input where !i.isEmpty { readers[i, default: 0] += 1 } }
+        graphOutput = g.output[0].name
 
         // A final Softmax over the class axis is split off: the graph gives logits.
         var body = nodes[...]
@@ -202,7 +213,10 @@ final class ONNXConverter {
 
     /// One error naming every node whose operator is not mapped.
     private func refuseUnsupported(_ nodes: [Onnx_NodeProto]) throws {
-        let bad = nodes.filter { !($0.domain.isEmpty || $0.domain == "ai.onnx") || !Self.supportedOps.contains($0.opType) }
+        let bad = nodes.filter { n in
+            !(n.domain.isEmpty || n.domain == "ai.onnx")
+                || !(Self.supportedOps.contains(n.opType) || (n.opType == "GatherND" && n.output.count == 1 && gatherPools[n.output[0]] != nil))
+        }
         guard !bad.isEmpty else { return }
         let list = bad.map { "'\(label($0))' (\($0.domain.isEmpty ? "" : $0.domain + ".")\($0.opType))" }
         throw ModelIOError(.unsupported, file: file,

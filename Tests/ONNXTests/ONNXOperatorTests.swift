@@ -55,16 +55,12 @@ final class ONNXOperatorTests: XCTestCase {
 
     func testDynamoExportedDigitsTeacherMatchesOnnxRuntime() throws { try parity("dynamo-digits-teacher", softmax: true) }
 
-    /// tf2onnx's layout: an NHWC input transposed to NCHW by the first node becomes the engine's
-    /// input with data layout NHWC; the channels-last flatten before MatMul is Permute + Flatten.
-    func testChannelsLastInputAsTf2onnxWritesIt() throws {
-        let m = try ModelLoader.load(fixture("onnx/nhwc-input.onnx"))
-        XCTAssertEqual(m.inputLayout, .nhwc)
-        XCTAssertEqual(m.graph.inputShape, [2, 6, 6])
-        // The channels-last flatten is a Permute to [H, W, C] feeding a plain Flatten.
-        let f = try XCTUnwrap(m.graph.nodes.firstIndex { $0.layer is Flatten })
-        guard case let .node(p) = m.graph.nodes[f].inputs[0] else { return XCTFail("the Flatten reads the input") }
-        XCTAssertEqual((m.graph.nodes[p].layer as? Permute)?.dims, [1, 2, 0])
+    /// Imports an nhwc-input graph and compares it with onnxruntime's logits for that fixture.
+    @discardableResult
+    func nhwcParity(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> Model {
+        let m = try ModelLoader.load(path)
+        XCTAssertEqual(m.inputLayout, .nhwc, file: file, line: line)
+        XCTAssertEqual(m.graph.inputShape, [2, 6, 6], file: file, line: line)
         let io = try Npz.readDictionary(URL(fileURLWithPath: fixture("onnx/nhwc-input-io.npz")))
         let nhwc = try io["x"]!.tensor(file: "io", key: "x"), want = try io["logits"]!.tensor(file: "io", key: "logits")
         // NHWC [4, 6, 6, 2] → NCHW, as data stored channels-last is read.
@@ -74,9 +70,48 @@ final class ONNXOperatorTests: XCTestCase {
         } } } }
         let got = m.graph.forward(x, mode: .inference, keepForBackward: false)
         print("nhwc-input: max |bss − onnxruntime| = \(maxAbsDiff(got.data, want.data))")
-        assertAllClose(got.data, want.data, atol: 1e-4 * max(want.data.map(abs).max() ?? 1, 1e-6), rtol: 0, "nhwc-input logits")
+        assertAllClose(got.data, want.data, atol: 1e-4 * max(want.data.map(abs).max() ?? 1, 1e-6), rtol: 0, "nhwc-input logits", file: file, line: line)
+        return m
+    }
+
+    /// tf2onnx's layout: an NHWC input transposed to NCHW by the first node becomes the engine's
+    /// input with data layout NHWC; the channels-last flatten read only by the MatMul goes into
+    /// the Linear's weight columns (no Permute).
+    func testChannelsLastInputAsTf2onnxWritesIt() throws {
+        let m = try nhwcParity(fixture("onnx/nhwc-input.onnx"))
+        // The Flatten reads the ReLU directly, in (c, h, w) order.
+        let f = try XCTUnwrap(m.graph.nodes.firstIndex { $0.layer is Flatten })
+        guard case let .node(p) = m.graph.nodes[f].inputs[0] else { return XCTFail("the Flatten reads the input") }
+        XCTAssertTrue(m.graph.nodes[p].layer is ReLU, m.graph.nodes[p].layer.kind)
+        XCTAssertFalse(m.graph.nodes.contains { $0.layer is Permute })
+        XCTAssertTrue(m.conversions.contains { $0.contains("channels-last flatten") && $0.contains("no Permute layer") }, m.conversions.joined(separator: "\n"))
         XCTAssertThrowsError(try ModelLoader.load(fixture("onnx/nhwc-input.onnx"), inputShape: [6, 6, 2]), "--input-shape is C,H,W")
         XCTAssertNoThrow(try ModelLoader.load(fixture("onnx/nhwc-input.onnx"), inputShape: [2, 6, 6]))
+    }
+
+    /// The same flatten read by a Gemm (transB 0, bias C) folds too; read through another node
+    /// (an Identity here) it stays Permute [1, 2, 0] + Flatten. Both give onnxruntime's numbers.
+    func testChannelsLastFlattenFoldsOnlyIntoDenseReaders() throws {
+        func edited(_ edit: (inout Onnx_ModelProto) -> Void) throws -> String {
+            var p = try Onnx_ModelProto(serializedBytes: Data(contentsOf: URL(fileURLWithPath: fixture("onnx/nhwc-input.onnx"))))
+            edit(&p)
+            let url = temporaryDirectory("onnx-nhwc-flatten").appendingPathComponent("m.onnx")
+            try p.serializedData().write(to: url)
+            return url.path
+        }
+        let gemm = try nhwcParity(try edited { p in
+            let mm = p.graph.node.firstIndex { $0.opType == "MatMul" }!
+            p.graph.node[mm] = node("Gemm", "dense", ["flat", "dense.kernel", "dense.bias"], "output")
+            p.graph.node.removeAll { $0.opType == "Add" }
+        })
+        XCTAssertFalse(gemm.graph.nodes.contains { $0.layer is Permute })
+        let kept = try nhwcParity(try edited { p in
+            let mm = p.graph.node.firstIndex { $0.opType == "MatMul" }!
+            p.graph.node[mm].input[0] = "flat_id"
+            p.graph.node.insert(node("Identity", "id", ["flat"], "flat_id"), at: mm)
+        })
+        XCTAssertEqual(kept.graph.nodes.compactMap { ($0.layer as? Permute)?.dims }, [[1, 2, 0]])
+        XCTAssertFalse(kept.conversions.contains { $0.contains("no Permute layer") }, kept.conversions.joined(separator: "\n"))
     }
 
     /// A one-input graph of `nodes` (opset 17) written to a temporary file.

@@ -16,6 +16,9 @@ import TestSupport
 /// Members with more than `defaultLimit` weights (RepDistiller's VGGs and resnet32x4, most of
 /// torchvision, whose VGGs with dynamo=False need 224×224 inputs for their adaptive 7×7 pool and
 /// ~130M weights) take minutes in a debug build: they run with BSS_ONNX_ZOO_LARGE=1.
+/// BSS_ONNX_ZOO_ONLY=name,name (fixture names without .onnx) imports only those members.
+/// torchvision's VGGs with dynamo=True read their adaptive pool through the GatherND pattern
+/// (ONNXConverter+GatherPool.swift).
 final class ONNXZooTests: XCTestCase {
     override class func setUp() { ONNXImport.register() }
 
@@ -91,6 +94,10 @@ final class ONNXZooTests: XCTestCase {
             let entry = zoo.index[name]!
             if let error = entry["error"] as? String {
                 XCTFail("\(name) did not export: \(error)", file: file, line: line); continue
+            }
+            if let only = ProcessInfo.processInfo.environment["BSS_ONNX_ZOO_ONLY"], !only.split(separator: ",").contains(Substring(name)) {
+                print("skipped \(name) (not in BSS_ONNX_ZOO_ONLY)")
+                continue
             }
             let parameters = (entry["pattern_parameters"] as? NSNumber)?.intValue ?? 0
             if parameters > Self.defaultLimit && ProcessInfo.processInfo.environment["BSS_ONNX_ZOO_LARGE"] != "1" {
