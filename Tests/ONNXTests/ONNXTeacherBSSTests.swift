@@ -64,5 +64,8 @@ final class ONNXTeacherBSSTests: XCTestCase {
         }
         print("BSS from ONNX vs state dict: same status \(same)/\(rows.count), same steps \(sameSteps.count)/\(rows.count), accepted \(a.count(.accepted))/\(b.count(.accepted)), worst relative x_bss difference \(worst) off kinks; \(kinks.count) pair(s) through a ReLU kink\(kinks.isEmpty ? "" : ": " + kinks.joined(separator: "; "))")
         XCTAssertLessThanOrEqual(worst, 1e-4)
+        // A kink is met about once per run of this test (74k ReLU units, 117 forward passes); more
+        // than a tenth of the pairs through one would mean something other than rounding.
+        XCTAssertLessThanOrEqual(kinks.count, max(1, rows.count / 10), "too many pairs through a ReLU kink")
     }
 }
