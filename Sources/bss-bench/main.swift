@@ -97,6 +97,10 @@ if let r = results["bss-resnet26"], r.items > 0,
     say(String(format: "| bss-resnet26 per evaluation | %.2f ms (%d evaluations) | %.2f ms (%d evaluations) | %.2f | | | time per per-sample forward+backward step |",
                ours * 1000, r.items, theirs * 1000, te, ours / theirs))
 }
+if ConvBackend.current == .oneDNN {
+    let c = ConvBackend.groupChecks
+    say("oneDNN inference groups: \(c.passed) shapes checked bit-identical to per-sample calls, \(c.failed) kept per sample")
+}
 say("\nload average after: \(loadAverage())")
 
 if json {
