@@ -19,10 +19,11 @@ final class InferenceFusionTests: XCTestCase {
     /// without BatchNorm, then GAP → linear.
     func model(seed: UInt64 = 11) throws -> Graph {
         var gen = SeededGenerator(seed: seed)
-        func conv(_ cin: Int, _ cout: Int, kernel: Int = 1, stride: Int = 1, groups: Int = 1, bias: Bool = false) -> Conv2D {
+        func conv(_ cin: Int, _ cout: Int, kernel: Int = 1, stride: Int = 1, groups: Int = 1, bias: Bool = false,
+                  scale: Float = 1.2) -> Conv2D {
             let c = Conv2D(inChannels: cin, outChannels: cout, kernel: (kernel, kernel), stride: (stride, stride),
                            padding: Padding2D(symmetric: kernel / 2, kernel / 2), groups: groups, bias: bias)
-            for i in 0..<c.weight.value.count { c.weight.value.data[i] = (gen.nextFloat() - 0.5) * 1.2 }
+            for i in 0..<c.weight.value.count { c.weight.value.data[i] = (gen.nextFloat() - 0.5) * scale }
             if let b = c.bias { for i in 0..<b.value.count { b.value.data[i] = gen.nextFloat() - 0.5 } }
             return c
         }
@@ -37,7 +38,8 @@ final class InferenceFusionTests: XCTestCase {
             return b
         }
         let g = Graph(inputShape: [3, 8, 8])
-        try g.add("stem", conv(3, 8, kernel: 3, stride: 2))
+        // (large stem weights, so its ReLU6 clips at both ends)
+        try g.add("stem", conv(3, 8, kernel: 3, stride: 2, scale: 6))
         try g.add("stem.bn", bn(8))
         let stem = try g.add("stem.relu6", PointwiseActivation(.relu6))
         try g.add("expand", conv(8, 24))
