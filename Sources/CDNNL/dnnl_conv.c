@@ -36,9 +36,10 @@ int bss_dnnl_load(void) {
     snprintf(message, sizeof message, "built without oneDNN 2.x headers (Debian: libdnnl-dev)");
     return 0;
 }
-int bss_dnnl_conv_forward(const bss_conv_shape *s, int p, const float *x, const float *w, const float *b, int relu, float *y) {
-    (void)s; (void)p; (void)x; (void)w; (void)b; (void)relu; (void)y; return -1;
+int bss_dnnl_conv_forward(const bss_conv_shape *s, int p, const float *x, const float *w, const float *b, int act, float *y) {
+    (void)s; (void)p; (void)x; (void)w; (void)b; (void)act; (void)y; return -1;
 }
+void bss_dnnl_group_counts(int *passed, int *failed) { *passed = 0; *failed = 0; }
 int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int p, const float *dy, const float *w, float *dx) {
     (void)s; (void)p; (void)dy; (void)w; (void)dx; return -1;
 }
@@ -80,7 +81,7 @@ static void (*p_omp_set_num_threads)(int);
 
 static dnnl_engine_t engine;
 static dnnl_primitive_attr_t user_scratchpad;  // attributes of every primitive we create
-static dnnl_primitive_attr_t relu_attr;        // the same plus a ReLU post-op (fused forward)
+static dnnl_primitive_attr_t post_attr[3];     // the same plus an activation post-op (fused forward), by BSS_DNNL_*
 static int loaded = -1;  // -1 not tried, 0 failed, 1 usable
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -100,7 +101,10 @@ typedef struct entry {
     struct entry *next;
     enum kind kind;
     bss_conv_shape shape;
-    int bias, relu;
+    int bias, post;
+    // Inference primitives of mini-batch BSS_DNNL_GROUP: 0 unchecked, 1 gives the mini-batch-1
+    // primitive's bits at every position, 2 does not (then unused).
+    int group_check;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t scratch_md;
     slot slots[3];
@@ -143,20 +147,25 @@ static int make_reorder(slot *sl) {
 }
 
 // Creates the primitive of `kind` for shape `s` (mini-batch s->n). Called with `lock` held.
-// `relu` (forward kinds only): y = max(conv + b, 0) through oneDNN's eltwise post-op.
-static entry *create(enum kind kind, const bss_conv_shape *s, int bias, int relu) {
+// `post` (forward kinds only, a BSS_DNNL_* code): the activation as oneDNN's eltwise post-op.
+static entry *create(enum kind kind, const bss_conv_shape *s, int bias, int post) {
     int oh, ow;
     out_size(s, &oh, &ow);
+    int groups = s->g > 1 ? s->g : 1;
+    // Grouped weights are [g, o/g, c/g, kh, kw] to oneDNN (goihw, the same bytes as our OIHW).
+    if (groups > 1 && (kind != FWD_INFERENCE || s->c % groups || s->o % groups)) return NULL;
     dnnl_dims_t src = {s->n, s->c, s->h, s->w}, wei = {s->o, s->c, s->kh, s->kw}, bd = {s->o}, dst = {s->n, s->o, oh, ow};
+    dnnl_dims_t gwei = {groups, s->o / groups, s->c / groups, s->kh, s->kw};
     dnnl_dims_t strides = {s->sh, s->sw}, dil = {s->dh - 1, s->dw - 1}, pl = {s->pt, s->pl}, pr = {s->pb, s->pr};
     dnnl_memory_desc_t usrc, uwei, udst, asrc, awei, adst, mbias;
     // Three input channels or fewer: plain NCHW input (oneDNN's first-layer kernels read it directly).
     dnnl_format_tag_t srcTag = s->c < 8 ? dnnl_nchw : dnnl_format_tag_any;
     if (!ok(p_dnnl_memory_desc_init_by_tag(&usrc, 4, src, dnnl_f32, dnnl_nchw))
-        || !ok(p_dnnl_memory_desc_init_by_tag(&uwei, 4, wei, dnnl_f32, dnnl_oihw))
+        || !ok(groups > 1 ? p_dnnl_memory_desc_init_by_tag(&uwei, 5, gwei, dnnl_f32, dnnl_goihw)
+                          : p_dnnl_memory_desc_init_by_tag(&uwei, 4, wei, dnnl_f32, dnnl_oihw))
         || !ok(p_dnnl_memory_desc_init_by_tag(&udst, 4, dst, dnnl_f32, dnnl_nchw))
         || !ok(p_dnnl_memory_desc_init_by_tag(&asrc, 4, src, dnnl_f32, srcTag))
-        || !ok(p_dnnl_memory_desc_init_by_tag(&awei, 4, wei, dnnl_f32, dnnl_format_tag_any))
+        || !ok(p_dnnl_memory_desc_init_by_tag(&awei, groups > 1 ? 5 : 4, groups > 1 ? gwei : wei, dnnl_f32, dnnl_format_tag_any))
         || !ok(p_dnnl_memory_desc_init_by_tag(&adst, 4, dst, dnnl_f32, dnnl_format_tag_any))
         || !ok(p_dnnl_memory_desc_init_by_tag(&mbias, 1, bd, dnnl_f32, dnnl_x)))
         return NULL;
@@ -167,9 +176,9 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias, int relu
                                                          &adst, strides, dil, pl, pr)))
         return NULL;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-    if (!ok(p_dnnl_primitive_desc_create(&fpd, &fwd, relu ? relu_attr : user_scratchpad, engine, NULL))) return NULL;
+    if (!ok(p_dnnl_primitive_desc_create(&fpd, &fwd, post_attr[post], engine, NULL))) return NULL;
     entry *e = calloc(1, sizeof *e);
-    e->kind = kind; e->shape = *s; e->bias = bias; e->relu = relu; e->bias_md = mbias;
+    e->kind = kind; e->shape = *s; e->bias = bias; e->post = post; e->bias_md = mbias;
     int good = 1;
     switch (kind) {
     case FWD_TRAINING: case FWD_INFERENCE:
@@ -208,14 +217,14 @@ static entry *create(enum kind kind, const bss_conv_shape *s, int bias, int relu
     return e;
 }
 
-static entry *lookup(enum kind kind, const bss_conv_shape *s, int bias, int relu) {
+static entry *lookup(enum kind kind, const bss_conv_shape *s, int bias, int post) {
     pthread_mutex_lock(&lock);
     entry *e = cache;
-    while (e && !(e->kind == kind && e->bias == bias && e->relu == relu && memcmp(&e->shape, s, sizeof *s) == 0)) e = e->next;
+    while (e && !(e->kind == kind && e->bias == bias && e->post == post && memcmp(&e->shape, s, sizeof *s) == 0)) e = e->next;
     if (!e) {
         // A shape oneDNN cannot take is remembered too (prim NULL), so it is not retried per call.
-        e = create(kind, s, bias, relu);
-        if (!e && (e = calloc(1, sizeof *e))) { e->kind = kind; e->shape = *s; e->bias = bias; e->relu = relu; }
+        e = create(kind, s, bias, post);
+        if (!e && (e = calloc(1, sizeof *e))) { e->kind = kind; e->shape = *s; e->bias = bias; e->post = post; }
         if (e) { e->next = cache; cache = e; }
     }
     pthread_mutex_unlock(&lock);
@@ -295,16 +304,85 @@ static int run(entry *e, float *user[3], const size_t stride[3], int count, floa
 static size_t in_size(const bss_conv_shape *s) { return (size_t)s->c * s->h * s->w; }
 static size_t out_floats(const bss_conv_shape *s) { int oh, ow; out_size(s, &oh, &ow); return (size_t)s->o * oh * ow; }
 
+// The inference primitive for groups of BSS_DNNL_GROUP samples of shape `one` (mini-batch 1),
+// or NULL when oneDNN refuses it or it does not reproduce `single`'s bits. Checked once per
+// shape: GROUP samples of fixed pseudo-random data through both primitives, compared bit for
+// bit (a different kernel or blocking for the larger mini-batch would round differently).
+// oneDNN does not promise this equality, so it is measured rather than assumed.
+static int groups_passed, groups_failed;  // (under `lock`)
+static int grouping = 1;                  // 0 with BSS_DNNL_GROUPS=off (set at load)
+
+void bss_dnnl_group_counts(int *passed, int *failed) {
+    pthread_mutex_lock(&lock);
+    *passed = groups_passed;
+    *failed = groups_failed;
+    pthread_mutex_unlock(&lock);
+}
+
+static entry *grouped(const bss_conv_shape *one, int bias, int post, entry *single) {
+    bss_conv_shape gs = *one;
+    gs.n = BSS_DNNL_GROUP;
+    entry *e = lookup(FWD_INFERENCE, &gs, bias, post);
+    if (!e) return NULL;
+    pthread_mutex_lock(&lock);
+    int state = e->group_check;
+    pthread_mutex_unlock(&lock);
+    if (state == 0) {
+        size_t nx = BSS_DNNL_GROUP * in_size(one), ny = BSS_DNNL_GROUP * out_floats(one);
+        size_t nw = (size_t)one->o * (one->c / (one->g > 1 ? one->g : 1)) * one->kh * one->kw;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)one->o * 4), *y1 = malloc(ny * 4), *yg = malloc(ny * 4);
+        int same = x && w && b && y1 && yg;
+        if (same) {
+            unsigned r = 12345;
+            for (size_t i = 0; i < nx; i++) { r = r * 1664525u + 1013904223u; x[i] = (float)(r >> 8) / 16777216.0f * 2 - 1; }
+            for (size_t i = 0; i < nw; i++) { r = r * 1664525u + 1013904223u; w[i] = ((float)(r >> 8) / 16777216.0f * 2 - 1) / 8; }
+            for (int i = 0; i < one->o; i++) b[i] = 0.125f * (i % 5) - 0.25f;
+            float *u1[3] = {x, w, y1}, *ug[3] = {x, w, yg};
+            size_t st1[3] = {in_size(one), 0, out_floats(one)}, stg[3] = {nx, 0, ny};
+            same = run(single, u1, st1, BSS_DNNL_GROUP, bias ? b : NULL) == 0 && run(e, ug, stg, 1, bias ? b : NULL) == 0
+                && memcmp(y1, yg, ny * 4) == 0;
+        }
+        free(x); free(w); free(b); free(y1); free(yg);
+        state = same ? 1 : 2;
+        pthread_mutex_lock(&lock);
+        if (e->group_check == 0) {
+            e->group_check = state;
+            if (same) groups_passed++; else groups_failed++;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return state == 1 ? e : NULL;
+}
+
 int bss_dnnl_conv_forward(const bss_conv_shape *s, int per_sample, const float *x, const float *w, const float *b,
-                          int relu, float *y) {
-    if (loaded != 1) return -1;
+                          int activation, float *y) {
+    if (loaded != 1 || activation < 0 || activation > 2) return -1;
+    size_t sx = in_size(s), sy = out_floats(s);
+    if (!per_sample) {
+        entry *e = lookup(FWD_TRAINING, s, b != NULL, activation);
+        if (!e) return -1;
+        float *user[3] = {(float *)x, (float *)w, y};
+        size_t stride[3] = {sx, 0, sy};
+        return run(e, user, stride, 1, (float *)b);
+    }
+    // Inference: full groups through the checked group primitive, the rest one sample per call;
+    // either way every sample gets the mini-batch-1 primitive's bits.
     bss_conv_shape one = *s;
-    if (per_sample) one.n = 1;
-    entry *e = lookup(per_sample ? FWD_INFERENCE : FWD_TRAINING, &one, b != NULL, relu != 0);
-    if (!e) return -1;
-    float *user[3] = {(float *)x, (float *)w, y};
-    size_t stride[3] = {in_size(s), 0, out_floats(s)};
-    return run(e, user, stride, per_sample ? s->n : 1, (float *)b);
+    one.n = 1;
+    entry *single = lookup(FWD_INFERENCE, &one, b != NULL, activation);
+    if (!single) return -1;
+    int done = 0, groups = grouping ? s->n / BSS_DNNL_GROUP : 0;
+    entry *g = groups > 0 ? grouped(&one, b != NULL, activation, single) : NULL;
+    if (g) {
+        float *user[3] = {(float *)x, (float *)w, y};
+        size_t stride[3] = {sx * BSS_DNNL_GROUP, 0, sy * BSS_DNNL_GROUP};
+        if (run(g, user, stride, groups, (float *)b) != 0) return -1;
+        done = groups * BSS_DNNL_GROUP;
+    }
+    if (done == s->n) return 0;
+    float *user[3] = {(float *)x + done * sx, (float *)w, y + done * sy};
+    size_t stride[3] = {sx, 0, sy};
+    return run(single, user, stride, s->n - done, (float *)b);
 }
 
 int bss_dnnl_conv_backward_data(const bss_conv_shape *s, int per_sample, const float *dy, const float *w, float *dx) {
@@ -350,9 +428,11 @@ static int self_check(void) {
         }
         ry[((n * s.o + o) * oh + i) * ow + j] = acc;
     }
-    // The fused ReLU post-op (per sample, as inference runs it), then the plain forward.
+    // The fused ReLU and ReLU6 post-ops (per sample, as inference runs it), then the plain forward.
     int good = bss_dnnl_conv_forward(&s, 1, x, w, b, 1, y) == 0;
     for (size_t i = 0; good && i < ny; i++) good = fabs(y[i] - fmax(ry[i], 0)) <= 1e-4 * (1 + fabs(ry[i]));
+    good = good && bss_dnnl_conv_forward(&s, 1, x, w, b, BSS_DNNL_RELU6, y) == 0;
+    for (size_t i = 0; good && i < ny; i++) good = fabs(y[i] - fmin(fmax(ry[i], 0), 6)) <= 1e-4 * (1 + fabs(ry[i]));
     good = good && bss_dnnl_conv_forward(&s, 0, x, w, b, 0, y) == 0;
     for (size_t i = 0; good && i < ny; i++) good = fabs(y[i] - ry[i]) <= 1e-4 * (1 + fabs(ry[i]));
     for (size_t i = 0; i < ny; i++) y[i] = (float)ry[i];
@@ -376,14 +456,15 @@ static int self_check(void) {
     return good;
 }
 
-// Attributes for the fused forward: our scratchpad and one ReLU post-op (alpha 0: max(x, 0)).
-static int make_relu_attr(void) {
+// Attributes for the fused forward: our scratchpad and one activation post-op, ReLU (alpha 0:
+// max(x, 0)) or ReLU6 (clip to [alpha, beta] = [0, 6]: min(max(x, 0), 6)).
+static int make_post_attr(dnnl_primitive_attr_t *attr, dnnl_alg_kind_t alg, float alpha, float beta) {
     dnnl_post_ops_t ops;
     if (!ok(p_dnnl_post_ops_create(&ops))) return 0;
-    int good = ok(p_dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f))
-        && ok(p_dnnl_primitive_attr_create(&relu_attr))
-        && ok(p_dnnl_primitive_attr_set_scratchpad_mode(relu_attr, dnnl_scratchpad_mode_user))
-        && ok(p_dnnl_primitive_attr_set_post_ops(relu_attr, ops));
+    int good = ok(p_dnnl_post_ops_append_eltwise(ops, 1.0f, alg, alpha, beta))
+        && ok(p_dnnl_primitive_attr_create(attr))
+        && ok(p_dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user))
+        && ok(p_dnnl_primitive_attr_set_post_ops(*attr, ops));
     p_dnnl_post_ops_destroy(ops);
     return good;
 }
@@ -392,6 +473,8 @@ int bss_dnnl_load(void) {
     pthread_mutex_lock(&lock);
     if (loaded >= 0) { pthread_mutex_unlock(&lock); return loaded; }
     loaded = 0;
+    const char *g = getenv("BSS_DNNL_GROUPS");
+    grouping = !(g && (strcmp(g, "off") == 0 || strcmp(g, "0") == 0));
     void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(message, sizeof message, "libdnnl.so.2 not found (Debian: libdnnl2)");
@@ -415,7 +498,9 @@ int bss_dnnl_load(void) {
         snprintf(message, sizeof message, "libdnnl.so.2 is not a usable oneDNN %d.x", DNNL_VERSION_MAJOR);
     } else if (!ok(p_dnnl_engine_create(&engine, dnnl_cpu, 0)) || !ok(p_dnnl_primitive_attr_create(&user_scratchpad))
                || !ok(p_dnnl_primitive_attr_set_scratchpad_mode(user_scratchpad, dnnl_scratchpad_mode_user))
-               || !make_relu_attr()) {
+               || !(post_attr[BSS_DNNL_NONE] = user_scratchpad)
+               || !make_post_attr(&post_attr[BSS_DNNL_RELU], dnnl_eltwise_relu, 0.0f, 0.0f)
+               || !make_post_attr(&post_attr[BSS_DNNL_RELU6], dnnl_eltwise_clip, 0.0f, 6.0f)) {
         snprintf(message, sizeof message, "oneDNN %d.%d.%d: no CPU engine", v->major, v->minor, v->patch);
     } else {
         loaded = 1;

@@ -39,7 +39,7 @@ extension Graph {
 
 /// The fusion plan of a graph for one mode: which blocks run instead of their nodes.
 ///
-/// `.inference`: Conv2D → BatchNorm → ReLU (BatchNorm folded into the convolution,
+/// `.inference`: Conv2D → BatchNorm → ReLU or ReLU6 (BatchNorm folded into the convolution,
 /// `FusedConvBlock`), then among the remaining nodes BatchNorm (→ Add) → ReLU
 /// (`FusedNormBlock`) and Add → ReLU (`FusedAddReLU`). `.training`: the last two only
 /// (BatchNorm uses batch statistics there, so it cannot be folded).
@@ -54,6 +54,13 @@ enum FusionPlan {
             return nodes[c].inputs.count == inputs ? c : nil
         }
         func isReLU(_ i: Int?) -> Bool { i.map { nodes[$0].layer is ReLU } ?? false }
+        /// The activation a convolution block can take in the same call: ReLU or ReLU6.
+        func convActivation(_ i: Int?) -> ConvActivation? {
+            guard let i else { return nil }
+            if nodes[i].layer is ReLU { return .relu }
+            if let a = nodes[i].layer as? PointwiseActivation, a.function == .relu6 { return .relu6 }
+            return nil
+        }
         var claimed = Set<Int>(), blocks: [FusedBlock] = []
         func take(_ b: FusedBlock) { blocks.append(b); claimed.formUnion(b.members) }
 
@@ -66,10 +73,11 @@ enum FusionPlan {
                     bn = b
                     members.append(c)
                 }
-                let relu = isReLU(sole(members.last!))
-                if relu { members.append(sole(members.last!)!) }
+                let next = sole(members.last!), activation = convActivation(next)
+                if activation != nil { members.append(next!) }
                 if members.count > 1 {
-                    take(FusedConvBlock(conv: conv, batchNorm: bn, relu: relu, members: members, input: n.inputs[0]))
+                    take(FusedConvBlock(conv: conv, batchNorm: bn, activation: activation ?? .none, members: members,
+                                        input: n.inputs[0]))
                 }
             }
         }

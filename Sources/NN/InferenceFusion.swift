@@ -1,9 +1,9 @@
 import Tensor
 
-/// A convolution with the BatchNorm that follows it folded into its weights, and the ReLU after
-/// that applied in the same call: the unit `Graph` runs in `.inference` in place of the nodes
-/// `Conv2D → BatchNorm → ReLU` (or `Conv2D → BatchNorm`, or `Conv2D → ReLU`) when each node's
-/// output feeds only the next one. See docs/design.md, "Inference fusion".
+/// A convolution with the BatchNorm that follows it folded into its weights, and the ReLU or
+/// ReLU6 after that applied in the same call: the unit `Graph` runs in `.inference` in place of
+/// the nodes `Conv2D → BatchNorm → ReLU/ReLU6` (or `Conv2D → BatchNorm`, or `Conv2D →
+/// ReLU/ReLU6`) when each node's output feeds only the next one. See docs/design.md, "Fusion".
 ///
 /// Folding: BatchNorm in inference is the affine map `y = a·(z − μ) + β` per output channel o,
 /// with `a = γ / √(σ² + eps)` and `z = W x + b`, so
@@ -19,14 +19,15 @@ import Tensor
 /// training steps (optimiser updates, running-statistics updates) is refolded.
 ///
 /// Backward (the input gradient BSS and the margin gradient need): with `g = dy · [y > 0]` when
-/// the ReLU is fused, `dx = convᵀ(W', g)`, one transposed convolution with the folded weights.
+/// a ReLU is fused (`dy · [0 < y < 6]` for ReLU6, which is `[0 < z < 6]` of its input z),
+/// `dx = convᵀ(W', g)`, one transposed convolution with the folded weights.
 /// Parameter gradients after a fused forward (rare: a gradient check or training in inference
 /// mode) rerun the unfused layers on the kept input and go back through them.
 final class FusedConvBlock: FusedBlock {
     let conv: Conv2D
     let batchNorm: BatchNorm?
-    let relu: Bool
-    /// The fused nodes in order: the convolution (head), the BatchNorm, the ReLU; the last is
+    let activation: ConvActivation
+    /// The fused nodes in order: the convolution (head), the BatchNorm, the activation; the last is
     /// the one whose output the block produces.
     let members: [Int]
     let inputs: [Graph.Source]
@@ -35,10 +36,10 @@ final class FusedConvBlock: FusedBlock {
     private var weights: [Float] = []
     private var bias: [Float]?
 
-    init(conv: Conv2D, batchNorm: BatchNorm?, relu: Bool, members: [Int], input: Graph.Source) {
+    init(conv: Conv2D, batchNorm: BatchNorm?, activation: ConvActivation, members: [Int], input: Graph.Source) {
         self.conv = conv
         self.batchNorm = batchNorm
-        self.relu = relu
+        self.activation = activation
         self.members = members
         inputs = [input]
     }
@@ -80,19 +81,25 @@ final class FusedConvBlock: FusedBlock {
     /// x `[N, I, H, W]` → the block's output `[N, O, outH, outW]`, per sample (batch-invariant).
     func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
         let (w, b) = folded()
-        return conv.convolve(inputs[0], weights: w, bias: b, relu: relu, perSample: true)
+        return conv.convolve(inputs[0], weights: w, bias: b, activation: activation, perSample: true)
     }
 
     /// The input (Conv2D's backward reads it for parameter gradients, and its shape) and, with
-    /// a fused ReLU, the output for the mask.
+    /// a fused activation, the output for the mask.
     func record(inputs: [Tensor], output: Tensor) -> ForwardRecord {
-        ForwardRecord(inputs: inputs, output: relu ? output : .zeros([0]), inputShapes: inputs.map(\.shape))
+        ForwardRecord(inputs: inputs, output: activation == .none ? .zeros([0]) : output, inputShapes: inputs.map(\.shape))
     }
 
     /// dLoss/dx for the last `forward`.
     func backward(_ dy: Tensor, _ record: ForwardRecord, parameterGradients: Bool) -> [Tensor] {
         let x = record.inputs[0]
-        let g = relu ? reluGradient(dy, output: record.output) : dy
+        let g: Tensor
+        switch activation {
+        case .none: g = dy
+        case .relu: g = reluGradient(dy, output: record.output)
+        // (0 < y < 6 exactly where the ReLU6 input z has 0 < z < 6, PointwiseActivation's mask)
+        case .relu6: g = zipElements(dy, record.output) { d, y in y > 0 && y < 6 ? d : 0 }
+        }
         if !parameterGradients {
             return [conv.backpropagate(g, input: x, weights: folded().weights, parameterGradients: false)]
         }

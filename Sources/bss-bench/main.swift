@@ -113,6 +113,10 @@ if !ortRows.isEmpty {
         say(String(format: "| %@ | %.3f s | %.3f s | %.2f |", name as NSString, ours, theirs, ours / theirs))
     }
 }
+if ConvBackend.current == .oneDNN {
+    let c = ConvBackend.groupChecks
+    say("oneDNN inference groups: \(c.passed) shapes checked bit-identical to per-sample calls, \(c.failed) kept per sample")
+}
 say("\nload average after: \(loadAverage())")
 
 if json {

@@ -31,8 +31,8 @@ extension Conv2D {
          (0..<kernel.1).map { ConvGeometry.valid($0 * dilation.1, size: g.width, pad: g.padLeft, stride: stride.1, out: g.outWidth) })
     }
 
-    /// x `[N, C, H, W]` → y `[N, O, outH, outW]` (+ bias, then max(·, 0) with `relu`).
-    func forwardDepthwise(_ x: Tensor, _ g: ConvGeometry, weights: [Float], bias: [Float]?, relu: Bool) -> Tensor {
+    /// x `[N, C, H, W]` → y `[N, O, outH, outW]` (+ bias, then the fused activation).
+    func forwardDepthwise(_ x: Tensor, _ g: ConvGeometry, weights: [Float], bias: [Float]?, activation: ConvActivation) -> Tensor {
         let n = x.shape[0], o = outChannels, mult = o / inChannels, kh = kernel.0, kw = kernel.1
         let hw = g.height * g.width, ow = g.outWidth, p = g.outHeight * ow
         let (rows, cols) = tapRanges(g)
@@ -62,7 +62,7 @@ extension Conv2D {
                                 }
                             }
                         }
-                        if relu { NN.relu(yo, yo, p) }
+                        activation.apply(yo, p)
                     }
                 }
             }

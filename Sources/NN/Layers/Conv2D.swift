@@ -130,23 +130,24 @@ public final class Conv2D: Layer {
 
     /// x `[N, I, H, W]` → y `[N, O, outH, outW]`
     public func forward(_ inputs: [Tensor], mode: Mode) -> Tensor {
-        convolve(inputs[0], weights: weight.value.data, bias: bias?.value.data, relu: false, perSample: mode == .inference)
+        convolve(inputs[0], weights: weight.value.data, bias: bias?.value.data, activation: .none, perSample: mode == .inference)
     }
 
-    /// `y = conv(x; weights) + bias`, or `max(…, 0)` with `relu`, for weights and bias shaped
+    /// `y = act(conv(x; weights) + bias)` (`activation`: identity, ReLU or ReLU6), for weights and bias shaped
     /// like this layer's (its own, or BatchNorm folded into them: `InferenceFusion`). Sets the
     /// state backward reads. `perSample`: inference's batch-invariant calls (docs/design.md,
     /// "Determinism").
-    func convolve(_ x: Tensor, weights: [Float], bias: [Float]?, relu: Bool, perSample: Bool) -> Tensor {
+    func convolve(_ x: Tensor, weights: [Float], bias: [Float]?, activation: ConvActivation, perSample: Bool) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D input \(x.shape), expected [N, \(inChannels), H, W]")
         let g = geometry(channels: inChannels / groups, height: x.shape[2], width: x.shape[3])
         precondition(g.fits, "Conv2D kernel does not fit input \(x.shape)")
         geometry = g
         lastInference = perSample
-        if isDepthwise { return forwardDepthwise(x, g, weights: weights, bias: bias, relu: relu) }
-        if usesOneDNN(g), let y = forwardOneDNN(x, g, weights: weights, bias: bias, relu: relu, perSample: perSample) {
+        if perSample ? usesOneDNNForInference(g) : usesOneDNN(g),
+           let y = forwardOneDNN(x, g, weights: weights, bias: bias, activation: activation, perSample: perSample) {
             return y
         }
+        if isDepthwise { return forwardDepthwise(x, g, weights: weights, bias: bias, activation: activation) }
         // Per group: og output channels, k column rows; the group's input is `gin` floats.
         let n = x.shape[0], o = outChannels, og = o / groups, k = g.colRows, p = g.colColumns
         let gin = g.channels * g.height * g.width
@@ -182,8 +183,8 @@ public final class Conv2D: Layer {
                                 for j in 0..<p { row[j] += v }
                             }
                         }
-                        // (the fused ReLU while the sample's output is still in cache)
-                        if relu { NN.relu(ys, ys, o * p) }
+                        // (the fused activation while the sample's output is still in cache)
+                        activation.apply(ys, o * p)
                     }
                 }
             }
