@@ -36,6 +36,19 @@ public enum ConvBackend: String, Sendable {
 
     /// Whether oneDNN can run now (loaded and checked).
     public static var oneDNNAvailable: Bool { bss_dnnl_load() == 1 }
+
+    /// Samples per training-mode forward and backward-data primitive call (`BSS_DNNL_PART`,
+    /// default 0: a worker's whole chunk in one call). Smaller parts keep a call's blocked
+    /// copies in cache.
+    static let trainingPart: Int = Int(ProcessInfo.processInfo.environment["BSS_DNNL_PART"] ?? "") ?? 0
+
+    /// A worker's samples cut into the calls that run them: one per-sample call covers them all
+    /// in inference (the C side loops), training calls take `trainingPart` samples each.
+    static func parts(of samples: Range<Int>, perSample: Bool) -> [Range<Int>] {
+        let part = trainingPart
+        guard !perSample, part > 0, samples.count > part else { return [samples] }
+        return Swift.stride(from: samples.lowerBound, to: samples.upperBound, by: part).map { $0..<min($0 + part, samples.upperBound) }
+    }
 }
 
 extension Conv2D {
@@ -66,10 +79,12 @@ extension Conv2D {
             weights.withUnsafeBufferPointer { wp in
             withOptionalBuffer(bias) { bp in
                 Parallel.forEachChunk(n) { samples, worker in
-                    var s = dnnlShape(g, n: samples.count)
-                    st[worker] = bss_dnnl_conv_forward(&s, perSample ? 1 : 0, xp.baseAddress! + samples.lowerBound * inPer,
-                                                       wp.baseAddress!, bp?.baseAddress, relu ? 1 : 0,
-                                                       out.baseAddress! + samples.lowerBound * outPer)
+                    for part in ConvBackend.parts(of: samples, perSample: perSample) where st[worker] == 0 {
+                        var s = dnnlShape(g, n: part.count)
+                        st[worker] = bss_dnnl_conv_forward(&s, perSample ? 1 : 0, xp.baseAddress! + part.lowerBound * inPer,
+                                                           wp.baseAddress!, bp?.baseAddress, relu ? 1 : 0,
+                                                           out.baseAddress! + part.lowerBound * outPer)
+                    }
                 }
             }
             }
@@ -99,8 +114,11 @@ extension Conv2D {
                 Parallel.forEachChunk(n) { samples, worker in
                     var s = dnnlShape(g, n: samples.count)
                     let dys = gp.baseAddress! + samples.lowerBound * outPer
-                    st[worker] = bss_dnnl_conv_backward_data(&s, perSample ? 1 : 0, dys, wp.baseAddress!,
-                                                             dxp.baseAddress! + samples.lowerBound * inPer)
+                    for part in ConvBackend.parts(of: samples, perSample: perSample) where st[worker] == 0 {
+                        var ps = dnnlShape(g, n: part.count)
+                        st[worker] = bss_dnnl_conv_backward_data(&ps, perSample ? 1 : 0, gp.baseAddress! + part.lowerBound * outPer,
+                                                                 wp.baseAddress!, dxp.baseAddress! + part.lowerBound * inPer)
+                    }
                     guard st[worker] == 0, let partialBase else { return }
                     let dW = partialBase + worker * partialSize
                     st[worker] = bss_dnnl_conv_backward_weights(&s, xp.baseAddress! + samples.lowerBound * inPer, dys,
