@@ -116,20 +116,12 @@ public final class BatchNorm: Layer {
                     parallelChunks(c, work: x.count) { chans in
                         for ch in chans {
                             var total: Double = 0
-                            for i in 0..<n {
-                                let off = (i * c + ch) * s
-                                var acc: Double = 0
-                                for k in 0..<s { acc += Double(xp[off + k]) }
-                                total += acc
-                            }
+                            for i in 0..<n { total += BatchNormKernels.sum(xp.baseAddress! + (i * c + ch) * s, s) }
                             let mu = total / m
                             sump[ch] = mu
                             var sqTotal: Double = 0
                             for i in 0..<n {
-                                let off = (i * c + ch) * s
-                                var acc: Double = 0
-                                for k in 0..<s { let d = Double(xp[off + k]) - mu; acc += d * d }
-                                sqTotal += acc
+                                sqTotal += BatchNormKernels.centredSquares(xp.baseAddress! + (i * c + ch) * s, s, mean: mu)
                             }
                             sqp[ch] = sqTotal
                         }
@@ -186,42 +178,28 @@ public final class BatchNorm: Layer {
                                 parallelChunks(c, work: total) { chans in
                                     for ch in chans {
                                         let mu = mean[ch], inv = invStd[ch], a = scaleP[ch]
+                                        let mask = mp?.baseAddress
                                         var sumDy: Double = 0, sumDyXhat: Double = 0
-                                        if needSums, let mp {
-                                            (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, mask: mp.baseAddress!, xp.baseAddress!,
+                                        if needSums {
+                                            (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, mask: mask, xp.baseAddress!,
                                                                                         channel: ch, n: n, c: c, s: s, mean: mu, invStd: inv)
                                             sumDyP[ch] = sumDy
                                             sumDyXhatP[ch] = sumDyXhat
-                                        } else if needSums {
-                                            (sumDy, sumDyXhat) = BatchNorm.gradientSums(dy.baseAddress!, xp.baseAddress!, channel: ch,
-                                                                                        n: n, c: c, s: s, mean: mu, invStd: inv)
-                                            sumDyP[ch] = sumDy
-                                            sumDyXhatP[ch] = sumDyXhat
                                         }
-                                        if let mp {
-                                            // The same expressions on the masked gradient (ReLU's dy · [y > 0]).
+                                        if training {
+                                            // The batch statistics depend on x: subtract their contributions
+                                            // (on the masked gradient, ReLU's dy · [y > 0], with a mask).
                                             let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
                                             for i in 0..<n {
                                                 let off = (i * c + ch) * s
-                                                for k in 0..<s {
-                                                    let d: Float = mp[off + k] > 0 ? dy[off + k] : 0
-                                                    if training {
-                                                        let xhat = (xp[off + k] - mu) * inv
-                                                        dxp[off + k] = a * (d - meanDy - xhat * meanDyXhat)
-                                                    } else {
-                                                        dxp[off + k] = a * d
-                                                    }
-                                                }
+                                                BatchNormKernels.trainingInputGradient(dxp + off, dy.baseAddress! + off, mask: mask.map { $0 + off },
+                                                                                       xp.baseAddress! + off, s, scale: a, mean: mu, invStd: inv,
+                                                                                       meanDy: meanDy, meanDyXhat: meanDyXhat)
                                             }
-                                        } else if training {
-                                            // The batch statistics depend on x: subtract their contributions.
-                                            let meanDy = Float(sumDy) / m, meanDyXhat = Float(sumDyXhat) / m
+                                        } else if let mask {
                                             for i in 0..<n {
                                                 let off = (i * c + ch) * s
-                                                for k in 0..<s {
-                                                    let xhat = (xp[off + k] - mu) * inv
-                                                    dxp[off + k] = a * (dy[off + k] - meanDy - xhat * meanDyXhat)
-                                                }
+                                                BatchNormKernels.maskedScale(dxp + off, dy.baseAddress! + off, mask: mask + off, s, scale: a)
                                             }
                                         } else {
                                             for i in 0..<n {
@@ -250,34 +228,17 @@ public final class BatchNorm: Layer {
 
 extension BatchNorm {
     /// Σ dy and Σ dy·x̂ over one channel's N·S values (x̂ = (x − μ)·invStd), in Double, in a
-    /// fixed order: the sums backward needs, shared by the single-process and the MPI paths.
+    /// fixed order (`BatchNormKernels`): the sums backward needs, shared by the single-process and
+    /// the MPI paths. With `mask` (a fused ReLU's output) the gradient is `dy · [mask > 0]`.
     @inline(__always)
-    static func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, channel ch: Int,
-                             n: Int, c: Int, s: Int, mean mu: Float, invStd inv: Float) -> (Double, Double) {
+    static func gradientSums(_ dy: UnsafePointer<Float>, mask: UnsafePointer<Float>? = nil, _ x: UnsafePointer<Float>,
+                             channel ch: Int, n: Int, c: Int, s: Int, mean mu: Float, invStd inv: Float) -> (Double, Double) {
         var sumDy: Double = 0, sumDyXhat: Double = 0
         for i in 0..<n {
             let off = (i * c + ch) * s
-            for k in 0..<s {
-                let d = dy[off + k]
-                sumDy += Double(d)
-                sumDyXhat += Double(d * (x[off + k] - mu) * inv)
-            }
-        }
-        return (sumDy, sumDyXhat)
-    }
-
-    /// `gradientSums` of the masked gradient `dy · [y > 0]` (a fused ReLU's).
-    @inline(__always)
-    static func gradientSums(_ dy: UnsafePointer<Float>, mask y: UnsafePointer<Float>, _ x: UnsafePointer<Float>, channel ch: Int,
-                             n: Int, c: Int, s: Int, mean mu: Float, invStd inv: Float) -> (Double, Double) {
-        var sumDy: Double = 0, sumDyXhat: Double = 0
-        for i in 0..<n {
-            let off = (i * c + ch) * s
-            for k in 0..<s {
-                let d: Float = y[off + k] > 0 ? dy[off + k] : 0
-                sumDy += Double(d)
-                sumDyXhat += Double(d * (x[off + k] - mu) * inv)
-            }
+            let (a, b) = BatchNormKernels.gradientSums(dy + off, mask: mask.map { $0 + off }, x + off, s, mean: mu, invStd: inv)
+            sumDy += a
+            sumDyXhat += b
         }
         return (sumDy, sumDyXhat)
     }
